@@ -1,0 +1,473 @@
+"""Private skorch base class of the seven CTR classifiers."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet, NeuralNetBinaryClassifier
+from skorch.callbacks import (
+    EarlyStopping,
+    EpochScoring,
+    EpochTimer,
+    LRScheduler,
+    PassthroughScoring,
+    PrintLog,
+    ProgressBar,
+)
+from skorch.utils import to_numpy
+
+from ._data import BatchIterator, FieldDataset
+from ._validation import (
+    check_binary_target,
+    check_field_matrix,
+    global_index,
+    table_sizes,
+)
+
+__all__: list[str] = []
+
+
+def _valid_auc(net, X, y) -> float:
+    """ROC AUC of the positive class; NaN when ``y`` holds one class."""
+    y = np.asarray(y).ravel()
+    if np.unique(y).shape[0] < 2:
+        return float("nan")
+    return float(roc_auc_score(y, net.predict_proba(X)[:, 1]))
+
+
+def _valid_logloss(net, X, y) -> float:
+    """Log loss of the positive-class probabilities."""
+    y = np.asarray(y).ravel()
+    return float(log_loss(y, net.predict_proba(X)[:, 1], labels=[0.0, 1.0]))
+
+
+class _BaseFieldClassifier(NeuralNetBinaryClassifier):
+    """Field-aware CTR classifier on skorch.
+
+    Subclasses set ``_module_cls`` (the torch module) and ``_module_params``
+    (the constructor parameters forwarded to the module) and declare their
+    parameters in ``__init__``. See the public classes for the documentation.
+    """
+
+    _module_cls: type[torch.nn.Module]
+    _module_params: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        numeric_fields="auto",
+        l2=3e-7,
+        embedding_l2=0.0,
+        lr=1e-3,
+        batch_size=2048,
+        max_epochs=10,
+        validation_fraction=0.1,
+        patience=None,
+        lr_patience=None,
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("module", type(self)._module_cls)
+        kwargs.setdefault("optimizer", torch.optim.Adam)
+        kwargs.setdefault("train_split", None)
+        super().__init__(
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            callbacks=callbacks,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.numeric_fields = numeric_fields
+        self.l2 = l2
+        self.embedding_l2 = embedding_l2
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------
+    # scikit-learn protocol
+    # ------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.positive_only = True
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The two class labels, in the order of ``predict_proba``'s columns."""
+        try:
+            return self._classes_
+        except AttributeError:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: classes_ "
+                "is set by fit."
+            ) from None
+
+    # ------------------------------------------------------------------
+    # Validation
+    # ------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Validate hyper-parameters; raises ValueError naming the parameter."""
+
+        def positive_int(name, allow_none=False):
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}.")
+
+        def non_negative(name):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or not v >= 0:
+                raise ValueError(f"{name} must be a non-negative number, got {v!r}.")
+
+        def sizes(name, allow_empty):
+            v = getattr(self, name)
+            if not isinstance(v, Sequence) or isinstance(v, str):
+                raise ValueError(f"{name} must be a sequence of ints, got {v!r}.")
+            if not allow_empty and len(v) == 0:
+                raise ValueError(f"{name} must not be empty.")
+            for h in v:
+                if not isinstance(h, numbers.Integral) or h < 1:
+                    raise ValueError(
+                        f"{name} entries must be positive ints, got {v!r}."
+                    )
+
+        positive_int("batch_size")
+        positive_int("max_epochs")
+        positive_int("patience", allow_none=True)
+        positive_int("lr_patience", allow_none=True)
+        non_negative("l2")
+        non_negative("embedding_l2")
+        non_negative("lr")
+        vf = self.validation_fraction
+        if vf is not None and (not isinstance(vf, numbers.Real) or not 0 < vf < 1):
+            raise ValueError(
+                f"validation_fraction must be None or in (0, 1), got {vf!r}."
+            )
+        if vf is None and (self.patience is not None or self.lr_patience is not None):
+            raise ValueError(
+                "patience and lr_patience monitor the validation split: set "
+                "validation_fraction (e.g. 0.1)."
+            )
+        if "embedding_dim" in self._module_params:
+            positive_int("embedding_dim")
+        if "hidden_units" in self._module_params:
+            sizes("hidden_units", allow_empty=False)
+        if "dropout" in self._module_params:
+            d = self.dropout
+            if not isinstance(d, numbers.Real) or not 0 <= d < 1:
+                raise ValueError(f"dropout must be in [0, 1), got {d!r}.")
+        if "cin_layer_sizes" in self._module_params:
+            sizes("cin_layer_sizes", allow_empty=False)
+        if "linear_term" in self._module_params:
+            allowed = ("scalar", "feature_vector", "field_vector")
+            if self.linear_term not in allowed:
+                raise ValueError(
+                    f"linear_term must be one of {allowed}, got {self.linear_term!r}."
+                )
+
+    def _to_dataset(self, X, y=None, *, reset: bool) -> FieldDataset:
+        """Validate ``X`` (and ``y``) and build the model's input."""
+        codes, values = check_field_matrix(self, X, reset=reset)
+        if reset:
+            numeric = np.zeros(codes.shape[1], dtype=bool)
+            numeric[self.numeric_fields_] = True
+            self.field_dims_ = np.where(numeric, 1, codes.max(axis=0) + 1)
+            self.field_dims_ = np.maximum(self.field_dims_, 1).astype(np.int64)
+            sizes = table_sizes(self.field_dims_, numeric)
+            self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(
+                np.int64
+            )
+            self._table_sizes_ = sizes
+        if y is not None:
+            if reset:
+                self._classes_, y = check_binary_target(self, y, codes.shape[0])
+            else:
+                y = self._encode_labels(y, codes.shape[0])
+        xi = global_index(codes, self.field_dims_, self.offsets_)
+        return FieldDataset(xi, values, y)
+
+    def _encode_labels(self, y, n_samples: int) -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed.")
+        y = np.asarray(y).ravel()
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{n_samples}, {y.shape[0]}]"
+            )
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y holds the label {y[unknown][0]!r}, which is not one of the "
+                f"classes seen in the first fit {list(self.classes_)}."
+            )
+        return (y == self.classes_[1]).astype(np.float32)
+
+    # ------------------------------------------------------------------
+    # Fit
+    # ------------------------------------------------------------------
+    def _draw_seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    def fit(self, X, y, **fit_params):
+        """Learn the model from a field-indexed matrix.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            One column per field: integer category codes, or values for the
+            fields in ``numeric_fields``.
+        y : array-like of shape (n_samples,)
+            Two class labels.
+        **fit_params : dict
+            Passed to skorch's ``fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if isinstance(X, FieldDataset):
+            return NeuralNet.fit(self, X, y, **fit_params)
+        self._check_params()
+        reset = not (self.warm_start and self.initialized_ and self._is_fitted())
+        dataset = self._to_dataset(X, y, reset=reset)
+        return self._fit_dataset(dataset, NeuralNet.fit, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training on a batch of data without re-initialising.
+
+        The first call learns the field cardinalities and the classes (from
+        ``classes`` when given, otherwise from ``y``); later calls map codes
+        unseen in the first call to the out-of-vocabulary rows.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like of shape (2,), default=None
+            Both labels, needed on the first call when ``y`` may hold one.
+        **fit_params : dict
+            Passed to skorch.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        if isinstance(X, FieldDataset):
+            return NeuralNet.partial_fit(self, X, y, **fit_params)
+        self._check_params()
+        first = not (self.initialized_ and self._is_fitted())
+        if first and classes is not None:
+            self._classes_, _ = check_binary_target(self, np.asarray(classes), 2)
+            dataset = self._to_dataset(X, None, reset=True)
+            dataset.y = torch.as_tensor(self._encode_labels(y, len(dataset)))
+        else:
+            dataset = self._to_dataset(X, y, reset=first)
+        if first:
+            self.initialize()
+        return self._fit_dataset(dataset, NeuralNet.partial_fit, **fit_params)
+
+    def _fit_dataset(self, dataset: FieldDataset, method, **fit_params):
+        seed = self._draw_seed()
+        self.seed_ = seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            method(self, dataset, None, **fit_params)
+        return self
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "_table_sizes_")
+
+    # ------------------------------------------------------------------
+    # skorch extension points
+    # ------------------------------------------------------------------
+    @property
+    def _default_callbacks(self):
+        cbs = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            (
+                "valid_auc",
+                EpochScoring(_valid_auc, name="valid_auc", lower_is_better=False),
+            ),
+            ("valid_logloss", EpochScoring(_valid_logloss, name="valid_logloss")),
+        ]
+        if self.lr_patience is not None:
+            cbs.append(
+                (
+                    "lr_plateau",
+                    LRScheduler(
+                        torch.optim.lr_scheduler.ReduceLROnPlateau,
+                        monitor="valid_loss",
+                        patience=self.lr_patience,
+                        factor=0.1,
+                    ),
+                )
+            )
+        if self.patience is not None:
+            cbs.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_auc",
+                        lower_is_better=False,
+                        patience=self.patience,
+                        load_best=True,
+                    ),
+                )
+            )
+        if self.verbose:
+            cbs.append(("progress_bar", ProgressBar()))
+        cbs.append(("print_log", PrintLog()))
+        return cbs
+
+    def initialize_module(self):
+        """Build the torch module from the fitted field layout."""
+        if not self._is_fitted():
+            raise RuntimeError(
+                f"{type(self).__name__}.initialize() needs the field cardinalities "
+                "learnt from the data: call fit (or partial_fit) instead."
+            )
+        kwargs = self.get_params_for("module")
+        for name in self._module_params:
+            kwargs.setdefault(name, getattr(self, name))
+        kwargs.setdefault("field_dims", tuple(int(s) for s in self._table_sizes_))
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def initialize(self):
+        if not self._is_fitted():
+            # Callbacks can be set up (for set_params) before the data is seen.
+            self._initialize_virtual_params()
+            self._initialize_callbacks()
+            return self
+        return super().initialize()
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if prefix == "optimizer":
+            kwargs.setdefault("weight_decay", self.l2)
+        return args, kwargs
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        if not isinstance(X, FieldDataset) or self.train_split is not None:
+            return super().get_split_datasets(X, y, **fit_params)
+        vf = self.validation_fraction
+        n = len(X)
+        if vf is None:
+            return X, None
+        n_valid = int(np.ceil(vf * n))
+        if n_valid < 2 or n - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={vf} leaves no usable validation split of "
+                f"{n} samples: pass more data or validation_fraction=None."
+            )
+        y_np = X.y.numpy()
+        _, counts = np.unique(y_np, return_counts=True)
+        stratify = y_np if counts.min() >= 2 else None
+        idx_train, idx_valid = train_test_split(
+            np.arange(n),
+            test_size=n_valid,
+            stratify=stratify,
+            random_state=self.seed_,
+        )
+        return X.subset(idx_train), X.subset(idx_valid)
+
+    def get_iterator(self, dataset, training=False):
+        if not isinstance(dataset, FieldDataset):
+            return super().get_iterator(dataset, training=training)
+        prefix = "iterator_train" if training else "iterator_valid"
+        batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
+        return BatchIterator(dataset, batch_size, shuffle=training)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if training and self.embedding_l2:
+            penalty = self.module_.embedding_penalty()
+            loss = loss + 0.5 * self.embedding_l2 * penalty
+        if training and not torch.isfinite(loss):
+            epoch = len(self.history)
+            batch = len(self.history[-1]["batches"]) if epoch else 0
+            raise FloatingPointError(
+                f"Training diverged: the loss is {loss.item()} at epoch {epoch}, "
+                f"batch {batch}. Lower the learning rate (lr={self.lr}) or raise "
+                f"the L2 penalty (l2={self.l2})."
+            )
+        return loss
+
+    # ------------------------------------------------------------------
+    # Prediction
+    # ------------------------------------------------------------------
+    def _predict_dataset(self, X) -> FieldDataset:
+        check_is_fitted(self)
+        return self._to_dataset(X, reset=False)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logit of the positive class.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input.
+
+        Returns
+        -------
+        logit : ndarray of shape (n_samples,)
+        """
+        if not isinstance(X, FieldDataset):
+            X = self._predict_dataset(X)
+        out = [to_numpy(y) for y in self.forward_iter(X, training=False)]
+        return np.concatenate(out).astype(np.float64)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input. Unseen, negative or missing codes of a
+            categorical field use the field's out-of-vocabulary embedding.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+        """
+        if not isinstance(X, FieldDataset):
+            X = self._predict_dataset(X)
+        return super().predict_proba(X).astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels: ``classes_[1]`` where its probability > threshold.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
