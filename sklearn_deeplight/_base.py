@@ -471,3 +471,68 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         """
         proba = self.predict_proba(X)
         return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
+
+    # ------------------------------------------------------------------
+    # DeepLight: reports and the sparse predictor
+    # ------------------------------------------------------------------
+    def sparsity_report(self):
+        """Nonzero weights per prunable component of the fitted model.
+
+        Returns
+        -------
+        report : pandas.DataFrame
+            One row per component (``embeddings``, ``dnn``, ``field_pairs``,
+            ``cin`` where the model has it) with columns ``total``,
+            ``nonzero``, ``sparsity`` and ``bytes`` (of the nonzero float32
+            values).
+        """
+        from ._pruning import sparsity_report
+
+        check_is_fitted(self)
+        return sparsity_report(self.module_)
+
+    def to_sparse(self, **kwargs):
+        """A torch-free predictor built from the fitted (pruned) weights.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            Parameters of :class:`~sklearn_deeplight.SparseCTRPredictor`
+            (e.g. ``engine``).
+
+        Returns
+        -------
+        predictor : SparseCTRPredictor
+            A fitted scikit-learn estimator with the same ``predict_proba``.
+        """
+        from ._sparse import SparseCTRPredictor
+
+        check_is_fitted(self)
+        return SparseCTRPredictor.from_estimator(self, **kwargs)
+
+
+class _FieldPairMixin:
+    """``field_pair_importance`` for the models with a field-pair matrix R."""
+
+    def field_pair_importance(self):
+        """The learnt symmetric field-pair matrix R as a labelled DataFrame.
+
+        Returns
+        -------
+        R : pandas.DataFrame of shape (n_fields, n_fields)
+            ``R[i, j]`` weighs the interaction of fields i and j; the diagonal
+            is zero (unused) and pruned pairs are exactly zero. Rows and
+            columns carry the field names when the model was fitted on a
+            DataFrame.
+        """
+        from ._pruning import field_pair_matrix
+
+        check_is_fitted(self)
+        import pandas as pd
+
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return pd.DataFrame(
+            field_pair_matrix(self.module_), index=list(names), columns=list(names)
+        )

@@ -7,7 +7,7 @@ Generated layout, edited by hand: each class declares its parameters so that
 
 from __future__ import annotations
 
-from ._base import _BaseFieldClassifier
+from ._base import _BaseFieldClassifier, _FieldPairMixin
 from ._docs import compose_doc
 from ._modules import (
     DeepFMModule,
@@ -134,7 +134,7 @@ class FMClassifier(_BaseFieldClassifier):
         )
 
 
-class FwFMClassifier(_BaseFieldClassifier):
+class FwFMClassifier(_FieldPairMixin, _BaseFieldClassifier):
     __doc__ = compose_doc(
         "FwFMClassifier",
         """Field-weighted factorization machine (paper eq. 6).
@@ -417,7 +417,7 @@ class XDeepFMClassifier(_BaseFieldClassifier):
         )
 
 
-class DeepFwFMClassifier(_BaseFieldClassifier):
+class DeepFwFMClassifier(_FieldPairMixin, _BaseFieldClassifier):
     __doc__ = compose_doc(
         "DeepFwFMClassifier",
         """DeepFwFM, the DeepLight model (paper eq. 5).
