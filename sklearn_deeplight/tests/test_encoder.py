@@ -1,0 +1,368 @@
+"""Tests of FieldEncoder."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_deeplight._encoder import FieldEncoder, criteo_numeric_transform
+
+
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the repository root."""
+    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def _real_file(rel: str) -> Path:
+    path = shared_data_dir() / rel
+    if not path.is_file():
+        pytest.skip(f"real data file {path} is absent (../shared/data not present)")
+    return path
+
+
+@parametrize_with_checks([FieldEncoder(), FieldEncoder(min_frequency=2)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _frame():
+    return pd.DataFrame(
+        {
+            "site": ["b", "a", "a", "c", None, "b", "a", "", np.nan, "d"],
+            "dev": [7, 7, 3, 3, 3, 9, 7, 7, 3, 1],
+            "count": [1.0, 5.0, np.nan, 0.0, 20.0, 3.0, -1.0, 2.0, np.nan, 1e3],
+        }
+    )
+
+
+def test_codes_frequency_order_and_oov():
+    X = _frame()
+    enc = FieldEncoder().fit(X)
+    # site: a x3, missing x3 (None, "", NaN), b x2, c x1, d x1
+    cats = enc.categories_[0]
+    assert cats[0] == "a"
+    # missing (3) ties with "a" (3): regular values rank first on ties
+    assert pd.isna(cats[1])
+    assert list(cats[2:]) == ["b", "c", "d"]
+    # dev: 7 x4, 3 x4 (7 appears first), 9, 1
+    assert list(enc.categories_[1]) == [7, 3, 9, 1]
+    assert enc.categories_[2] is None
+    np.testing.assert_array_equal(enc.field_dims_, [6, 5, 1])
+    np.testing.assert_array_equal(enc.oov_codes_, [5, 4, -1])
+    np.testing.assert_array_equal(enc.numeric_fields_, [2])
+    assert enc.n_features_in_ == 3
+    np.testing.assert_array_equal(enc.feature_names_in_, ["site", "dev", "count"])
+    Xt = enc.transform(X)
+    assert list(Xt.columns) == ["site", "dev", "count"]
+    assert Xt.dtypes.tolist() == [np.int64, np.int64, np.float64]
+    np.testing.assert_array_equal(Xt["site"], [2, 0, 0, 3, 1, 2, 0, 1, 1, 4])
+    np.testing.assert_array_equal(Xt["dev"], [0, 0, 1, 1, 1, 2, 0, 0, 1, 3])
+    np.testing.assert_array_equal(
+        Xt["count"], [1.0, 5.0, 0.0, 0.0, 20.0, 3.0, -1.0, 2.0, 0.0, 1e3]
+    )
+
+
+def test_unseen_and_missing_at_transform():
+    enc = FieldEncoder(handle_missing="category").fit(_frame())
+    new = pd.DataFrame(
+        {
+            "site": ["zzz", pd.NA, "a", 17, None],
+            "dev": [100, 7, -5, 3, 0],
+            "count": [1.0, 2.0, 3.0, np.nan, 4.0],
+        }
+    )
+    Xt = enc.transform(new)
+    np.testing.assert_array_equal(Xt["site"], [5, 1, 0, 5, 1])
+    np.testing.assert_array_equal(Xt["dev"], [4, 0, 4, 1, 4])
+    assert (Xt[["site", "dev"]].to_numpy() < enc.field_dims_[:2]).all()
+
+
+def test_handle_missing_oov_and_missing_unseen_in_fit():
+    X = _frame()
+    enc = FieldEncoder(handle_missing="oov").fit(X)
+    assert list(enc.categories_[0]) == ["a", "b", "c", "d"]
+    Xt = enc.transform(X)
+    np.testing.assert_array_equal(Xt["site"], [1, 0, 0, 2, 4, 1, 0, 4, 4, 3])
+    # "category" mode, but no missing value in fit: missing goes to OOV
+    enc = FieldEncoder().fit(pd.DataFrame({"a": ["x", "y"]}))
+    np.testing.assert_array_equal(
+        enc.transform(pd.DataFrame({"a": [None, "", "x"]}))["a"], [2, 2, 0]
+    )
+
+
+def test_missing_values_parameter():
+    X = pd.DataFrame({"a": ["x", "", "-", "x"]})
+    enc = FieldEncoder(missing_values=("-",)).fit(X)
+    # "" is a regular value now, "-" is missing
+    assert list(enc.categories_[0][:2]) == ["x", ""]
+    assert pd.isna(enc.categories_[0][2])
+    enc = FieldEncoder(missing_values=None).fit(X)
+    assert len(enc.categories_[0]) == 3 and not pd.isna(enc.categories_[0]).any()
+
+
+@pytest.mark.parametrize("min_frequency", [3, 0.3])
+def test_min_frequency(min_frequency):
+    X = pd.DataFrame({"a": list("aaabbbbccd")})
+    enc = FieldEncoder(min_frequency=min_frequency).fit(X)
+    assert list(enc.categories_[0]) == ["b", "a"]
+    np.testing.assert_array_equal(enc.field_dims_, [3])
+    Xt = enc.transform(pd.DataFrame({"a": list("abcdz")}))
+    np.testing.assert_array_equal(Xt["a"], [1, 0, 2, 2, 2])
+
+
+def test_min_frequency_just_below_threshold_is_rare():
+    X = pd.DataFrame({"a": ["x"] * 8 + ["y"] * 7})
+    enc = FieldEncoder(min_frequency=8).fit(X)
+    assert list(enc.categories_[0]) == ["x"]
+
+
+def test_numeric_fields_explicit_and_auto():
+    X = _frame()
+    enc = FieldEncoder(numeric_fields=None).fit(X)
+    assert enc.numeric_fields_.size == 0
+    assert (enc.field_dims_ > 1).all()
+    assert (enc.transform(X).dtypes == np.int64).all()
+    enc = FieldEncoder(numeric_fields=["dev", 2]).fit(X)
+    np.testing.assert_array_equal(enc.numeric_fields_, [1, 2])
+    Xt = enc.transform(X)
+    assert Xt.dtypes.tolist() == [np.int64, np.float64, np.float64]
+    np.testing.assert_array_equal(Xt["dev"], X["dev"].astype(float))
+    # numpy input: "auto" means no numeric field; positions work
+    A = X[["dev", "count"]].to_numpy()
+    assert FieldEncoder().fit(A).numeric_fields_.size == 0
+    enc = FieldEncoder(numeric_fields=[1]).fit(A)
+    assert list(enc.transform(A).columns) == ["x0", "x1"]
+    assert enc.transform(A).dtypes.tolist() == [np.int64, np.float64]
+
+
+@pytest.mark.parametrize(
+    "spec, err, match",
+    [
+        (["nope"], ValueError, "'nope' is not a column name"),
+        ([3], ValueError, "position 3 is out of range"),
+        ([1, "dev"], ValueError, "listed twice"),
+        ([1.5], TypeError, "column names"),
+        ("all", ValueError, "numeric_fields must be"),
+    ],
+)
+def test_numeric_fields_errors(spec, err, match):
+    with pytest.raises(err, match=match):
+        FieldEncoder(numeric_fields=spec).fit(_frame())
+
+
+def test_numeric_transforms():
+    X = pd.DataFrame({"n": [-2.0, 0.0, 1.0, 2.0, 3.0, 1382.0, np.nan]})
+    criteo = FieldEncoder(numeric_transform="criteo", numeric_missing=-7.0)
+    got = criteo.fit_transform(X)["n"].to_numpy()
+    # floor(log(3)^2) = floor(1.207) = 1; floor(log(1382)^2) = floor(52.3) = 52
+    np.testing.assert_array_equal(got, [-2.0, 0.0, 1.0, 2.0, 1.0, 52.0, -7.0])
+    got = FieldEncoder(numeric_transform="log1p").fit_transform(X)["n"].to_numpy()
+    np.testing.assert_allclose(
+        got, [-np.log(3), 0, np.log(2), np.log(3), np.log(4), np.log(1383), 0]
+    )
+    got = FieldEncoder(numeric_transform=lambda x: 2 * x).fit_transform(X)["n"]
+    np.testing.assert_array_equal(got, [-4.0, 0.0, 2.0, 4.0, 6.0, 2764.0, 0.0])
+    same = FieldEncoder(numeric_transform="identity").fit_transform(X)["n"]
+    np.testing.assert_array_equal(same, X["n"].fillna(0.0))
+    np.testing.assert_array_equal(
+        criteo_numeric_transform(np.array([2.5, 7.0, 100.0])),
+        np.floor(np.log([2.5, 7.0, 100.0]) ** 2),
+    )
+
+
+def test_numeric_transform_bad_outputs():
+    X = pd.DataFrame({"n": [1.0, -1.0]})
+    with pytest.raises(ValueError, match="non-finite values in field 'n'"):
+        FieldEncoder(
+            numeric_transform=lambda x: np.where(x > 0, x, np.nan)
+        ).fit_transform(X)
+    with pytest.raises(ValueError, match="returned shape"):
+        FieldEncoder(numeric_transform=lambda x: x[:1]).fit_transform(X)
+
+
+def test_numeric_strings_are_parsed_and_bad_ones_named():
+    X = pd.DataFrame({"n": ["1", "", "2.5", None], "c": ["a", "b", "a", "b"]})
+    enc = FieldEncoder(numeric_fields=["n"]).fit(X)
+    np.testing.assert_array_equal(enc.transform(X)["n"], [1.0, 0.0, 2.5, 0.0])
+    bad = X.assign(n=["1", "x7", "3", "4"])
+    with pytest.raises(
+        ValueError, match=r"'n' holds the non-numeric value 'x7' \(row 1\)"
+    ):
+        enc.transform(bad)
+    with pytest.raises(ValueError, match="non-numeric value 'x7'"):
+        FieldEncoder(numeric_fields=["n"]).fit(bad)
+    with pytest.raises(ValueError, match="'n' holds an infinite value"):
+        enc.transform(X.assign(n=[1.0, np.inf, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"min_frequency": 0}, "min_frequency"),
+        ({"min_frequency": 1.5}, "min_frequency"),
+        ({"min_frequency": 0.0}, "min_frequency"),
+        ({"handle_missing": "drop"}, "handle_missing"),
+        ({"numeric_transform": "log2"}, "numeric_transform"),
+        ({"numeric_missing": np.nan}, "numeric_missing"),
+    ],
+)
+def test_invalid_params(params, match):
+    with pytest.raises(ValueError, match=match):
+        FieldEncoder(**params).fit(_frame())
+
+
+def test_invalid_param_types():
+    with pytest.raises(TypeError, match="min_frequency"):
+        FieldEncoder(min_frequency="5").fit(_frame())
+    with pytest.raises(TypeError, match="missing_values"):
+        FieldEncoder(missing_values="").fit(_frame())
+
+
+def test_bad_inputs():
+    enc = FieldEncoder().fit(_frame())
+    with pytest.raises(ValueError, match="X has 2 features, but FieldEncoder is"):
+        enc.transform(_frame().iloc[:, :2].to_numpy())
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D"):
+        FieldEncoder().fit(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="Found array with dim 3"):
+        FieldEncoder().fit(np.zeros((2, 2, 2)))
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        FieldEncoder().fit(sp.csr_matrix(np.eye(3)))
+    with pytest.raises(ValueError, match="0 sample"):
+        FieldEncoder().fit(_frame().iloc[:0])
+    with pytest.raises(ValueError, match="0 feature"):
+        FieldEncoder().fit(_frame().iloc[:, :0])
+    with pytest.raises(ValueError, match="pandas Series"):
+        FieldEncoder().fit(_frame()["site"])
+    with pytest.raises(ValueError, match="Feature names"):
+        enc.transform(_frame().rename(columns={"dev": "device"}))
+    X = pd.DataFrame({"a": ["x", {"k": 1}]})
+    with pytest.raises(TypeError, match=r"field 'a' holds \{'k': 1\} \(dict\)"):
+        FieldEncoder().fit(X)
+
+
+def test_transform_is_total_on_odd_values():
+    enc = FieldEncoder().fit(pd.DataFrame({"a": ["x", "y", "x"], "b": [1, 2, 3]}))
+    odd = pd.DataFrame(
+        {"a": [3.5, ("t",), {"k": 1}, b"x", "x"], "b": ["1", 1.0, None, 2**62, -1]}
+    )
+    Xt = enc.transform(odd)
+    np.testing.assert_array_equal(Xt["a"], [2, 2, 2, 2, 0])
+    np.testing.assert_array_equal(Xt["b"], [3, 0, 3, 3, 3])
+
+
+def test_mixed_types_and_large_int_ids():
+    X = pd.DataFrame({"a": np.array([1, "1", 2**40, 2**40, "1"], dtype=object)})
+    enc = FieldEncoder().fit(X)
+    assert list(enc.categories_[0]) == ["1", 2**40, 1]
+    np.testing.assert_array_equal(enc.transform(X)["a"], [2, 0, 1, 1, 0])
+
+
+def test_category_dtype_matches_strings():
+    X = _frame()
+    Xc = X.astype({"site": "category"})
+    a = FieldEncoder().fit(X)
+    b = FieldEncoder().fit(Xc)
+    pd.testing.assert_frame_equal(a.transform(X), b.transform(Xc))
+    pd.testing.assert_frame_equal(a.transform(Xc), b.transform(X))
+    for ca, cb in zip(a.categories_[:2], b.categories_[:2]):
+        np.testing.assert_array_equal(pd.isna(ca), pd.isna(cb))
+        assert [v for v in ca if not pd.isna(v)] == [v for v in cb if not pd.isna(v)]
+
+
+def test_index_kept_and_input_unchanged():
+    X = _frame().set_index(pd.Index(range(100, 110)))
+    copy = X.copy(deep=True)
+    A = X.to_numpy(dtype=object)
+    A_copy = A.copy()
+    enc = FieldEncoder(numeric_transform="criteo").fit(X)
+    Xt = enc.transform(X)
+    assert Xt.index.equals(X.index)
+    FieldEncoder(numeric_fields=[2], numeric_transform="criteo").fit_transform(A)
+    pd.testing.assert_frame_equal(X, copy)
+    pd.testing.assert_frame_equal(pd.DataFrame(A), pd.DataFrame(A_copy))
+
+
+def test_set_output_and_feature_names_out():
+    X = _frame()
+    enc = FieldEncoder().fit(X)
+    np.testing.assert_array_equal(enc.get_feature_names_out(), X.columns)
+    default = enc.transform(X)
+    assert isinstance(default, pd.DataFrame)
+    enc.set_output(transform="pandas")
+    pd.testing.assert_frame_equal(enc.transform(X), default)
+    pd.testing.assert_frame_equal(enc.fit_transform(X), default)
+    pipe = Pipeline(
+        [
+            ("enc", FieldEncoder()),
+            ("id", FunctionTransformer(feature_names_out="one-to-one")),
+        ]
+    ).set_output(transform="pandas")
+    out = pipe.fit_transform(X)
+    pd.testing.assert_frame_equal(out, default)
+    arr = FieldEncoder().fit(X.to_numpy())
+    np.testing.assert_array_equal(arr.get_feature_names_out(), ["x0", "x1", "x2"])
+
+
+def test_pickle_roundtrip_and_partial_fit_after_unpickle():
+    X = _frame()
+    enc = FieldEncoder(min_frequency=2).fit(X.iloc[:5])
+    enc2 = pickle.loads(pickle.dumps(enc))
+    pd.testing.assert_frame_equal(enc.transform(X), enc2.transform(X))
+    enc2.partial_fit(X.iloc[5:])
+    full = FieldEncoder(min_frequency=2).fit(X)
+    pd.testing.assert_frame_equal(enc2.transform(X), full.transform(X))
+
+
+def test_fit_resets_partial_fit_state():
+    X = _frame()
+    enc = FieldEncoder().partial_fit(X).partial_fit(X)
+    assert enc.n_samples_seen_ == 20
+    enc.fit(X.iloc[:3])
+    assert enc.n_samples_seen_ == 3
+    assert list(enc.categories_[0]) == ["a", "b"]
+
+
+_values = st.one_of(
+    st.sampled_from(["a", "b", "c", "d", "", "e"]), st.none(), st.just(np.nan)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    col=st.lists(_values, min_size=2, max_size=40),
+    nums=st.data(),
+    min_frequency=st.one_of(st.integers(1, 4), st.floats(0.01, 1.0)),
+    handle_missing=st.sampled_from(["category", "oov"]),
+)
+def test_partial_fit_in_chunks_equals_fit(col, nums, min_frequency, handle_missing):
+    n = len(col)
+    ints = nums.draw(st.lists(st.integers(-2, 3), min_size=n, max_size=n))
+    cuts = sorted(nums.draw(st.lists(st.integers(1, n - 1), max_size=4)))
+    X = pd.DataFrame(
+        {"c": pd.Series(col, dtype=object), "i": ints, "f": np.arange(n) / 3.0}
+    )
+    params = dict(min_frequency=min_frequency, handle_missing=handle_missing)
+    full = FieldEncoder(**params).fit(X)
+    part = FieldEncoder(**params)
+    for lo, hi in zip([0, *cuts], [*cuts, n]):
+        if hi > lo:
+            part.partial_fit(X.iloc[lo:hi])
+    np.testing.assert_array_equal(full.field_dims_, part.field_dims_)
+    for a, b in zip(full.categories_, part.categories_):
+        if a is None:
+            assert b is None
+        else:
+            assert len(a) == len(b)
+            assert all((x == y) or (pd.isna(x) and pd.isna(y)) for x, y in zip(a, b))
+    pd.testing.assert_frame_equal(full.transform(X), part.transform(X))
+    codes = full.transform(X)[["c", "i"]].to_numpy()
+    assert (codes >= 0).all() and (codes < full.field_dims_[:2]).all()
