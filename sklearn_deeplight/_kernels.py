@@ -1,0 +1,401 @@
+"""Fused numba kernels of the sparse predictor (``engine="numba"``).
+
+One pass per sample computes the whole logit of any of the seven models: the
+embedding gather (``e_f = xv_f * E[xi_f]``), the linear term, the FM or
+bi-interaction vector, the surviving FwFM field pairs, the CSR DNN with ReLU,
+and the CIN of xDeepFM. Two drivers share the arithmetic:
+
+- :func:`forward_samples`, a scalar per-sample loop, for tiny batches (the
+  lowest latency at batch 1);
+- :func:`forward_tiled`, which processes tiles of :data:`TILE` samples stored
+  feature-major (``buf[feature, sample]``) so that the inner loop of every
+  sparse row runs across samples and vectorises;
+  :func:`forward_tiled_parallel` splits the tiles over numba's threads.
+
+Design rules (see the project notes on fast inference):
+
+- indices are unsigned (``uint64`` rows, ``uint32`` CSR columns, ``uint64``
+  row pointers) so that numba does not emit a negative-index wraparound per
+  access; a row index at or above the table size is counted as bad (the
+  caller raises) and reads row 0 instead, so the kernels never read out of
+  bounds;
+- parameters arrive packed in four arrays (float32 values, uint32 indices,
+  uint64 row pointers, int64 layout) to keep the dispatch cost low;
+- every buffer is allocated inside the call: no state is shared between
+  calls, so concurrent calls from Python threads are safe (``nogil=True``);
+- compiled lazily on first use with ``cache=True`` (falls back to no caching
+  where no cache directory is writable).
+
+The packed layout (``meta``, int64) is written by
+``sklearn_deeplight._sparse._pack``; the indices below name its slots.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+__all__ = ["forward_samples", "forward_tiled", "forward_tiled_parallel", "TILE"]
+
+#: Samples per tile of the tiled kernel (T=8..32 measured 2-3x slower).
+TILE = 64
+#: Batches below this size use the per-sample kernel.
+MIN_TILED_BATCH = 8
+
+# Slots of ``meta``.
+M_F = 0  # number of fields
+M_K = 1  # embedding size k (0 for LR); the table has k + 1 columns
+M_NROWS = 2  # rows of the table
+M_FM = 3  # 1 when the FM term sum_{i<j} <e_i, e_j> is added
+M_NPAIRS = 4  # surviving FwFM field pairs
+M_PAIR_W = 5  # fp offset of the pair weights
+M_PAIR_I = 6  # ip offset of the pairs' first fields (second fields follow)
+M_DNN_MODE = 7  # 0 no DNN, 1 concatenated embeddings, 2 bi-interaction vector
+M_DNN_NL = 8  # hidden layers
+M_DNN_OUT = 9  # fp offset of the output weights
+M_CIN_NL = 10  # CIN layers (0 without CIN)
+M_CIN_OUT = 11  # fp offset of the CIN output weights
+M_MAXW = 12  # widest DNN layer
+M_BIAS = 13  # fp offset of the global bias
+M_CIN_MAXH = 14  # most feature maps of any CIN layer (and n_fields)
+M_DNN_LAST = 15  # width of the DNN output layer's input
+M_LAYERS = 16  # first layer descriptor
+#: Slots per DNN layer: n_in, n_out, data, indices, indptr, bias offsets.
+DNN_SLOTS = 6
+#: Slots per CIN layer: h_in, h_out, kept, h_next, data, indices, indptr, bias.
+CIN_SLOTS = 8
+
+_FASTMATH = {"contract", "nsz", "arcp"}
+
+
+def _jit(**kwargs):
+    """``numba.njit`` with ``cache=True``, or without cache if none is writable."""
+
+    def decorate(func):
+        try:
+            return numba.njit(cache=True, **kwargs)(func)
+        except RuntimeError:  # pragma: no cover - no writable cache location
+            return numba.njit(cache=False, **kwargs)(func)
+
+    return decorate
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _cin_sample(x0, fp, ip, pp, meta, cur, new):  # pragma: no cover - compiled
+    """CIN logit of one sample; ``x0`` holds its (n_fields * k) embeddings."""
+    one = np.uint64(1)
+    zero = np.float32(0.0)
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    total = zero
+    oo = np.uint64(meta[M_CIN_OUT])
+    base = M_LAYERS + DNN_SLOTS * meta[M_DNN_NL]
+    for j in range(F * k):
+        cur[j] = x0[j]
+    for li in range(meta[M_CIN_NL]):
+        d = base + CIN_SLOTS * li
+        h_out = np.uint64(meta[d + 1])
+        kept = np.uint64(meta[d + 2])
+        doff = np.uint64(meta[d + 4])
+        ioff = np.uint64(meta[d + 5])
+        poff = np.uint64(meta[d + 6])
+        boff = np.uint64(meta[d + 7])
+        for o in range(h_out):
+            bo = fp[boff + o]
+            ob = o * k
+            for kk in range(k):
+                new[ob + kk] = bo
+            for p in range(pp[poff + o], pp[poff + o + one]):
+                c = np.uint64(ip[ioff + p])
+                w = fp[doff + p]
+                h = c // F
+                hb = h * k
+                mb = (c - h * F) * k
+                for kk in range(k):
+                    new[ob + kk] += w * (cur[hb + kk] * x0[mb + kk])
+        first = h_out - kept
+        for o in range(first, h_out):
+            s = zero
+            ob = o * k
+            for kk in range(k):
+                s += new[ob + kk]
+            total += fp[oo + (o - first)] * s
+        oo += kept
+        cur, new = new, cur
+    return total
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compiled
+    """Logits of a small batch, one sample at a time.
+
+    Parameters
+    ----------
+    table : ndarray of float32 of shape (n_rows, k + 1)
+        Embeddings, the last column the (folded) linear weight of each row.
+    xi : ndarray of int64 of shape (n_samples, n_fields)
+        Table rows (read as unsigned: a negative row is out of range).
+    xv : ndarray of float32 of shape (n_samples, n_fields)
+        Field values.
+    fp, ip, pp, meta : ndarray
+        Packed parameters (float32 values, uint32 indices, uint64 row
+        pointers, int64 layout).
+
+    Returns
+    -------
+    logits : ndarray of float32 of shape (n_samples,)
+    n_bad : int
+        Row indices at or above ``n_rows`` (read as row 0).
+    """
+    one = np.uint64(1)
+    zero = np.float32(0.0)
+    half = np.float32(0.5)
+    n = np.uint64(xi.shape[0])
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    nrows = np.uint64(meta[M_NROWS])
+    fm = meta[M_FM] != 0
+    npairs = np.uint64(meta[M_NPAIRS])
+    pw = np.uint64(meta[M_PAIR_W])
+    pi = np.uint64(meta[M_PAIR_I])
+    pj = pi + npairs
+    dnn_mode = meta[M_DNN_MODE]
+    ndnn = meta[M_DNN_NL]
+    dout = np.uint64(meta[M_DNN_OUT])
+    ncin = meta[M_CIN_NL]
+    bias = fp[np.uint64(meta[M_BIAS])]
+    maxw = np.uint64(meta[M_MAXW])
+    maxh = np.uint64(meta[M_CIN_MAXH])
+
+    out = np.empty(n, dtype=np.float32)
+    e = np.empty(F * k, dtype=np.float32)
+    bi = np.empty(k, dtype=np.float32)
+    ha = np.empty(maxw, dtype=np.float32)
+    hb = np.empty(maxw, dtype=np.float32)
+    cur = np.empty(maxh * k, dtype=np.float32)
+    new = np.empty(maxh * k, dtype=np.float32)
+    n_last = np.uint64(meta[M_DNN_LAST])
+    bad = 0
+    for b in range(n):
+        acc = bias
+        for f in range(F):
+            r = np.uint64(xi[b, f])
+            if r >= nrows:
+                bad += 1
+                r = np.uint64(0)
+            v = xv[b, f]
+            acc += table[r, k] * v
+            fb = f * k
+            for kk in range(k):
+                e[fb + kk] = table[r, kk] * v
+        if fm or dnn_mode == 2:
+            for kk in range(k):
+                s = zero
+                q = zero
+                for f in range(F):
+                    x = e[f * k + kk]
+                    s += x
+                    q += x * x
+                bi[kk] = half * (s * s - q)
+            if fm:
+                t = zero
+                for kk in range(k):
+                    t += bi[kk]
+                acc += t
+        for p in range(npairs):
+            ib = np.uint64(ip[pi + p]) * k
+            jb = np.uint64(ip[pj + p]) * k
+            dot = zero
+            for kk in range(k):
+                dot += e[ib + kk] * e[jb + kk]
+            acc += fp[pw + p] * dot
+        if dnn_mode != 0:
+            x = e if dnn_mode == 1 else bi
+            for li in range(ndnn):
+                d = M_LAYERS + DNN_SLOTS * li
+                n_out = np.uint64(meta[d + 1])
+                doff = np.uint64(meta[d + 2])
+                ioff = np.uint64(meta[d + 3])
+                poff = np.uint64(meta[d + 4])
+                boff = np.uint64(meta[d + 5])
+                y = ha if li % 2 == 0 else hb
+                for o in range(n_out):
+                    a = fp[boff + o]
+                    for p in range(pp[poff + o], pp[poff + o + one]):
+                        a += fp[doff + p] * x[ip[ioff + p]]
+                    y[o] = a if a > zero else zero
+                x = y
+            t = zero
+            for o in range(n_last):
+                t += fp[dout + o] * x[o]
+            acc += t
+        if ncin > 0:
+            acc += _cin_sample(e, fp, ip, pp, meta, cur, new)
+        out[b] = acc
+    return out, bad
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
+          x0, cur, new):  # fmt: skip  # pragma: no cover - compiled
+    """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
+    one = np.uint64(1)
+    zero = np.float32(0.0)
+    half = np.float32(0.5)
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    nrows = np.uint64(meta[M_NROWS])
+    fm = meta[M_FM] != 0
+    npairs = np.uint64(meta[M_NPAIRS])
+    pw = np.uint64(meta[M_PAIR_W])
+    pi = np.uint64(meta[M_PAIR_I])
+    pj = pi + npairs
+    dnn_mode = meta[M_DNN_MODE]
+    ndnn = meta[M_DNN_NL]
+    dout = np.uint64(meta[M_DNN_OUT])
+    ncin = meta[M_CIN_NL]
+    bias = fp[np.uint64(meta[M_BIAS])]
+    bad = 0
+    for s in range(ns):
+        acc[s] = bias
+    for s in range(ns):
+        row = t0 + s
+        a = bias
+        for f in range(F):
+            r = np.uint64(xi[row, f])
+            if r >= nrows:
+                bad += 1
+                r = np.uint64(0)
+            v = xv[row, f]
+            a += table[r, k] * v
+            fb = f * k
+            for kk in range(k):
+                et[fb + kk, s] = table[r, kk] * v
+        acc[s] = a
+    if fm or dnn_mode == 2:
+        for kk in range(k):
+            for s in range(ns):
+                t1[s] = zero
+                t2[s] = zero
+            for f in range(F):
+                c = f * k + kk
+                for s in range(ns):
+                    x = et[c, s]
+                    t1[s] += x
+                    t2[s] += x * x
+            for s in range(ns):
+                bt[kk, s] = half * (t1[s] * t1[s] - t2[s])
+        if fm:
+            for s in range(ns):
+                t1[s] = zero
+            for kk in range(k):
+                for s in range(ns):
+                    t1[s] += bt[kk, s]
+            for s in range(ns):
+                acc[s] += t1[s]
+    for p in range(npairs):
+        ib = np.uint64(ip[pi + p]) * k
+        jb = np.uint64(ip[pj + p]) * k
+        w = fp[pw + p]
+        for s in range(ns):
+            t1[s] = zero
+        for kk in range(k):
+            for s in range(ns):
+                t1[s] += et[ib + kk, s] * et[jb + kk, s]
+        for s in range(ns):
+            acc[s] += w * t1[s]
+    if dnn_mode != 0:
+        x = et if dnn_mode == 1 else bt
+        for li in range(ndnn):
+            d = M_LAYERS + DNN_SLOTS * li
+            n_out = np.uint64(meta[d + 1])
+            doff = np.uint64(meta[d + 2])
+            ioff = np.uint64(meta[d + 3])
+            poff = np.uint64(meta[d + 4])
+            boff = np.uint64(meta[d + 5])
+            y = ha if li % 2 == 0 else hb
+            for o in range(n_out):
+                bo = fp[boff + o]
+                for s in range(ns):
+                    t1[s] = bo
+                for p in range(pp[poff + o], pp[poff + o + one]):
+                    w = fp[doff + p]
+                    c = ip[ioff + p]
+                    for s in range(ns):
+                        t1[s] += w * x[c, s]
+                for s in range(ns):
+                    y[o, s] = t1[s] if t1[s] > zero else zero
+            x = y
+        for s in range(ns):
+            t1[s] = zero
+        for o in range(np.uint64(meta[M_DNN_LAST])):
+            w = fp[dout + o]
+            for s in range(ns):
+                t1[s] += w * x[o, s]
+        for s in range(ns):
+            acc[s] += t1[s]
+    if ncin > 0:
+        fk = F * k
+        for s in range(ns):
+            for j in range(fk):
+                x0[j] = et[j, s]
+            acc[s] += _cin_sample(x0, fp, ip, pp, meta, cur, new)
+    for s in range(ns):
+        out[t0 + s] = acc[s]
+    return bad
+
+
+@_jit(nogil=True)
+def _buffers(meta):  # pragma: no cover - compiled
+    """Per-call scratch buffers of the tiled kernel."""
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    maxw = np.uint64(meta[M_MAXW])
+    maxh = np.uint64(meta[M_CIN_MAXH])
+    et = np.empty((F * k, TILE), dtype=np.float32)
+    bt = np.empty((k, TILE), dtype=np.float32)
+    ha = np.empty((maxw, TILE), dtype=np.float32)
+    hb = np.empty((maxw, TILE), dtype=np.float32)
+    acc = np.empty(TILE, dtype=np.float32)
+    t1 = np.empty(TILE, dtype=np.float32)
+    t2 = np.empty(TILE, dtype=np.float32)
+    x0 = np.empty(F * k, dtype=np.float32)
+    cur = np.empty(maxh * k, dtype=np.float32)
+    new = np.empty(maxh * k, dtype=np.float32)
+    return et, bt, ha, hb, acc, t1, t2, x0, cur, new
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compiled
+    """Logits of a batch in tiles of :data:`TILE` samples, one thread.
+
+    Same parameters and returns as :func:`forward_samples`.
+    """
+    n = xi.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    et, bt, ha, hb, acc, t1, t2, x0, cur, new = _buffers(meta)
+    bad = 0
+    n_tiles = (n + TILE - 1) // TILE
+    for t in range(n_tiles):
+        t0 = np.uint64(t * TILE)
+        ns = np.uint64(min(TILE, n - t * TILE))
+        bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
+                     acc, t1, t2, x0, cur, new)  # fmt: skip
+    return out, bad
+
+
+@_jit(nogil=True, fastmath=_FASTMATH, parallel=True)
+def forward_tiled_parallel(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover
+    """As :func:`forward_tiled`, the tiles split over numba's threads."""
+    n = xi.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    bad = 0
+    n_tiles = (n + TILE - 1) // TILE
+    for t in prange(n_tiles):
+        et, bt, ha, hb, acc, t1, t2, x0, cur, new = _buffers(meta)
+        t0 = np.uint64(t * TILE)
+        ns = np.uint64(min(TILE, n - t * TILE))
+        bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
+                     acc, t1, t2, x0, cur, new)  # fmt: skip
+    return out, bad

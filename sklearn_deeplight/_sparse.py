@@ -1,0 +1,891 @@
+"""Torch-free sparse predictor of a fitted (pruned) CTR model.
+
+:class:`SparseCTRPredictor` is what ``est.to_sparse()`` returns: a fitted
+scikit-learn classifier that computes the same ``predict_proba`` as the dense
+estimator from the surviving weights only. Neither this module nor anything it
+imports at module level imports torch: the predictor is loaded and served
+where torch is not installed. Weights are read from the torch module once, in
+:meth:`SparseCTRPredictor.from_estimator`, through the private converter
+:mod:`sklearn_deeplight._export`.
+
+Storage
+-------
+- DNN and CIN layers: ``scipy.sparse.csr_array`` (batch normalisation folded
+  in); the field-pair matrix R: the list of surviving pairs and their weights
+  (a pruned pair costs nothing at predict time).
+- Embeddings: in memory a dense float32 gather table (the fastest layout to
+  gather from); in the saved predictor (pickle / joblib) a bitmask of the
+  nonzero entries (zlib-compressed) plus the packed nonzero values, so that the
+  saved size shrinks with embedding sparsity. ``dtype="float16"`` stores the
+  values in half precision (computation stays float32).
+
+Engines
+-------
+``engine="numba"`` runs fused compiled kernels (:mod:`sklearn_deeplight._kernels`:
+gather, linear, pairs, DNN and CIN in one pass); ``engine="scipy"`` is a
+numpy/scipy implementation of the same arithmetic, the fallback when numba is
+not installed; ``"auto"`` picks numba when it can be imported.
+"""
+
+from __future__ import annotations
+
+import numbers
+import threading
+import zlib
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_field_matrix, global_index, table_sizes
+
+__all__ = ["SparseCTRPredictor"]
+
+ENGINES = ("auto", "numba", "scipy")
+_VALUE_DTYPES = {"float32": np.float32, "float16": np.float16}
+#: Samples per block of the scipy engine (bounds its temporaries).
+_SCIPY_BLOCK = 2048
+#: Samples per block of the scipy CIN (its products are h * n_fields wide).
+_SCIPY_CIN_BLOCK = 256
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+_PACK_LOCK = threading.Lock()
+_PARALLEL_LOCK = threading.Lock()
+_kernels_module: Any = None
+_kernels_error: BaseException | None = None
+
+
+def _load_kernels():
+    """The numba kernels module, or None when numba cannot be imported."""
+    global _kernels_module, _kernels_error
+    if _kernels_module is None and _kernels_error is None:
+        try:
+            from . import _kernels
+        except ImportError as exc:  # pragma: no cover - numba is a dependency
+            _kernels_error = exc
+        else:
+            _kernels_module = _kernels
+    return _kernels_module
+
+
+def _value_dtype(dtype) -> str:
+    """Normalise the ``dtype`` argument of ``from_estimator`` to a name."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in _VALUE_DTYPES:
+        raise ValueError(
+            f"dtype must be float32 or float16 (the stored embedding values), got "
+            f"{dtype!r}."
+        )
+    return name
+
+
+def _quantize(values: np.ndarray, dtype: str, what: str) -> np.ndarray:
+    """float32 copy of ``values``, rounded through float16 when asked."""
+    out = np.asarray(values, dtype=np.float32)
+    if dtype == "float16":
+        big = np.abs(out) > _FLOAT16_MAX
+        if big.any():
+            raise ValueError(
+                f"{what} holds {out[big].flat[0]}, beyond the float16 range "
+                f"(+-{_FLOAT16_MAX}): use dtype='float32'."
+            )
+        out = out.astype(np.float16).astype(np.float32)
+    return out
+
+
+def _compact(table: np.ndarray, dtype: str) -> dict[str, Any]:
+    """Bitmask (zlib level 1) plus packed nonzero values of a table."""
+    flat = np.asarray(table).reshape(-1)
+    mask = flat != 0
+    return {
+        "shape": tuple(int(s) for s in table.shape),
+        "mask": zlib.compress(np.packbits(mask).tobytes(), 1),
+        "values": flat[mask].astype(_VALUE_DTYPES[dtype]),
+    }
+
+
+def _expand(store: dict[str, Any]) -> np.ndarray:
+    """Inverse of :func:`_compact`: the dense float32 table."""
+    shape = store["shape"]
+    size = int(np.prod(shape, dtype=np.int64))
+    bits = np.frombuffer(zlib.decompress(store["mask"]), dtype=np.uint8)
+    mask = np.unpackbits(bits, count=size).view(bool)
+    out = np.zeros(size, dtype=np.float32)
+    out[mask] = store["values"]
+    return out.reshape(shape)
+
+
+def _store_nbytes(store: dict[str, Any]) -> int:
+    return len(store["mask"]) + store["values"].nbytes
+
+
+def _csr(W: np.ndarray) -> sp.csr_array:
+    """float32 CSR of a dense weight matrix, explicit zeros removed."""
+    m = sp.csr_array(np.asarray(W, dtype=np.float32))
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
+def _csr_nbytes(m: sp.csr_array) -> int:
+    return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+
+
+class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
+    """Torch-free predictor of a fitted, possibly pruned, field-aware CTR model.
+
+    Made from a fitted estimator by ``est.to_sparse()`` or
+    :meth:`from_estimator`, never trained: :meth:`fit` raises. It predicts
+    what the estimator predicts (normwise relative error of ``predict_proba``
+    below 1e-5) from the surviving weights only: pruned DNN weights, field
+    pairs and embedding entries cost nothing. It validates input exactly as
+    the estimator does (the same input contract, out-of-vocabulary rows for
+    unseen, negative or missing codes, the same errors).
+
+    Parameters
+    ----------
+    engine : {"auto", "numba", "scipy"}, default="auto"
+        ``"numba"``: fused compiled kernels (compiled on first use and cached
+        on disk; a per-sample kernel for batches under 8 samples, a tiled one
+        above). ``"scipy"``: numpy/scipy arithmetic, slower, no compiler.
+        ``"auto"``: numba when it can be imported, else scipy.
+    threshold : float, default=0.5
+        :meth:`predict` returns ``classes_[1]`` where its probability is above
+        ``threshold``. ``from_estimator`` copies the estimator's.
+    n_jobs : int or None, default=None
+        Threads of the numba engine for batches of at least 8 samples. None or
+        1 computes in the calling thread (the kernels release the GIL, so
+        concurrent calls from several Python threads run in parallel); -1
+        uses all of numba's threads.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two labels, in the order of ``predict_proba``'s columns.
+    n_features_in_ : int
+        Number of fields (columns of ``X``).
+    feature_names_in_ : ndarray of str
+        Column names, when the estimator was fitted on a DataFrame.
+    numeric_fields_, field_dims_, offsets_ : ndarray of int64
+        The estimator's field layout (see the estimators).
+    embedding_dim_ : int
+        Embedding size ``k`` (0 for logistic regression).
+    embedding_ : ndarray of float32 of shape (n_rows, embedding_dim_)
+        The embedding table (read-only view of the gather table).
+    linear_term_ : {"scalar", "feature_vector", "field_vector"} or None
+        First-order term, with ``linear_`` its weights: shape (n_rows,),
+        (n_rows, k) or (n_fields, k). At predict time it is folded into one
+        weight per table row.
+    interaction_ : {"fm", "fwfm"} or None
+        Second-order term.
+    field_pairs_ : ndarray of int64 of shape (n_pairs, 2)
+        The field pairs (i < j) whose weight in R survived pruning.
+    pair_weights_ : ndarray of float32 of shape (n_pairs,)
+        Their weights ``R[i, j]``.
+    dnn_input_ : {"concat", "bi"} or None
+        Input of the DNN: concatenated field embeddings, or NFM's
+        bi-interaction vector.
+    dnn_layers_ : list of scipy.sparse.csr_array of float32
+        Hidden layers (out, in), eval-mode batch normalisation folded in;
+        ``dnn_biases_`` their biases; ``dnn_out_`` the output weights.
+    cin_layers_ : list of scipy.sparse.csr_array or None
+        xDeepFM's CIN layers (maps_out, maps_in * n_fields), with
+        ``cin_biases_``, ``cin_keep_`` (maps sent to the output per layer) and
+        ``cin_out_``.
+    bias_ : float
+        The global bias.
+    value_dtype_ : {"float32", "float16"}
+        Precision of the stored embedding values.
+    n_params_ : dict of str to int
+        Stored nonzero parameters per component (``embedding``, ``linear``,
+        ``field_pairs``, ``dnn``, ``cin``, ``bias``), biases included.
+    nbytes_ : int
+        Bytes of the stored parameters as saved (compact embeddings, CSR
+        layers, pairs). In memory the embedding table is expanded to a dense
+        float32 gather table of ``n_rows * (embedding_dim_ + 1) * 4`` bytes.
+
+    See Also
+    --------
+    sklearn.frozen.FrozenEstimator : Use the predictor where ``fit`` is
+        called (``cross_val_score``, calibration).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_deeplight import DeepFwFMClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randint(0, 20, size=(300, 5))
+    >>> y = rng.randint(0, 2, size=300)
+    >>> est = DeepFwFMClassifier(embedding_dim=4, hidden_units=(8, 8),
+    ...                          max_epochs=1, random_state=0).fit(X, y)
+    >>> pred = est.to_sparse(engine="scipy")
+    >>> pred
+    SparseCTRPredictor(engine='scipy')
+    >>> bool(np.allclose(pred.predict_proba(X), est.predict_proba(X), atol=1e-6))
+    True
+    >>> sorted(pred.n_params_)
+    ['bias', 'cin', 'dnn', 'embedding', 'field_pairs', 'linear']
+    """
+
+    def __init__(self, engine: str = "auto", threshold: float = 0.5, n_jobs=None):
+        self.engine = engine
+        self.threshold = threshold
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------
+    # Construction
+    # ------------------------------------------------------------------
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        *,
+        engine: str = "auto",
+        dtype="float32",
+        threshold: float | None = None,
+        n_jobs=None,
+    ) -> SparseCTRPredictor:
+        """Build the predictor from a fitted estimator of this library.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+            One of the seven classifiers (or any fitted estimator with the
+            same fitted attributes and module parameter names).
+        engine : {"auto", "numba", "scipy"}, default="auto"
+            See the class parameters.
+        dtype : {"float32", "float16"} or numpy dtype, default="float32"
+            Precision of the stored embedding values (and of per-row linear
+            weights). float16 halves the saved size of the values; arithmetic
+            stays float32, so the predictions differ from the estimator's by
+            the rounding of the weights (about 1e-3 relative, see the
+            benchmark). Values beyond +-65504 raise ValueError.
+        threshold : float or None, default=None
+            Decision threshold of :meth:`predict`; None copies the
+            estimator's ``threshold`` (0.5 when it has none).
+        n_jobs : int or None, default=None
+            See the class parameters.
+
+        Returns
+        -------
+        predictor : SparseCTRPredictor
+            The fitted predictor.
+        """
+        check_is_fitted(estimator)
+        for attr in ("module_", "field_dims_", "offsets_", "classes_"):
+            if not hasattr(estimator, attr):
+                raise TypeError(
+                    f"{type(estimator).__name__} has no {attr}: from_estimator "
+                    "needs a fitted classifier of sklearn_deeplight."
+                )
+        if threshold is None:
+            threshold = getattr(estimator, "threshold", 0.5)
+        value_dtype = _value_dtype(dtype)
+        self = cls(engine=engine, threshold=threshold, n_jobs=n_jobs)
+
+        from ._export import export_module
+
+        params = export_module(estimator.module_)
+        self.classes_ = np.array(estimator.classes_, copy=True)
+        self.n_features_in_ = int(estimator.n_features_in_)
+        if hasattr(estimator, "feature_names_in_"):
+            self.feature_names_in_ = np.array(estimator.feature_names_in_, copy=True)
+        self.numeric_fields_ = np.array(estimator.numeric_fields_, dtype=np.int64)
+        self.field_dims_ = np.array(estimator.field_dims_, dtype=np.int64)
+        self.offsets_ = np.array(estimator.offsets_, dtype=np.int64)
+        n_fields = self.n_features_in_
+        if params["n_fields"] != n_fields:
+            raise ValueError(
+                f"The module has {params['n_fields']} fields but the estimator "
+                f"was fitted on {n_fields} columns."
+            )
+        n_rows = self._n_rows()
+
+        emb = params["embedding"]
+        if emb is not None and emb.shape[0] != n_rows:
+            raise ValueError(
+                f"embedding.weight has {emb.shape[0]} rows, the field layout {n_rows}."
+            )
+        self.embedding_dim_ = 0 if emb is None else int(emb.shape[1])
+        emb = (
+            np.zeros((n_rows, 0), np.float32)
+            if emb is None
+            else _quantize(emb, value_dtype, "embedding.weight")
+        )
+        self.value_dtype_ = value_dtype
+        self.linear_term_ = params["linear_term"]
+        lin = params["linear"]
+        if self.linear_term_ == "field_vector":
+            self.linear_ = np.asarray(lin, dtype=np.float32)
+        elif lin is not None:
+            self.linear_ = _quantize(lin, value_dtype, "linear.weight")
+        else:
+            self.linear_ = None
+
+        self.interaction_ = params["interaction"]
+        if params["field_pairs"] is not None:
+            r = np.asarray(params["field_pairs"], dtype=np.float32)
+            rows, cols = np.triu_indices(n_fields, k=1)
+            keep = r != 0
+            self.field_pairs_ = np.stack([rows[keep], cols[keep]], axis=1).astype(
+                np.int64
+            )
+            self.pair_weights_ = r[keep]
+        else:
+            self.field_pairs_ = np.zeros((0, 2), dtype=np.int64)
+            self.pair_weights_ = np.zeros(0, dtype=np.float32)
+
+        self.dnn_input_ = params["dnn_input"]
+        self.dnn_layers_ = [_csr(W) for W, _ in params["dnn_layers"]]
+        self.dnn_biases_ = [np.asarray(b, np.float32) for _, b in params["dnn_layers"]]
+        self.dnn_out_ = (
+            None
+            if params["dnn_out"] is None
+            else np.asarray(params["dnn_out"], np.float32)
+        )
+        if params["cin_layers"] is not None:
+            self.cin_layers_ = [_csr(W) for W, _ in params["cin_layers"]]
+            self.cin_biases_ = [
+                np.asarray(b, np.float32) for _, b in params["cin_layers"]
+            ]
+            self.cin_keep_ = list(params["cin_keep"])
+            self.cin_out_ = np.asarray(params["cin_out"], np.float32)
+        else:
+            self.cin_layers_ = None
+            self.cin_biases_ = None
+            self.cin_keep_ = None
+            self.cin_out_ = None
+        self.bias_ = float(np.float32(params["bias"]))
+        self._build_runtime(emb)
+        self.n_params_ = self._count_params()
+        self.nbytes_ = self._saved_nbytes()
+        return self
+
+    def _n_rows(self) -> int:
+        numeric = np.zeros(self.n_features_in_, dtype=bool)
+        numeric[self.numeric_fields_] = True
+        return int(table_sizes(self.field_dims_, numeric).sum())
+
+    def _row_weights(self, emb: np.ndarray) -> np.ndarray:
+        """The linear term folded into one float32 weight per table row."""
+        n_rows = emb.shape[0]
+        term = self.linear_term_
+        if term is None:
+            return np.zeros(n_rows, dtype=np.float32)
+        if term == "scalar":
+            return np.asarray(self.linear_, dtype=np.float32).reshape(n_rows)
+        if term == "feature_vector":
+            vec = self.linear_.astype(np.float64)
+        else:  # field_vector: each row belongs to exactly one field
+            numeric = np.zeros(self.n_features_in_, dtype=bool)
+            numeric[self.numeric_fields_] = True
+            field_of_row = np.repeat(
+                np.arange(self.n_features_in_), table_sizes(self.field_dims_, numeric)
+            )
+            vec = self.linear_.astype(np.float64)[field_of_row]
+        return np.einsum("ij,ij->i", emb.astype(np.float64), vec).astype(np.float32)
+
+    def _build_runtime(self, emb: np.ndarray) -> None:
+        """Build the gather table (embeddings + folded linear weight)."""
+        k = emb.shape[1]
+        table = np.empty((emb.shape[0], k + 1), dtype=np.float32)
+        table[:, :k] = emb
+        table[:, k] = self._row_weights(emb)
+        table.flags.writeable = False
+        self._table = table
+        self._packed = None
+        self._pairs = (
+            np.ascontiguousarray(self.field_pairs_[:, 0]),
+            np.ascontiguousarray(self.field_pairs_[:, 1]),
+        )
+
+    def _count_params(self) -> dict[str, int]:
+        def nnz(a) -> int:
+            if a is None:
+                return 0
+            if sp.issparse(a):
+                return int(a.count_nonzero())
+            return int(np.count_nonzero(a))
+
+        dnn = sum(nnz(W) + nnz(b) for W, b in zip(self.dnn_layers_, self.dnn_biases_))
+        cin = 0
+        if self.cin_layers_ is not None:
+            cin = sum(
+                nnz(W) + nnz(b) for W, b in zip(self.cin_layers_, self.cin_biases_)
+            )
+            cin += nnz(self.cin_out_)
+        return {
+            "embedding": nnz(self.embedding_),
+            "linear": nnz(self.linear_),
+            "field_pairs": int(np.count_nonzero(self.pair_weights_)),
+            "dnn": dnn + nnz(self.dnn_out_),
+            "cin": cin,
+            "bias": int(self.bias_ != 0),
+        }
+
+    def _saved_nbytes(self) -> int:
+        state = self._compact_state()
+        total = 0
+        for key, value in state.items():
+            if key.startswith("_compact"):
+                total += 0 if value is None else _store_nbytes(value)
+            elif isinstance(value, np.ndarray) and key != "classes_":
+                total += value.nbytes
+            elif isinstance(value, list):
+                for item in value:
+                    if sp.issparse(item):
+                        total += _csr_nbytes(item)
+                    elif isinstance(item, np.ndarray):
+                        total += item.nbytes
+        return int(total + 4)  # + the float32 bias
+
+    # ------------------------------------------------------------------
+    # Pickling: compact embeddings on disk, gather table in memory
+    # ------------------------------------------------------------------
+    def _compact_state(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        table = state.pop("_table")
+        for key in ("_packed", "_pairs"):
+            state.pop(key, None)
+        k = self.embedding_dim_
+        state["_compact_embedding"] = _compact(table[:, :k], self.value_dtype_)
+        if self.linear_term_ in ("scalar", "feature_vector"):
+            state["_compact_linear"] = _compact(state.pop("linear_"), self.value_dtype_)
+        return state
+
+    def __getstate__(self):
+        if "_table" not in self.__dict__:  # unfitted
+            return super().__getstate__()
+        state = self._compact_state()
+        state["_sklearn_version"] = super().__getstate__().get("_sklearn_version")
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        compact_emb = state.pop("_compact_embedding", None)
+        compact_lin = state.pop("_compact_linear", None)
+        if compact_lin is not None:
+            state["linear_"] = _expand(compact_lin)
+        super().__setstate__(state)
+        if compact_emb is not None:
+            self._build_runtime(_expand(compact_emb))
+
+    # ------------------------------------------------------------------
+    # scikit-learn protocol
+    # ------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    @property
+    def embedding_(self) -> np.ndarray:
+        """The embedding table (n_rows, embedding_dim_), a read-only view."""
+        try:
+            table = self._table
+        except AttributeError:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted: build it with "
+                "est.to_sparse() or SparseCTRPredictor.from_estimator(est)."
+            ) from None
+        return table[:, : self.embedding_dim_]
+
+    def fit(self, X, y=None, **fit_params):
+        """Not supported: the predictor is made from a fitted model.
+
+        Parameters
+        ----------
+        X, y : ignored
+            Not used.
+        **fit_params : dict
+            Not used.
+
+        Raises
+        ------
+        TypeError
+            Always: fit the dense estimator and call its ``to_sparse()``, or
+            wrap this predictor in :class:`sklearn.frozen.FrozenEstimator`
+            where ``fit`` is called (cross-validation, calibration).
+        """
+        raise TypeError(
+            f"{type(self).__name__} is built from a fitted model and cannot be "
+            "trained: fit the dense estimator (e.g. DeepFwFMClassifier) and call "
+            "its to_sparse(), or wrap this predictor in "
+            "sklearn.frozen.FrozenEstimator to score it where fit is called "
+            "(cross_val_score, calibration)."
+        )
+
+    # ------------------------------------------------------------------
+    # Prediction
+    # ------------------------------------------------------------------
+    def index_input(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``X`` and map it to table rows and field values.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input (the estimator's input contract).
+
+        Returns
+        -------
+        xi : ndarray of int64 of shape (n_samples, n_fields)
+            Row of each field's embedding; unseen, negative or missing codes
+            map to the field's out-of-vocabulary row.
+        xv : ndarray of float32 of shape (n_samples, n_fields)
+            Field values (1 for categorical fields).
+        """
+        check_is_fitted(self)
+        codes, values = check_field_matrix(self, X, reset=False)
+        xi = global_index(codes, self.field_dims_, self.offsets_)
+        return xi, values.astype(np.float32)
+
+    def decision_function_indexed(self, xi, xv) -> np.ndarray:
+        """Logits from already indexed input (see :meth:`index_input`).
+
+        The lean serving path: no column-wise validation, only shape, dtype
+        and row-range checks.
+
+        Parameters
+        ----------
+        xi : array-like of int of shape (n_samples, n_fields)
+            Rows of the embedding table, in ``[0, n_rows)``.
+        xv : array-like of float of shape (n_samples, n_fields)
+            Field values.
+
+        Returns
+        -------
+        logits : ndarray of float32 of shape (n_samples,)
+            Logit of ``classes_[1]``, in the kernels' precision.
+        """
+        table = self.__dict__.get("_table")
+        if table is None:
+            check_is_fitted(self, "classes_")
+            table = self._table
+        if not (
+            type(xi) is np.ndarray
+            and xi.dtype == np.int64
+            and xi.ndim == 2
+            and xi.flags.c_contiguous
+        ):
+            xi = self._check_index(xi)
+        if not (
+            type(xv) is np.ndarray
+            and xv.dtype == np.float32
+            and xv.flags.c_contiguous
+            and xv.shape == xi.shape
+        ):
+            xv = self._check_values(xv, xi.shape)
+        if xi.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"xi has {xi.shape[1]} columns, but {type(self).__name__} expects "
+                f"{self.n_features_in_} fields."
+            )
+        engine = self.engine
+        if engine == "auto" or engine == "numba":
+            kernels = _load_kernels()
+            if kernels is not None:
+                return self._logits_numba(kernels, table, xi, xv)
+            if engine == "numba":
+                raise ImportError(
+                    "engine='numba' needs numba, which could not be imported "
+                    f"({_kernels_error}); use engine='scipy' or 'auto'."
+                )
+        elif engine != "scipy":
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+        if xi.size and (xi.min() < 0 or xi.max() >= table.shape[0]):
+            raise ValueError(self._bad_rows_message())
+        return self._logits_scipy(table, xi, xv)
+
+    def _check_index(self, xi) -> np.ndarray:
+        arr = np.asarray(xi)
+        if arr.ndim != 2:
+            raise ValueError(f"xi must be 2-D (n_samples, n_fields), got {arr.ndim}D.")
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"xi must hold integer table rows, got dtype {arr.dtype}.")
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise ValueError(self._bad_rows_message())
+        return np.ascontiguousarray(arr, dtype=np.int64)
+
+    @staticmethod
+    def _check_values(xv, shape) -> np.ndarray:
+        arr = np.asarray(xv)
+        if arr.shape != shape:
+            raise ValueError(f"xv has shape {arr.shape}, xi {shape}: they must match.")
+        if arr.dtype.kind not in "iufb":
+            raise TypeError(f"xv must hold numbers, got dtype {arr.dtype}.")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def _bad_rows_message(self) -> str:
+        return (
+            f"xi holds rows outside [0, {self._table.shape[0]}), the rows of the "
+            "embedding table: map codes with index_input(X)."
+        )
+
+    def _check_n_jobs(self) -> int:
+        n_jobs = self.n_jobs
+        if n_jobs is None:
+            return 1
+        if (
+            not isinstance(n_jobs, numbers.Integral)
+            or isinstance(n_jobs, bool)
+            or n_jobs == 0
+            or n_jobs < -1
+        ):
+            raise ValueError(
+                f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}."
+            )
+        return int(n_jobs)
+
+    def _get_packed(self, kernels):
+        packed = self._packed
+        if packed is None:
+            with _PACK_LOCK:
+                packed = self._packed
+                if packed is None:
+                    packed = self._packed = _pack(self, kernels)
+        return packed
+
+    def _logits_numba(self, kernels, table, xi, xv) -> np.ndarray:
+        packed = self._packed
+        if packed is None:
+            packed = self._get_packed(kernels)
+        n_jobs = self.n_jobs
+        if xi.shape[0] < kernels.MIN_TILED_BATCH:
+            out, bad = kernels.forward_samples(table, xi, xv, *packed)
+        elif n_jobs is None or n_jobs == 1:
+            out, bad = kernels.forward_tiled(table, xi, xv, *packed)
+        else:
+            out, bad = self._logits_parallel(kernels, table, xi, xv, packed)
+        if bad:
+            raise ValueError(self._bad_rows_message())
+        return out
+
+    def _logits_parallel(self, kernels, table, xi, xv, packed):
+        import numba
+
+        n_jobs = self._check_n_jobs()
+        limit = numba.config.NUMBA_NUM_THREADS
+        threads = limit if n_jobs == -1 else min(n_jobs, limit)
+        # The workqueue threading layer is not safe under concurrent calls.
+        try:
+            unsafe = numba.threading_layer() == "workqueue"
+        except ValueError:  # not initialised yet
+            unsafe = True
+        previous = numba.get_num_threads()
+        lock = _PARALLEL_LOCK if unsafe else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            numba.set_num_threads(threads)
+            try:
+                return kernels.forward_tiled_parallel(table, xi, xv, *packed)
+            finally:
+                numba.set_num_threads(previous)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _logits_scipy(self, table, xi, xv) -> np.ndarray:
+        n = xi.shape[0]
+        if n <= _SCIPY_BLOCK:
+            return self._logits_scipy_block(table, xi, xv)
+        out = np.empty(n, dtype=np.float32)
+        for start in range(0, n, _SCIPY_BLOCK):
+            stop = min(start + _SCIPY_BLOCK, n)
+            out[start:stop] = self._logits_scipy_block(
+                table, xi[start:stop], xv[start:stop]
+            )
+        return out
+
+    def _logits_scipy_block(self, table, xi, xv) -> np.ndarray:
+        k = self.embedding_dim_
+        n = xi.shape[0]
+        rows = table[xi]  # (n, n_fields, k + 1)
+        logit = (rows[:, :, k] * xv).sum(axis=1, dtype=np.float32)
+        logit += np.float32(self.bias_)
+        if k == 0:
+            return logit
+        e = rows[:, :, :k] * xv[:, :, None]
+        bi = None
+        if self.interaction_ == "fm" or self.dnn_input_ == "bi":
+            s = e.sum(axis=1)
+            bi = np.float32(0.5) * (s * s - (e * e).sum(axis=1))
+            if self.interaction_ == "fm":
+                logit += bi.sum(axis=1)
+        if self.pair_weights_.shape[0]:
+            pi, pj = self._pairs
+            dots = np.einsum("npk,npk->np", e[:, pi], e[:, pj])
+            logit += dots @ self.pair_weights_
+        if self.dnn_input_ is not None:
+            h = (e.reshape(n, -1) if self.dnn_input_ == "concat" else bi).T
+            for W, b in zip(self.dnn_layers_, self.dnn_biases_):
+                h = W @ h
+                h += b[:, None]
+                np.maximum(h, 0, out=h)
+            logit += self.dnn_out_ @ h
+        if self.cin_layers_ is not None:
+            for start in range(0, n, _SCIPY_CIN_BLOCK):
+                stop = min(start + _SCIPY_CIN_BLOCK, n)
+                logit[start:stop] += self._cin_scipy(e[start:stop])
+        return logit
+
+    def _cin_scipy(self, e: np.ndarray) -> np.ndarray:
+        n, m, k = e.shape
+        x0 = np.ascontiguousarray(e.transpose(1, 0, 2))  # (m, n, k)
+        h = x0
+        total = np.zeros(n, dtype=np.float32)
+        start = 0
+        for W, b, kept in zip(self.cin_layers_, self.cin_biases_, self.cin_keep_):
+            z = (h[:, None] * x0[None]).reshape(h.shape[0] * m, n * k)
+            new = (W @ z).reshape(W.shape[0], n, k)
+            new += b[:, None, None]
+            pooled = new[new.shape[0] - kept :].sum(axis=2)  # (kept, n)
+            total += self.cin_out_[start : start + kept] @ pooled
+            start += kept
+            h_next = new.shape[0] - kept
+            h = new[:h_next] if h_next > 0 else new
+        return total
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logit of the positive class ``classes_[1]``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input.
+
+        Returns
+        -------
+        logit : ndarray of float64 of shape (n_samples,)
+        """
+        xi, xv = self.index_input(X)
+        return self.decision_function_indexed(xi, xv).astype(np.float64)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input. Unseen, negative or missing codes of a
+            categorical field use the field's out-of-vocabulary embedding.
+
+        Returns
+        -------
+        proba : ndarray of float64 of shape (n_samples, 2)
+        """
+        logit = self.decision_function(X)
+        p = 1.0 / (1.0 + np.exp(-logit))
+        return np.stack([1.0 - p, p], axis=1)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels: ``classes_[1]`` where its probability > threshold.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_fields)
+            Field-indexed input.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
+
+
+def _pack(pred: SparseCTRPredictor, kernels) -> tuple[np.ndarray, ...]:
+    """Pack the predictor's parameters into the kernels' four arrays."""
+    K = kernels
+    fp: list[np.ndarray] = []
+    ip: list[np.ndarray] = []
+    pp: list[np.ndarray] = []
+    sizes = {"f": 0, "i": 0, "p": 0}
+
+    def add(kind: str, arr, dtype) -> int:
+        arr = np.asarray(arr, dtype=dtype).reshape(-1)
+        store = {"f": fp, "i": ip, "p": pp}[kind]
+        offset = sizes[kind]
+        store.append(arr)
+        sizes[kind] += arr.shape[0]
+        return offset
+
+    n_dnn = len(pred.dnn_layers_)
+    cin = pred.cin_layers_ or []
+    n_cin = len(cin)
+    meta = np.zeros(K.M_LAYERS + K.DNN_SLOTS * n_dnn + K.CIN_SLOTS * n_cin, np.int64)
+    n_fields = pred.n_features_in_
+    k = pred.embedding_dim_
+    meta[K.M_F] = n_fields
+    meta[K.M_K] = k
+    meta[K.M_NROWS] = pred._table.shape[0]
+    meta[K.M_FM] = int(pred.interaction_ == "fm")
+    meta[K.M_BIAS] = add("f", [pred.bias_], np.float32)
+    pairs = pred.field_pairs_
+    meta[K.M_NPAIRS] = pairs.shape[0]
+    meta[K.M_PAIR_W] = add("f", pred.pair_weights_, np.float32)
+    meta[K.M_PAIR_I] = add("i", np.concatenate([pairs[:, 0], pairs[:, 1]]), np.uint32)
+    meta[K.M_DNN_MODE] = {None: 0, "concat": 1, "bi": 2}[pred.dnn_input_]
+    meta[K.M_DNN_NL] = n_dnn
+    in_width = n_fields * k if pred.dnn_input_ == "concat" else k
+    max_w = 1
+    for i, (W, b) in enumerate(zip(pred.dnn_layers_, pred.dnn_biases_)):
+        d = K.M_LAYERS + K.DNN_SLOTS * i
+        meta[d] = W.shape[1]
+        meta[d + 1] = W.shape[0]
+        meta[d + 2] = add("f", W.data, np.float32)
+        meta[d + 3] = add("i", W.indices, np.uint32)
+        meta[d + 4] = add("p", W.indptr, np.uint64)
+        meta[d + 5] = add("f", b, np.float32)
+        max_w = max(max_w, W.shape[0])
+        in_width = W.shape[0]
+    if pred.dnn_out_ is not None:
+        meta[K.M_DNN_OUT] = add("f", pred.dnn_out_, np.float32)
+        meta[K.M_DNN_LAST] = pred.dnn_out_.shape[0]
+        if pred.dnn_out_.shape[0] != in_width:
+            raise ValueError("dnn.out does not match the last DNN layer.")
+    meta[K.M_MAXW] = max_w
+    meta[K.M_CIN_NL] = n_cin
+    max_h = n_fields
+    if n_cin:
+        meta[K.M_CIN_OUT] = add("f", pred.cin_out_, np.float32)
+        h_in = n_fields
+        for i, (W, b, kept) in enumerate(zip(cin, pred.cin_biases_, pred.cin_keep_)):
+            if W.shape[1] != h_in * n_fields:
+                raise ValueError(
+                    f"cin.layers.{i} has {W.shape[1]} inputs, expected "
+                    f"{h_in * n_fields}."
+                )
+            d = K.M_LAYERS + K.DNN_SLOTS * n_dnn + K.CIN_SLOTS * i
+            h_out = W.shape[0]
+            h_next = h_out - kept if h_out - kept > 0 else h_out
+            meta[d : d + 4] = (h_in, h_out, kept, h_next)
+            meta[d + 4] = add("f", W.data, np.float32)
+            meta[d + 5] = add("i", W.indices, np.uint32)
+            meta[d + 6] = add("p", W.indptr, np.uint64)
+            meta[d + 7] = add("f", b, np.float32)
+            max_h = max(max_h, h_out)
+            h_in = h_next
+    meta[K.M_CIN_MAXH] = max_h
+
+    def cat(parts, dtype):
+        out = np.concatenate(parts).astype(dtype) if parts else np.zeros(1, dtype)
+        if out.shape[0] == 0:
+            out = np.zeros(1, dtype)
+        out.flags.writeable = False
+        return out
+
+    meta.flags.writeable = False
+    return (
+        cat(fp, np.float32),
+        cat(ip, np.uint32),
+        cat(pp, np.uint64),
+        meta,
+    )
