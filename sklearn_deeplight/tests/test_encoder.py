@@ -229,7 +229,8 @@ def test_invalid_param_types():
 def test_bad_inputs():
     enc = FieldEncoder().fit(_frame())
     with pytest.raises(ValueError, match="X has 2 features, but FieldEncoder is"):
-        enc.transform(_frame().iloc[:, :2].to_numpy())
+        with pytest.warns(UserWarning, match="does not have valid feature names"):
+            enc.transform(_frame().iloc[:, :2].to_numpy())
     with pytest.raises(ValueError, match="Expected 2D array, got 1D"):
         FieldEncoder().fit(np.array([1, 2, 3]))
     with pytest.raises(ValueError, match="Found array with dim 3"):
@@ -366,3 +367,40 @@ def test_partial_fit_in_chunks_equals_fit(col, nums, min_frequency, handle_missi
     pd.testing.assert_frame_equal(full.transform(X), part.transform(X))
     codes = full.transform(X)[["c", "i"]].to_numpy()
     assert (codes >= 0).all() and (codes < full.field_dims_[:2]).all()
+
+
+@pytest.mark.realdata
+def test_real_criteo_rows():
+    from sklearn_deeplight.datasets import load_criteo
+
+    X, y = load_criteo(_real_file("criteo/train_head9999.txt"))
+    train, test = X.iloc[:8000], X.iloc[8000:]
+    enc = FieldEncoder(min_frequency=8, numeric_transform="criteo").fit(train)
+    np.testing.assert_array_equal(enc.numeric_fields_, np.arange(13))
+    Xt = enc.transform(test)
+    assert Xt.shape == (1999, 39)
+    assert (Xt.dtypes.iloc[:13] == np.float64).all()
+    assert (Xt.dtypes.iloc[13:] == np.int64).all()
+    codes = Xt.iloc[:, 13:].to_numpy()
+    assert (codes >= 0).all() and (codes < enc.field_dims_[13:]).all()
+    # unseen or rare test values exist in the high-cardinality fields
+    assert (codes == enc.oov_codes_[13:]).any(axis=0).sum() >= 10
+    assert np.isfinite(Xt.iloc[:, :13].to_numpy()).all()
+    assert Xt.iloc[:, :13].to_numpy().max() < 200  # floor(log(x)^2) keeps it small
+
+
+@pytest.mark.realdata
+def test_real_avazu_rows():
+    from sklearn_deeplight.datasets import load_avazu
+
+    X, y = load_avazu(_real_file("avazu/train_head8999.csv"))
+    enc = FieldEncoder(min_frequency=5).fit(X)
+    assert enc.numeric_fields_.size == 0  # int and string columns: all categorical
+    Xt = enc.transform(X)
+    assert (Xt.dtypes == np.int64).all()
+    assert Xt.shape == (8999, X.shape[1])
+    codes = Xt.to_numpy()
+    assert (codes < enc.field_dims_).all()
+    # device_ip is nearly unique per row: most of its values are rare
+    ip = list(X.columns).index("device_ip")
+    assert (codes[:, ip] == enc.oov_codes_[ip]).mean() > 0.5
