@@ -259,20 +259,19 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     bad = 0
     for s in range(ns):
         acc[s] = bias
-    for s in range(ns):
-        row = t0 + s
-        a = bias
-        for f in range(F):
+    # Field-outer gather: the k x TILE block of one field stays in L1.
+    for f in range(F):
+        fb = f * k
+        for s in range(ns):
+            row = t0 + s
             r = np.uint64(xi[row, f])
             if r >= nrows:
                 bad += 1
                 r = np.uint64(0)
             v = xv[row, f]
-            a += table[r, k] * v
-            fb = f * k
+            acc[s] += table[r, k] * v
             for kk in range(k):
                 et[fb + kk, s] = table[r, kk] * v
-        acc[s] = a
     if fm or dnn_mode == 2:
         for kk in range(k):
             for s in range(ns):
@@ -399,3 +398,55 @@ def forward_tiled_parallel(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
                      acc, t1, t2, x0, cur, new)  # fmt: skip
     return out, bad
+
+
+@_jit(nogil=True)
+def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
+    """Table rows and values of a clean field-indexed matrix, in one pass.
+
+    The fast path of ``check_field_matrix`` + ``global_index`` for an int or
+    float matrix. Numeric fields must be finite; categorical codes must be
+    integers (NaN is missing) of magnitude at most 2**62; codes that are
+    missing, negative or not below ``field_dims`` map to the field's
+    out-of-vocabulary row ``offsets + field_dims``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_fields), int or float
+    numeric : ndarray of bool of shape (n_fields,)
+    field_dims, offsets : ndarray of int64 of shape (n_fields,)
+
+    Returns
+    -------
+    xi : ndarray of int64 of shape (n_samples, n_fields)
+    xv : ndarray of float32 of shape (n_samples, n_fields)
+    ok : bool
+        False when a value needs the general path (which raises for it).
+    """
+    n, F = X.shape
+    xi = np.empty((n, F), dtype=np.int64)
+    xv = np.empty((n, F), dtype=np.float32)
+    limit = 2.0**62
+    for b in range(n):
+        for f in range(F):
+            x = X[b, f]
+            if numeric[f]:
+                v = np.float64(x)
+                if not np.isfinite(v):
+                    return xi, xv, False
+                xv[b, f] = np.float32(v)
+                xi[b, f] = offsets[f]
+                continue
+            xv[b, f] = np.float32(1.0)
+            code = np.int64(-1)
+            v = np.float64(x)
+            if v != v:  # missing (NaN)
+                code = -1
+            else:
+                if abs(v) > limit or np.floor(v) != v:
+                    return xi, xv, False
+                code = np.int64(x)
+            if code < 0 or code >= field_dims[f]:
+                code = field_dims[f]
+            xi[b, f] = code + offsets[f]
+    return xi, xv, True

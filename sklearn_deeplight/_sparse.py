@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -398,6 +399,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         table[:, k] = self._row_weights(emb)
         table.flags.writeable = False
         self._table = table
+        numeric = np.zeros(self.n_features_in_, dtype=bool)
+        numeric[self.numeric_fields_] = True
+        self._numeric_mask = numeric
         self._packed = None
         self._pairs = (
             np.ascontiguousarray(self.field_pairs_[:, 0]),
@@ -450,7 +454,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     def _compact_state(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         table = state.pop("_table")
-        for key in ("_packed", "_pairs"):
+        for key in ("_packed", "_pairs", "_numeric_mask"):
             state.pop(key, None)
         k = self.embedding_dim_
         state["_compact_embedding"] = _compact(table[:, :k], self.value_dtype_)
@@ -541,10 +545,86 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         xv : ndarray of float32 of shape (n_samples, n_fields)
             Field values (1 for categorical fields).
         """
-        check_is_fitted(self)
+        if "_table" not in self.__dict__:
+            check_is_fitted(self, "_table")
+        arr = self._clean_matrix(X)
+        if arr is not None:
+            if self.engine != "scipy":
+                kernels = _load_kernels()
+                if kernels is not None:
+                    xi, xv, ok = kernels.index_rows(
+                        arr, self._numeric_mask, self.field_dims_, self.offsets_
+                    )
+                    if ok:
+                        return xi, xv
+            fast = self._fast_codes(arr)
+            if fast is not None:
+                codes, values = fast
+                xi = global_index(codes, self.field_dims_, self.offsets_)
+                return xi, values.astype(np.float32)
         codes, values = check_field_matrix(self, X, reset=False)
         xi = global_index(codes, self.field_dims_, self.offsets_)
         return xi, values.astype(np.float32)
+
+    def _clean_matrix(self, X) -> np.ndarray | None:
+        """``X`` as a 2-D int/float ndarray when the fast path applies, else None.
+
+        Applies to an ndarray (predictor fitted without feature names) or a
+        DataFrame of numpy int/float columns named exactly as at fit: the
+        cases where :func:`check_field_matrix` neither warns nor needs a
+        per-column conversion.
+        """
+        names = self.__dict__.get("feature_names_in_")
+        if type(X) is np.ndarray:
+            if names is not None:
+                return None
+            arr = X
+        elif names is not None and hasattr(X, "columns") and hasattr(X, "to_numpy"):
+            columns = X.columns
+            if len(columns) != len(names) or any(
+                type(c) is not str or c != n for c, n in zip(columns, names)
+            ):
+                return None
+            if not all(type(d) is np.dtype and d.kind in "if" for d in X.dtypes):
+                return None  # extension dtypes (nullable ints...) take the long way
+            arr = X.to_numpy()
+        else:
+            return None
+        if (
+            arr.ndim != 2
+            or arr.shape[0] == 0
+            or arr.shape[1] != self.n_features_in_
+            or arr.dtype.kind not in "if"
+        ):
+            return None
+        return arr
+
+    def _fast_codes(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Vectorised :func:`check_field_matrix` of a clean matrix, else None.
+
+        None for any value the general path would reject, so that it raises.
+        """
+        numeric = self._numeric_mask
+        values = np.ones(arr.shape, dtype=np.float64)
+        if arr.dtype.kind == "i":
+            codes = arr.astype(np.int64)
+            if numeric.any():
+                values[:, numeric] = arr[:, numeric]
+                codes[:, numeric] = 0
+            return codes, values
+        with np.errstate(invalid="ignore"):
+            num = arr[:, numeric]
+            if not np.isfinite(num).all():
+                return None
+            missing = np.isnan(arr)
+            ok = missing | ((np.floor(arr) == arr) & (np.abs(arr) <= 2.0**62))
+            ok[:, numeric] = True
+            if not ok.all():
+                return None
+            filled = np.where(missing, -1.0, arr)
+        filled[:, numeric] = 0.0
+        values[:, numeric] = num
+        return filled.astype(np.int64), values
 
     def decision_function_indexed(self, xi, xv) -> np.ndarray:
         """Logits from already indexed input (see :meth:`index_input`).
@@ -781,9 +861,12 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of float64 of shape (n_samples, 2)
         """
-        logit = self.decision_function(X)
-        p = 1.0 / (1.0 + np.exp(-logit))
-        return np.stack([1.0 - p, p], axis=1)
+        xi, xv = self.index_input(X)
+        logit = self.decision_function_indexed(xi, xv)
+        proba = np.empty((logit.shape[0], 2), dtype=np.float64)
+        expit(logit, out=proba[:, 1], dtype=np.float64)
+        np.subtract(1.0, proba[:, 1], out=proba[:, 0])
+        return proba
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.
