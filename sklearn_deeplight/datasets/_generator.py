@@ -108,10 +108,17 @@ def make_ctr_classification(
     where ``w_f`` are per-value first-order effects (per field a random scale;
     for a numeric field an effect of ``log1p(x)``, or of being missing), the sum
     over ``(i, j)`` runs over `n_interactions` planted pairs of categorical fields
-    only, with latent vectors ``v`` of dimension `embedding_dim` (an FwFM with
-    ``r_ij`` on those pairs and 0 elsewhere is the true model), and the optional
-    third-order term couples three random categorical fields. The intercept ``b``
-    is set so that the mean click probability of the rows is `click_rate`.
+    only, with latent vectors ``v`` of dimension `embedding_dim` shared by all
+    the pairs of a field (an FwFM with per-feature first-order terms, embeddings
+    of at least that dimension and ``r_ij`` on those pairs, 0 elsewhere,
+    represents the categorical part exactly), and the optional third-order term
+    couples three random categorical fields. The intercept ``b`` is set so that
+    the mean click probability of the rows is `click_rate`.
+
+    With the defaults the true probabilities reach an AUC of about 0.86 and the
+    first-order part alone about 0.70: the planted pairs carry much of the
+    signal. Small cardinalities and a larger `interaction_strength` make them
+    easier to recover from a fitted model.
 
     Parameters
     ----------
@@ -160,8 +167,8 @@ def make_ctr_classification(
         If True, also return the ground truth as a third output.
     random_state : int, numpy Generator or RandomState, default=None
         Seed. The ground truth (effects, pairs, latent vectors) is drawn from a
-        stream of its own: with the same seed and cardinalities, samples of
-        different sizes share it.
+        stream of its own: with the same seed and the same other parameters
+        (explicit `cardinalities` included), samples of different sizes share it.
 
     Returns
     -------

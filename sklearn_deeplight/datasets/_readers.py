@@ -159,8 +159,6 @@ def _collect(
         n_bad += nb
         first_bad = first_bad or fb
     X = pd.concat(frames, ignore_index=True) if frames else empty
-    if frames and len(frames) == 1:
-        X = X.reset_index(drop=True)
     y = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
     X.attrs["n_bad_lines"] = n_bad
     if n_bad and on_bad_lines == "warn":
