@@ -498,7 +498,7 @@ def load_avazu(
     p = _check_path(path)
     _check_common(nrows, chunksize, on_bad_lines)
     with _open(p) as f:
-        header = f.readline().decode().rstrip("\r\n")
+        header = f.readline().decode("utf-8-sig").rstrip("\r\n")
     names = header.split(",")
     if "click" not in names:
         raise ValueError(f"{p}: no 'click' column in the header line {header!r}")
@@ -734,6 +734,7 @@ def load_libffm(
         # blocks may have inferred different widths: align them
         X, y = result
         width = max((int(c[1:]) + 1 for c in X.columns), default=0)
+        width = max(width, max(numeric, default=-1) + 1)
         cols = {}
         for f in range(width):
             name = f"f{f}"

@@ -285,6 +285,14 @@ def test_avazu_malformed_lines(tmp_path):
         load_avazu(path)
 
 
+def test_avazu_byte_order_mark(tmp_path):
+    lines = [AVAZU_HEADER] + [avazu_line(i) for i in range(3)]
+    plain = write(tmp_path, "a.csv", lines)
+    bom = tmp_path / "b.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    pd.testing.assert_frame_equal(load_avazu(bom)[0], load_avazu(plain)[0])
+
+
 def test_avazu_header_errors(tmp_path):
     path = write(tmp_path, "a.csv", ["id,hour,C1", "1,2,3"])
     with pytest.raises(ValueError, match="no 'click' column"):
@@ -314,6 +322,8 @@ def test_libffm_values(tmp_path):
     np.testing.assert_array_equal(X["f0"], [12, 13, 12, -1])
     np.testing.assert_array_equal(X["f1"], [40, -1, 41, -1])
     np.testing.assert_array_equal(X["f2"], [3.5, 0.25, np.nan, np.nan])
+    X4, _ = load_libffm(path, numeric_fields=[3])  # width covers numeric_fields
+    assert list(X4.columns) == ["f0", "f1", "f2", "f3"] and X4["f3"].isna().all()
     X5, _ = load_libffm(path, n_fields=5)
     assert X5.shape == (4, 5) and (X5["f4"] == -1).all()
     np.testing.assert_array_equal(X5["f2"], [0, 0, -1, -1])
