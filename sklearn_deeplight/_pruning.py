@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -41,6 +42,7 @@ from torch import nn
 __all__ = [
     "COMPONENTS",
     "DeepLightPruning",
+    "component_parameters",
     "field_pair_matrix",
     "pruning_schedule",
     "sparsity_report",
@@ -309,10 +311,16 @@ class DeepLightPruning(Callback):
     is deterministic. Weights that are exactly zero without being pruned
     count as nonzero for selection but as zero in reports.
 
-    **History.** At the end of every epoch, the achieved sparsity of each
-    targeted component is recorded as ``sparsity_<component>`` (e.g.
-    ``sparsity_dnn``); the final prune at the end of training comes after the
-    last record, read it from the estimator's ``sparsity_report()``.
+    **History.** Every epoch, after its last training batch (and that
+    batch's prune), the achieved sparsity of each targeted component is
+    recorded as ``sparsity_<component>`` (e.g. ``sparsity_dnn``), also in
+    the epoch at which early stopping stops. The final prune at the end of
+    training comes after the last record: read its result from the
+    estimator's ``sparsity_report()``.
+
+    **Warm-up.** A run whose epochs all fall in the warm-up
+    (``warm_up_epochs >= max_epochs``) is pruned once, at the end, without
+    fine-tuning; a ``UserWarning`` says so.
 
     **Early stopping.** skorch runs default callbacks (the estimators'
     ``patience`` creates ``early_stopping`` with ``load_best=True``) before
@@ -520,6 +528,14 @@ class DeepLightPruning(Callback):
                         "would restore unpruned weights after the final prune: "
                         "list it before the pruning callback."
                     )
+        if self.groups_ and self.epoch_ + net.max_epochs <= self.warm_up_epochs:
+            warnings.warn(
+                f"warm_up_epochs={self.warm_up_epochs} leaves no pruning epoch in "
+                f"this run of max_epochs={net.max_epochs}: the model is pruned "
+                "once, at the end of training, without fine-tuning.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self.epoch_ += 1
@@ -553,23 +569,31 @@ class DeepLightPruning(Callback):
                     for name, p in self.groups_[comp]:
                         if name in self.masks_:
                             p.mul_(self.masks_[name])
-        if not self._pruning():
-            return
-        self.iteration_ += 1
         self.batch_in_epoch_ += 1
         i = self.batch_in_epoch_
-        if i % self.prune_every == 0 or i == self.batches_per_epoch_:
-            self._prune(net, final=False)
+        last = i == self.batches_per_epoch_
+        if self._pruning():
+            self.iteration_ += 1
+            if i % self.prune_every == 0 or last:
+                self._prune(net, final=False)
+        if last:
+            # Recorded here rather than in on_epoch_end, which early stopping
+            # (a default callback, so notified first) can interrupt.
+            self._record(net)
 
-    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        if not self.groups_:
-            return
-        if self._pruning() and self.batches_per_epoch_ is None:
-            self._prune(net, final=False)  # no len(): prune after the epoch
+    def _record(self, net) -> None:
         for comp, params in self.groups_.items():
             total = sum(p.numel() for _, p in params)
             zeros = sum(int((p == 0).sum()) for _, p in params)
             net.history.record(f"sparsity_{comp}", zeros / total if total else 0.0)
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        if not self.groups_ or self.batches_per_epoch_ is not None:
+            return
+        # The training iterator has no len(): prune and record after the epoch.
+        if self._pruning():
+            self._prune(net, final=False)
+        self._record(net)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         if self.groups_:
@@ -614,10 +638,9 @@ def sparsity_report(module: nn.Module):
     rows = {}
     for comp, params in component_parameters(module).items():
         total = sum(p.numel() for _, p in params)
-        nonzero = sum(int(torch.count_nonzero(p.detach())) for _, p in params)
-        nbytes = sum(
-            int(torch.count_nonzero(p.detach())) * p.element_size() for _, p in params
-        )
+        counts = [(int(torch.count_nonzero(p.detach())), p) for _, p in params]
+        nonzero = sum(c for c, _ in counts)
+        nbytes = sum(c * p.element_size() for c, p in counts)
         rows[comp] = {
             "total": int(total),
             "nonzero": int(nonzero),

@@ -336,6 +336,18 @@ def test_default_constants_barely_prune_small_data_but_final_prune_does(data):
     assert_target_met(est.module_, "dnn", 0.9)
 
 
+def test_only_warm_up_epochs_warns_and_prunes_once_at_the_end(data):
+    X, y = data
+    prune = DeepLightPruning(dnn=0.8, embeddings=0.3, warm_up_epochs=2)
+    est = DeepFMClassifier(max_epochs=2, callbacks=[("prune", prune)], **DEEP)
+    with pytest.warns(UserWarning, match="warm_up_epochs=2"):
+        est.fit(X, y)
+    assert prune.iteration_ == 0
+    assert est.history[:, "sparsity_dnn"] == [0.0, 0.0]
+    assert_target_met(est.module_, "dnn", 0.8)
+    assert_target_met(est.module_, "embeddings", 0.3)
+
+
 def test_regrow_true_lets_pruned_weights_regrow(data):
     X, y = data
     prune = RecordingPruning(
@@ -504,6 +516,8 @@ def test_early_stopping_restores_then_final_prune(data):
     assert n_epochs < 30  # it did stop early
     assert es.best_epoch_ < n_epochs  # and restored an earlier, less pruned epoch
     assert est.history[es.best_epoch_ - 1, "sparsity_dnn"] < 0.95 - 0.01
+    # recorded in every epoch, the interrupted last one included
+    assert len(est.history[:, "sparsity_dnn"]) == n_epochs
     for comp in ("dnn", "embeddings", "field_pairs"):
         assert_target_met(est.module_, comp, getattr(prune, comp))
 
@@ -513,7 +527,7 @@ def test_user_early_stopping_after_pruning_is_refused(data):
     est = FwFMClassifier(
         max_epochs=2,
         callbacks=[
-            ("prune", DeepLightPruning(field_pairs=0.5)),
+            ("prune", DeepLightPruning(field_pairs=0.5, warm_up_epochs=0)),
             ("es", EarlyStopping(load_best=True)),
         ],
         **(SMALL | dict(validation_fraction=0.2)),
