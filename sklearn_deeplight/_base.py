@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import (
     EarlyStopping,
@@ -46,6 +48,14 @@ def _valid_logloss(net, X, y) -> float:
     """Log loss of the positive-class probabilities."""
     y = np.asarray(y).ravel()
     return float(log_loss(y, net.predict_proba(X)[:, 1], labels=[0.0, 1.0]))
+
+
+def _reject_sample_weight(est, fit_params: dict) -> None:
+    if "sample_weight" in fit_params:
+        raise TypeError(
+            f"{type(est).__name__}.fit does not support sample_weight: the loss is "
+            "the unweighted mean log loss. Resample the data instead."
+        )
 
 
 class _BaseFieldClassifier(NeuralNetBinaryClassifier):
@@ -183,6 +193,8 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
 
     def _to_dataset(self, X, y=None, *, reset: bool) -> FieldDataset:
         """Validate ``X`` (and ``y``) and build the model's input."""
+        if reset and y is not None:
+            classes, y01 = check_binary_target(self, y)  # before X: clearer errors
         codes, values = check_field_matrix(self, X, reset=reset)
         if reset:
             numeric = np.zeros(codes.shape[1], dtype=bool)
@@ -196,7 +208,8 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             self._table_sizes_ = sizes
         if y is not None:
             if reset:
-                self._classes_, y = check_binary_target(self, y, codes.shape[0])
+                check_consistent_length(codes, y01)
+                self._classes_, y = classes, y01
             else:
                 y = self._encode_labels(y, codes.shape[0])
         xi = global_index(codes, self.field_dims_, self.offsets_)
@@ -245,6 +258,9 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         """
         if isinstance(X, FieldDataset):
             return NeuralNet.fit(self, X, y, **fit_params)
+        _reject_sample_weight(self, fit_params)
+        if y is None:
+            check_binary_target(self, y)
         self._check_params()
         reset = not (self.warm_start and self.initialized_ and self._is_fitted())
         dataset = self._to_dataset(X, y, reset=reset)
@@ -275,6 +291,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         """
         if isinstance(X, FieldDataset):
             return NeuralNet.partial_fit(self, X, y, **fit_params)
+        _reject_sample_weight(self, fit_params)
         self._check_params()
         first = not (self.initialized_ and self._is_fitted())
         if first and classes is not None:
@@ -337,7 +354,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
                     ),
                 )
             )
-        if self.verbose:
+        if isinstance(self.verbose, numbers.Real) and self.verbose > 0:
             cbs.append(("progress_bar", ProgressBar()))
         cbs.append(("print_log", PrintLog()))
         return cbs
@@ -364,6 +381,13 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             return self
         return super().initialize()
 
+    def set_params(self, **kwargs):
+        # skorch initialises callbacks as soon as ``callbacks`` is set; before
+        # the net is initialised, store the value and let fit validate it.
+        if "callbacks" in kwargs and not self.initialized_:
+            self.callbacks = kwargs.pop("callbacks")
+        return super().set_params(**kwargs)
+
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         if prefix == "optimizer":
@@ -379,10 +403,14 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             return X, None
         n_valid = int(np.ceil(vf * n))
         if n_valid < 2 or n - n_valid < 2:
-            raise ValueError(
+            msg = (
                 f"validation_fraction={vf} leaves no usable validation split of "
-                f"{n} samples: pass more data or validation_fraction=None."
+                f"{n} samples"
             )
+            if self.patience is not None or self.lr_patience is not None:
+                raise ValueError(msg + ": patience and lr_patience need one.")
+            warnings.warn(msg + ": training without validation.", stacklevel=2)
+            return X, None
         y_np = X.y.numpy()
         _, counts = np.unique(y_np, return_counts=True)
         stratify = y_np if counts.min() >= 2 else None
@@ -453,9 +481,8 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         -------
         proba : ndarray of shape (n_samples, 2)
         """
-        if not isinstance(X, FieldDataset):
-            X = self._predict_dataset(X)
-        return super().predict_proba(X).astype(np.float64)
+        p = expit(self.decision_function(X))
+        return np.stack([1.0 - p, p], axis=1)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.

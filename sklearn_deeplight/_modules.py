@@ -219,6 +219,11 @@ class _CTRModule(nn.Module):
         return self.embedding(xi) * xv.unsqueeze(-1)
 
     def forward(self, xi: torch.Tensor, xv: torch.Tensor) -> torch.Tensor:
+        if xi.shape[0] == 1 and not self.training:
+            # BLAS takes a GEMV path for one row whose rounding differs from
+            # GEMM's; scoring two copies keeps a sample's logit independent
+            # of the batch it is scored in.
+            return self.forward(xi.expand(2, -1), xv.expand(2, -1))[:1]
         logit = self.bias.expand(xi.shape[0])
         e = self.embed(xi, xv) if hasattr(self, "embedding") else None
         if self.linear_term == "scalar":

@@ -112,11 +112,17 @@ def _object_to_float(col: np.ndarray, label: str) -> np.ndarray:
             out[i] = float(v)
         elif type(v).__name__ in ("NAType", "NaTType"):
             out[i] = np.nan
-        else:
+        elif isinstance(v, str | bytes):
             raise ValueError(
                 f"{label} holds the non-numeric value {v!r} at row {i}: field-indexed "
                 "input must be integer category codes or numeric values. Encode raw "
                 "columns with sklearn_deeplight.FieldEncoder."
+            )
+        else:
+            raise TypeError(
+                f"{label} holds {v!r} of type {type(v).__name__} at row {i}: the "
+                "argument must be a string or a real number, and field-indexed input "
+                "must be integer category codes or numeric values."
             )
     return out
 
@@ -262,9 +268,19 @@ def check_field_matrix(
     n_samples = cols[0].shape[0]
     codes = np.zeros((n_samples, n_fields), dtype=np.int64)
     values = np.ones((n_samples, n_fields), dtype=np.float64)
-    for j, col in enumerate(cols):
+    views = [_numeric_view(col, _column_label(names, j)) for j, col in enumerate(cols)]
+    if reset:
+        for j, (arr, _) in enumerate(views):
+            neg = arr < 0  # NaN compares False
+            if not numeric_mask[j] and neg.any():
+                idx, v = _first_bad(arr, neg)
+                raise ValueError(
+                    f"Negative values in data passed to {name}: categorical field "
+                    f"{_column_label(names, j)} holds {v} at row {idx}; category "
+                    "codes are non-negative integers."
+                )
+    for j, (arr, is_int) in enumerate(views):
         label = _column_label(names, j)
-        arr, is_int = _numeric_view(col, label)
         if numeric_mask[j]:
             arr = arr.astype(np.float64, copy=False)
             bad = ~np.isfinite(arr)
@@ -298,16 +314,6 @@ def check_field_matrix(
                 )
             code = np.where(missing, -1, arr).astype(np.int64)
         if reset:
-            neg = code < 0
-            if not is_int:
-                neg &= ~np.isnan(arr)
-            if neg.any():
-                idx, v = _first_bad(code, neg)
-                raise ValueError(
-                    f"Negative values in data passed to {name}: categorical field "
-                    f"{label} holds the code {v} at row {idx}; category codes are "
-                    "non-negative integers."
-                )
             big = code > MAX_CODE
             if big.any():
                 idx, v = _first_bad(code, big)
@@ -320,7 +326,9 @@ def check_field_matrix(
     return codes, values
 
 
-def check_binary_target(estimator, y, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def check_binary_target(
+    estimator, y, n_samples: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate a binary target; return ``classes_`` and y as float32 in {0, 1}."""
     if y is None:
         raise ValueError(
@@ -328,14 +336,19 @@ def check_binary_target(estimator, y, n_samples: int) -> tuple[np.ndarray, np.nd
             "is None."
         )
     y = column_or_1d(y, warn=True)
-    check_consistent_length(np.empty(n_samples), y)
+    if y.shape[0] == 0:
+        raise ValueError(
+            "Found array with 0 sample(s) in y while a minimum of 1 is required."
+        )
+    if n_samples is not None:
+        check_consistent_length(np.empty(n_samples), y)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError("Input y contains NaN or infinity.")
     y_type = type_of_target(y, input_name="y", raise_unknown=True)
-    if y_type not in ("binary", "multiclass"):
+    if y_type != "binary" and not (y_type == "multiclass" and len(set(y)) < 2):
         raise ValueError(
             f"Only binary classification is supported. The type of the target is "
-            f"{y_type!r}."
+            f"{y_type}."
         )
     classes = np.unique(y)
     if classes.shape[0] < 2:

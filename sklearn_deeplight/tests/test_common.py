@@ -1,0 +1,60 @@
+"""scikit-learn's common estimator checks over every public estimator."""
+
+from __future__ import annotations
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_deeplight import (
+    DeepFMClassifier,
+    DeepFwFMClassifier,
+    FMClassifier,
+    FwFMClassifier,
+    LRClassifier,
+    NFMClassifier,
+    XDeepFMClassifier,
+)
+
+# Small networks, enough epochs to pass check_classifiers_train (0.83 on blobs).
+_FAST = dict(max_epochs=10, batch_size=32, lr=1e-2, random_state=0, numeric_fields=None)
+_DEEP = dict(_FAST, embedding_dim=4, hidden_units=(8,), dropout=0.0)
+
+ESTIMATORS = [
+    LRClassifier(**_FAST),
+    FMClassifier(embedding_dim=4, **_FAST),
+    FwFMClassifier(embedding_dim=4, **_FAST),
+    DeepFMClassifier(**_DEEP),
+    NFMClassifier(**_DEEP),
+    XDeepFMClassifier(cin_layer_sizes=(4, 2), **_DEEP),
+    DeepFwFMClassifier(**_DEEP),
+]
+
+#: Checks that fail because of skorch's NeuralNet base class itself.
+EXPECTED_FAILED = {
+    "check_no_attributes_set_in_init": (
+        "skorch's NeuralNet.__init__ sets history_, initialized_ and "
+        "virtual_params_ (LightGBM's sklearn wrapper xfails this check too)."
+    ),
+    "check_set_params": (
+        "skorch's get_params exposes its private _params_to_validate set; the "
+        "check sets it to a float, which skorch then calls .add on."
+    ),
+    "check_decision_proba_consistency": (
+        "sklearn's check feeds make_blobs floats to categorical fields without "
+        "applying the categorical input tag; it runs with numeric fields in "
+        "test_decision_proba_consistency_numeric_fields instead."
+    ),
+}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_decision_proba_consistency_numeric_fields():
+    # check_decision_proba_consistency feeds make_blobs floats without the
+    # categorical input tag's rounding; run it with the 4 fields numeric.
+    from sklearn.utils.estimator_checks import check_decision_proba_consistency
+
+    est = DeepFwFMClassifier(**{**_DEEP, "numeric_fields": [0, 1, 2, 3]})
+    check_decision_proba_consistency("DeepFwFMClassifier", est)
