@@ -9,16 +9,20 @@ and the CIN of xDeepFM. Two drivers share the arithmetic:
   lowest latency at batch 1);
 - :func:`forward_tiled`, which processes tiles of :data:`TILE` samples stored
   feature-major (``buf[feature, sample]``) so that the inner loop of every
-  sparse row runs across samples and vectorises;
-  :func:`forward_tiled_parallel` splits the tiles over numba's threads.
+  sparse row runs across samples and vectorises. For several threads the
+  caller splits a batch into tile-aligned chunks and runs them on Python
+  threads (the kernels release the GIL), which needs no second, ``prange``
+  compilation and no thread-safe numba threading layer.
+
+:func:`index_rows` is the one-pass fast path of the input validation.
 
 Design rules (see the project notes on fast inference):
 
-- indices are unsigned (``uint64`` rows, ``uint32`` CSR columns, ``uint64``
-  row pointers) so that numba does not emit a negative-index wraparound per
-  access; a row index at or above the table size is counted as bad (the
-  caller raises) and reads row 0 instead, so the kernels never read out of
-  bounds;
+- indices are unsigned (rows read as ``uint64``, ``uint32`` CSR columns,
+  ``uint64`` row pointers) so that numba does not emit a negative-index
+  wraparound per access; a row at or above the table size (a negative one
+  included) is counted as bad (the caller raises) and reads row 0 instead,
+  so the kernels never read out of bounds;
 - parameters arrive packed in four arrays (float32 values, uint32 indices,
   uint64 row pointers, int64 layout) to keep the dispatch cost low;
 - every buffer is allocated inside the call: no state is shared between
@@ -34,9 +38,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
 
-__all__ = ["forward_samples", "forward_tiled", "forward_tiled_parallel", "TILE"]
+__all__ = ["forward_samples", "forward_tiled", "index_rows", "TILE"]
 
 #: Samples per tile of the tiled kernel (T=8..32 measured 2-3x slower).
 TILE = 64
@@ -377,22 +380,6 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
     bad = 0
     n_tiles = (n + TILE - 1) // TILE
     for t in range(n_tiles):
-        t0 = np.uint64(t * TILE)
-        ns = np.uint64(min(TILE, n - t * TILE))
-        bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
-                     acc, t1, t2, x0, cur, new)  # fmt: skip
-    return out, bad
-
-
-@_jit(nogil=True, fastmath=_FASTMATH, parallel=True)
-def forward_tiled_parallel(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover
-    """As :func:`forward_tiled`, the tiles split over numba's threads."""
-    n = xi.shape[0]
-    out = np.empty(n, dtype=np.float32)
-    bad = 0
-    n_tiles = (n + TILE - 1) // TILE
-    for t in prange(n_tiles):
-        et, bt, ha, hb, acc, t1, t2, x0, cur, new = _buffers(meta)
         t0 = np.uint64(t * TILE)
         ns = np.uint64(min(TILE, n - t * TILE))
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,

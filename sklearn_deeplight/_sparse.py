@@ -30,8 +30,10 @@ not installed; ``"auto"`` picks numba when it can be imported.
 from __future__ import annotations
 
 import numbers
+import os
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -52,8 +54,12 @@ _SCIPY_BLOCK = 2048
 _SCIPY_CIN_BLOCK = 256
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
+#: Fewest samples per thread when ``n_jobs`` > 1.
+_MIN_CHUNK = 512
+
 _PACK_LOCK = threading.Lock()
-_PARALLEL_LOCK = threading.Lock()
+_POOL_LOCK = threading.Lock()
+_POOL: ThreadPoolExecutor | None = None
 _kernels_module: Any = None
 _kernels_error: BaseException | None = None
 
@@ -69,6 +75,19 @@ def _load_kernels():
         else:
             _kernels_module = _kernels
     return _kernels_module
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    """The shared worker threads of ``n_jobs`` > 1 (created on first use)."""
+    global _POOL
+    if _POOL is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(
+                    max_workers=max(1, (os.cpu_count() or 1) - 1),
+                    thread_name_prefix="sparse-ctr",
+                )
+    return _POOL
 
 
 def _value_dtype(dtype) -> str:
@@ -159,10 +178,11 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         :meth:`predict` returns ``classes_[1]`` where its probability is above
         ``threshold``. ``from_estimator`` copies the estimator's.
     n_jobs : int or None, default=None
-        Threads of the numba engine for batches of at least 8 samples. None or
-        1 computes in the calling thread (the kernels release the GIL, so
-        concurrent calls from several Python threads run in parallel); -1
-        uses all of numba's threads.
+        Threads of the numba engine for large batches (at least 512 samples
+        per thread). None or 1 computes in the calling thread; the kernels
+        release the GIL, so concurrent calls from several Python threads also
+        run in parallel. -1 uses one thread per CPU. The scipy engine ignores
+        it.
 
     Attributes
     ----------
@@ -737,40 +757,39 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         if packed is None:
             packed = self._get_packed(kernels)
         n_jobs = self.n_jobs
+        if n_jobs is not None and n_jobs != 1:
+            n_jobs = self._check_n_jobs()
         if xi.shape[0] < kernels.MIN_TILED_BATCH:
             out, bad = kernels.forward_samples(table, xi, xv, *packed)
         elif n_jobs is None or n_jobs == 1:
             out, bad = kernels.forward_tiled(table, xi, xv, *packed)
         else:
-            out, bad = self._logits_parallel(kernels, table, xi, xv, packed)
+            out, bad = self._logits_threads(kernels, table, xi, xv, packed, n_jobs)
         if bad:
             raise ValueError(self._bad_rows_message())
         return out
 
-    def _logits_parallel(self, kernels, table, xi, xv, packed):
-        import numba
-
-        n_jobs = self._check_n_jobs()
-        limit = numba.config.NUMBA_NUM_THREADS
-        threads = limit if n_jobs == -1 else min(n_jobs, limit)
-        # The workqueue threading layer is not safe under concurrent calls.
-        try:
-            unsafe = numba.threading_layer() == "workqueue"
-        except ValueError:  # not initialised yet
-            unsafe = True
-        previous = numba.get_num_threads()
-        lock = _PARALLEL_LOCK if unsafe else None
-        if lock is not None:
-            lock.acquire()
-        try:
-            numba.set_num_threads(threads)
-            try:
-                return kernels.forward_tiled_parallel(table, xi, xv, *packed)
-            finally:
-                numba.set_num_threads(previous)
-        finally:
-            if lock is not None:
-                lock.release()
+    @staticmethod
+    def _logits_threads(kernels, table, xi, xv, packed, n_jobs: int):
+        """Tile-aligned chunks of a large batch on several threads."""
+        if n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        n = xi.shape[0]
+        tile = kernels.TILE
+        n_chunks = min(n_jobs, max(1, n // _MIN_CHUNK))
+        if n_chunks <= 1:
+            return kernels.forward_tiled(table, xi, xv, *packed)
+        step = -(-n // (n_chunks * tile)) * tile
+        bounds = list(range(0, n, step)) + [n]
+        pool = _thread_pool()
+        futures = [
+            pool.submit(kernels.forward_tiled, table, xi[a:b], xv[a:b], *packed)
+            for a, b in zip(bounds[1:-1], bounds[2:])
+        ]
+        first = kernels.forward_tiled(table, xi[: bounds[1]], xv[: bounds[1]], *packed)
+        parts = [first] + [f.result() for f in futures]
+        out = np.concatenate([p[0] for p in parts])
+        return out, sum(p[1] for p in parts)
 
     def _logits_scipy(self, table, xi, xv) -> np.ndarray:
         n = xi.shape[0]
