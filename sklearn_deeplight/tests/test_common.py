@@ -15,7 +15,14 @@ from sklearn_deeplight import (
 )
 
 # Small networks, enough epochs to pass check_classifiers_train (0.83 on blobs).
-_FAST = dict(max_epochs=10, batch_size=32, lr=1e-2, random_state=0, numeric_fields=None)
+_FAST = dict(
+    max_epochs=5,
+    batch_size=64,
+    lr=3e-2,
+    random_state=0,
+    numeric_fields=None,
+    validation_fraction=None,
+)
 _DEEP = dict(_FAST, embedding_dim=4, hidden_units=(8,), dropout=0.0)
 
 ESTIMATORS = [
