@@ -1,24 +1,73 @@
-"""Field-aware CTR models with DeepLight structural pruning, for scikit-learn."""
+"""Field-aware CTR models with DeepLight structural pruning, for scikit-learn.
 
-from ._classifiers import (
-    DeepFMClassifier,
-    DeepFwFMClassifier,
-    FMClassifier,
-    FwFMClassifier,
-    LRClassifier,
-    NFMClassifier,
-    XDeepFMClassifier,
-)
+Public names are imported lazily (PEP 562), so that a serving process that
+unpickles a :class:`SparseCTRPredictor` imports neither torch nor skorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0.dev0"
+
+_LAZY = {
+    "LRClassifier": "._classifiers",
+    "FMClassifier": "._classifiers",
+    "FwFMClassifier": "._classifiers",
+    "DeepFMClassifier": "._classifiers",
+    "NFMClassifier": "._classifiers",
+    "XDeepFMClassifier": "._classifiers",
+    "DeepFwFMClassifier": "._classifiers",
+    "DeepLightPruning": "._pruning",
+    "pruning_schedule": "._pruning",
+    "SparseCTRPredictor": "._sparse",
+    "FieldEncoder": "._encoder",
+    "criteo_numeric_transform": "._encoder",
+    "datasets": ".datasets",
+}
 
 __all__ = [
     "DeepFMClassifier",
     "DeepFwFMClassifier",
+    "DeepLightPruning",
     "FMClassifier",
+    "FieldEncoder",
     "FwFMClassifier",
     "LRClassifier",
     "NFMClassifier",
+    "SparseCTRPredictor",
     "XDeepFMClassifier",
+    "criteo_numeric_transform",
+    "datasets",
+    "pruning_schedule",
     "__version__",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import datasets
+    from ._classifiers import (
+        DeepFMClassifier,
+        DeepFwFMClassifier,
+        FMClassifier,
+        FwFMClassifier,
+        LRClassifier,
+        NFMClassifier,
+        XDeepFMClassifier,
+    )
+    from ._encoder import FieldEncoder, criteo_numeric_transform
+    from ._pruning import DeepLightPruning, pruning_schedule
+    from ._sparse import SparseCTRPredictor
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name], __name__)
+    value = module if name == "datasets" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
