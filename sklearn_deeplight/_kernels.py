@@ -244,6 +244,7 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
           x0, cur, new):  # fmt: skip  # pragma: no cover - compiled
     """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
     one = np.uint64(1)
+    two = np.uint64(2)
     zero = np.float32(0.0)
     half = np.float32(0.5)
     F = np.uint64(meta[M_F])
@@ -321,11 +322,22 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
                 bo = fp[boff + o]
                 for s in range(ns):
                     t1[s] = bo
-                for p in range(pp[poff + o], pp[poff + o + one]):
-                    w = fp[doff + p]
-                    c = ip[ioff + p]
+                # Two nonzeros per pass: half the store-to-load chains on t1.
+                p = pp[poff + o]
+                p_end = pp[poff + o + one]
+                while p + one < p_end:
+                    w0 = fp[doff + p]
+                    c0 = ip[ioff + p]
+                    w1 = fp[doff + p + one]
+                    c1 = ip[ioff + p + one]
                     for s in range(ns):
-                        t1[s] += w * x[c, s]
+                        t1[s] += w0 * x[c0, s] + w1 * x[c1, s]
+                    p += two
+                if p < p_end:
+                    w0 = fp[doff + p]
+                    c0 = ip[ioff + p]
+                    for s in range(ns):
+                        t1[s] += w0 * x[c0, s]
                 for s in range(ns):
                     y[o, s] = t1[s] if t1[s] > zero else zero
             x = y
