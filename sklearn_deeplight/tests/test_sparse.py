@@ -407,26 +407,11 @@ def test_predictor_modules_do_not_import_torch(fitted, tmp_path):
         np.testing.assert_array_equal(served, pred.predict_proba(X))
 
 
-def _package_init_is_lazy() -> bool:
-    proc = subprocess.run(
-        [sys.executable, "-c", _BLOCK_TORCH + "import sklearn_deeplight"],
-        cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        capture_output=True, timeout=300,
-    )  # fmt: skip
-    return proc.returncode == 0
-
-
 def test_joblib_load_without_torch(fitted, tmp_path):
     """A saved predictor loads and predicts where torch cannot be imported."""
     pred = _sparse_est(fitted).to_sparse()
     X = _test_frame()
-    proc = _serve(tmp_path, pred, X, stub=False)
-    if proc.returncode != 0 and not _package_init_is_lazy():
-        pytest.xfail(
-            "sklearn_deeplight/__init__.py imports the estimators (torch) eagerly; "
-            "unpickling the predictor imports the package. Needs the lazy "
-            "(PEP 562) __init__.py."
-        )
+    proc = _serve(tmp_path, pred, X, stub=False)  # needs the lazy package init
     assert proc.returncode == 0, proc.stderr
     served = np.load(tmp_path / "proba_numba.npy")
     np.testing.assert_array_equal(served, pred.predict_proba(X))
