@@ -38,6 +38,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = ["forward_samples", "forward_tiled", "index_rows", "TILE"]
 
@@ -82,6 +86,44 @@ def _jit(**kwargs):
             return numba.njit(cache=False, **kwargs)(func)
 
     return decorate
+
+
+_I8P = ir.IntType(8).as_pointer()
+# The overloaded intrinsic's name depends on LLVM's pointer model.
+_PREFETCH = "llvm.prefetch.p0" if str(_I8P) == "ptr" else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def _prefetch(typingctx, table, row, col):
+    """Prefetch ``table[row, col]`` into the caches (a hint, never a fault)."""
+    sig = types.void(table, row, col)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, [args[1], args[2]],
+            wraparound=False, boundscheck=False,
+        )  # fmt: skip
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [_I8P, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
+        # read, high temporal locality, data cache
+        args = [builder.bitcast(ptr, _I8P), i32(0), i32(3), i32(1)]
+        builder.call(fn, args)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@_jit(nogil=True)
+def _prefetch_row(table, r, k):  # pragma: no cover - compiled
+    """Prefetch every cache line of table row ``r`` (k + 1 float32 values)."""
+    c = np.uint64(0)
+    while c < k:
+        _prefetch(table, r, c)
+        c += np.uint64(16)
+    _prefetch(table, r, k)
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -152,6 +194,7 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
         Row indices at or above ``n_rows`` (read as row 0).
     """
     one = np.uint64(1)
+    two = np.uint64(2)
     zero = np.float32(0.0)
     half = np.float32(0.5)
     n = np.uint64(xi.shape[0])
@@ -172,16 +215,24 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
     maxh = np.uint64(meta[M_CIN_MAXH])
 
     out = np.empty(n, dtype=np.float32)
-    e = np.empty(F * k, dtype=np.float32)
-    bi = np.empty(k, dtype=np.float32)
-    ha = np.empty(maxw, dtype=np.float32)
-    hb = np.empty(maxw, dtype=np.float32)
-    cur = np.empty(maxh * k, dtype=np.float32)
-    new = np.empty(maxh * k, dtype=np.float32)
+    # One scratch allocation per call, split in views.
+    fk = F * k
+    hk = maxh * k
+    scratch = np.empty(fk + k + 2 * maxw + 2 * hk, dtype=np.float32)
+    e = scratch[:fk]
+    bi = scratch[fk : fk + k]
+    ha = scratch[fk + k : fk + k + maxw]
+    hb = scratch[fk + k + maxw : fk + k + 2 * maxw]
+    cur = scratch[fk + k + 2 * maxw : fk + k + 2 * maxw + hk]
+    new = scratch[fk + k + 2 * maxw + hk :]
     n_last = np.uint64(meta[M_DNN_LAST])
     bad = 0
     for b in range(n):
         acc = bias
+        for f in range(F):  # request every row first: the misses overlap
+            r = np.uint64(xi[b, f])
+            if r < nrows:
+                _prefetch_row(table, r, k)
         for f in range(F):
             r = np.uint64(xi[b, f])
             if r >= nrows:
@@ -224,9 +275,18 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
                 boff = np.uint64(meta[d + 5])
                 y = ha if li % 2 == 0 else hb
                 for o in range(n_out):
+                    # Two accumulators: half the FMA latency chain.
                     a = fp[boff + o]
-                    for p in range(pp[poff + o], pp[poff + o + one]):
+                    a2 = zero
+                    p = pp[poff + o]
+                    p_end = pp[poff + o + one]
+                    while p + one < p_end:
                         a += fp[doff + p] * x[ip[ioff + p]]
+                        a2 += fp[doff + p + one] * x[ip[ioff + p + one]]
+                        p += two
+                    if p < p_end:
+                        a += fp[doff + p] * x[ip[ioff + p]]
+                    a += a2
                     y[o] = a if a > zero else zero
                 x = y
             t = zero
@@ -263,9 +323,20 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     bad = 0
     for s in range(ns):
         acc[s] = bias
-    # Field-outer gather: the k x TILE block of one field stays in L1.
+    # Field-outer gather: the k x TILE block of one field stays in L1, and
+    # the rows of the next field are requested while this one is copied.
+    if F > 0:
+        for s in range(ns):
+            r = np.uint64(xi[t0 + s, 0])
+            if r < nrows:
+                _prefetch_row(table, r, k)
     for f in range(F):
         fb = f * k
+        if f + one < F:
+            for s in range(ns):
+                r = np.uint64(xi[t0 + s, f + one])
+                if r < nrows:
+                    _prefetch_row(table, r, k)
         for s in range(ns):
             row = t0 + s
             r = np.uint64(xi[row, f])
