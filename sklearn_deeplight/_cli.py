@@ -1,0 +1,1566 @@
+"""The ``deeplight`` command: ``demo``, ``train``, ``predict`` and ``bench``.
+
+Installed as the ``deeplight`` console script and run as
+``python -m sklearn_deeplight``. :func:`main` takes the argument list and
+returns the exit code, so the command is also callable (and testable) from
+Python.
+
+- ``deeplight demo`` trains DeepFwFM dense and DeepLight-pruned on generated
+  Criteo-shaped click logs (or on a real log with ``--data``), converts both to
+  the torch-free :class:`~sklearn_deeplight.SparseCTRPredictor` and prints the
+  shape of the paper's Table 5: test AUC and logloss, nonzero parameters,
+  saved bytes, latency and speed-up, dense torch against the sparse predictor.
+- ``deeplight train LOG --out MODEL`` fits a ``FieldEncoder`` + classifier
+  pipeline on a click log (pruning targets as options) and saves it with
+  joblib; ``--sparse`` saves the encoder + sparse predictor instead, which
+  serves without torch.
+- ``deeplight predict MODEL LOG`` writes one click probability per line.
+- ``deeplight bench MODEL`` times ``predict_proba`` of a saved model.
+
+Progress goes to stderr, results (tables, probabilities) to stdout. Nothing
+here imports torch at module level: predicting with a saved sparse predictor
+runs without it.
+
+Exit codes: 0 success; 1 the command ran and failed (malformed data, a file
+that holds no model, training diverged, a write error); 2 the command line is
+wrong (unknown or bad option, an input file or output folder that does not
+exist); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+FORMATS = ("criteo", "avazu", "csv")
+
+#: ``--model`` names and their classifiers (attribute names of the package).
+MODELS = {
+    "lr": "LRClassifier",
+    "fm": "FMClassifier",
+    "fwfm": "FwFMClassifier",
+    "deepfm": "DeepFMClassifier",
+    "nfm": "NFMClassifier",
+    "xdeepfm": "XDeepFMClassifier",
+    "deepfwfm": "DeepFwFMClassifier",
+}
+
+#: The models that have each prunable component (see ``DeepLightPruning``).
+PRUNABLE = {
+    "dnn": ("deepfm", "nfm", "xdeepfm", "deepfwfm"),
+    "field_pairs": ("fwfm", "deepfwfm"),
+    "embeddings": ("fm", "fwfm", "deepfm", "nfm", "xdeepfm", "deepfwfm"),
+    "cin": ("xdeepfm",),
+}
+
+#: The models with a DNN (``hidden_units``, ``dropout``).
+DEEP_MODELS = ("deepfm", "nfm", "xdeepfm", "deepfwfm")
+
+# The demo's generated data: the generator's Criteo-like spread of the 26
+# categorical cardinalities, capped at this many values per field. With the
+# generator's own cap (n_samples / 20) most values of 200,000 rows are seen a
+# handful of times and a 3-epoch DeepFwFM reaches a test AUC of about 0.71;
+# with 300 it learns the planted pairs to about 0.75 (the true probabilities
+# give 0.87), which makes dense against pruned a comparison worth printing.
+DEMO_CARDINALITY_CAP = 300
+
+_EPILOG = """\
+exit codes:
+  0    success
+  1    the command ran and failed: malformed data (the message names the
+       line), a file that holds no model, training diverged, a write error
+  2    the command line is wrong: unknown or bad option, an input file or an
+       output folder that does not exist
+  130  interrupted (Ctrl-C)
+
+Progress goes to stderr, results to stdout. --debug prints the traceback of
+an error. Models are joblib (pickle) files: load only files you trust.
+"""
+
+
+class UsageError(Exception):
+    """A wrong command line found after parsing (exit code 2)."""
+
+
+# ----------------------------------------------------------------------
+# Small helpers: progress, files, tables
+# ----------------------------------------------------------------------
+class _Progress:
+    """Stage lines with the elapsed time, on stderr (silent with ``quiet``)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{self.elapsed():7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def detail(self, message: str) -> None:
+        if not self.quiet:
+            print(f"           {message}", file=sys.stderr, flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"deeplight: error: {message}", file=sys.stderr, flush=True)
+
+
+def _input_file(path: str, what: str = "file") -> Path:
+    """``path`` as a Path; UsageError (exit 2) naming it when it is no file."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{what} not found: {path}")
+    if not p.is_file():
+        raise UsageError(f"{what} is not a file: {path}")
+    return p
+
+
+def _output_file(path: str) -> Path:
+    """Check, before any work, that ``path`` can be written."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output folder not found: {parent} (for {path})")
+    if p.is_dir():
+        raise UsageError(f"output path is a folder: {path}")
+    if not os.access(parent, os.W_OK):
+        raise OSError(f"output folder is not writable: {parent}")
+    return p
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write through a temporary file in the same folder and ``os.replace``.
+
+    A crash or an error while writing leaves an existing ``path`` as it was.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
+    widths = [
+        max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+        for i, h in enumerate(headers)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        ]
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _fraction(text: str) -> float:
+    """argparse type of a sparsity target: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _open_fraction(text: str) -> float:
+    """argparse type of a fraction in [0, 1): 0 disables."""
+    value = _fraction(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """``"400,400,400"`` or ``"400x3"`` as a tuple of positive ints."""
+    text = text.strip()
+    try:
+        if "x" in text:
+            width, _, depth = text.partition("x")
+            values = (int(width),) * int(depth)
+        else:
+            values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers (e.g. 400,400,400) or WIDTHxDEPTH "
+            f"(e.g. 400x3), got {text!r}"
+        ) from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected at least one integer, all >= 1, got {text!r}"
+        )
+    return values
+
+
+def _structure(dnn: float, field_pairs: float, embeddings: float, cin=0.0) -> str:
+    """The paper's name of a pruned structure, e.g. ``D-90% R-90% F-40%``."""
+    parts = []
+    for letter, value in (("D", dnn), ("R", field_pairs), ("F", embeddings)):
+        parts.append(f"{letter}-{100 * value:g}%")
+    if cin:
+        parts.append(f"C-{100 * cin:g}%")
+    return " ".join(parts)
+
+
+# ----------------------------------------------------------------------
+# Reading logs
+# ----------------------------------------------------------------------
+def _read_log(
+    path: Path,
+    fmt: str,
+    *,
+    nrows: int | None = None,
+    label: str = "label",
+    on_bad_lines: str = "error",
+    require_label: bool = True,
+):
+    """Read a click log: ``(X, y)`` with ``y`` None for an unlabelled CSV."""
+    from .datasets import load_avazu, load_criteo
+
+    if fmt == "criteo":
+        X, y = load_criteo(path, nrows=nrows, on_bad_lines=on_bad_lines)
+    elif fmt == "avazu":
+        X, y = load_avazu(path, nrows=nrows, on_bad_lines=on_bad_lines)
+    elif fmt == "csv":
+        import pandas as pd
+
+        try:
+            df = pd.read_csv(path, nrows=nrows)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable CSV file: {exc}") from None
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path}: the file is empty") from None
+        if label in df.columns:
+            y = df.pop(label).to_numpy()
+        elif require_label:
+            raise ValueError(
+                f"{path}: no label column {label!r} among the columns "
+                f"{list(df.columns)[:10]}; name it with --label"
+            )
+        else:
+            y = None
+        X = df
+    else:  # pragma: no cover - argparse restricts the choices
+        raise UsageError(f"unknown format {fmt!r}")
+    if len(X) == 0:
+        raise ValueError(f"{path}: no rows to read")
+    return X, y
+
+
+def _add_read_options(p: argparse.ArgumentParser, *, nrows_default=None) -> None:
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="criteo",
+        help="layout of the log: criteo (Kaggle train.txt: label, I1..I13, "
+        "C1..C26, tab-separated, no header), avazu (train.csv with header, "
+        "label 'click'; 'id' and 'hour' dropped) or csv (header line, a label "
+        "column named by --label, float columns numeric, others categorical); "
+        ".gz/.bz2/.xz are read too (criteo, avazu) (default: criteo)",
+    )
+    p.add_argument(
+        "--nrows",
+        type=_positive_int,
+        default=nrows_default,
+        metavar="N",
+        help="read at most N rows"
+        + (f" (default: {nrows_default})" if nrows_default else " (default: all)"),
+    )
+    p.add_argument(
+        "--label",
+        default="label",
+        help="label column of a csv log (default: label)",
+    )
+    p.add_argument(
+        "--on-bad-lines",
+        choices=("error", "warn", "skip"),
+        default="error",
+        help="a malformed line is an error naming its line number, or is skipped "
+        "with a warning or silently (default: error)",
+    )
+
+
+# ----------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------
+def _epoch_progress(log: Callable[[str], None]):
+    """A skorch callback printing one line per epoch (built lazily: skorch)."""
+    from skorch.callbacks import Callback
+
+    class EpochProgress(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            h = net.history[-1]
+            parts = [f"epoch {h['epoch']}/{net.max_epochs}"]
+            if h.get("train_loss") is not None:
+                parts.append(f"train loss {h['train_loss']:.4f}")
+            if h.get("valid_auc") is not None and not math.isnan(h["valid_auc"]):
+                parts.append(f"valid AUC {h['valid_auc']:.4f}")
+            sparsity = [
+                f"{comp} {h[f'sparsity_{comp}']:.0%}"
+                for comp in ("dnn", "field_pairs", "embeddings", "cin")
+                if f"sparsity_{comp}" in h
+            ]
+            if sparsity:
+                parts.append("sparsity " + " ".join(sparsity))
+            if h.get("dur") is not None:
+                parts.append(f"{h['dur']:.1f}s")
+            log(", ".join(parts))
+
+    return EpochProgress()
+
+
+def _strip_progress(est) -> None:
+    """Remove the progress callback after fit so that the model pickles."""
+    callbacks = [(n, c) for n, c in (est.callbacks or []) if n != "progress"]
+    est.callbacks = callbacks or None
+    if hasattr(est, "callbacks_"):
+        est.callbacks_ = [(n, c) for n, c in est.callbacks_ if n != "progress"]
+
+
+def _fit_with_progress(est, X, y, progress: _Progress):
+    """Fit ``est`` with an epoch line per epoch on stderr (skorch logs too)."""
+    callbacks = list(est.callbacks or [])
+    if not progress.quiet:
+        callbacks.append(("progress", _epoch_progress(progress.detail)))
+    est.callbacks = callbacks or None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            est.fit(X, y)
+    finally:
+        _strip_progress(est)
+    return est
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Torch intra-op threads (and BLAS threads) set to ``n`` for the block."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(n)
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+
+
+def _pruning_callback(
+    targets: dict[str, float], warm_up_epochs: int, max_epochs: int
+) -> list[tuple[str, Any]] | None:
+    """``[("prune", DeepLightPruning(...))]`` scaled to a short run, or None.
+
+    ``damping_steps="auto"`` scales the paper's schedule to the run: the rate
+    reaches 99% of each target after half the pruning iterations, the other
+    half fine-tunes the near-final structure (see ``DeepLightPruning``).
+    """
+    if not any(targets.values()):
+        return None
+    from ._pruning import DeepLightPruning
+
+    prune = DeepLightPruning(
+        **targets,
+        warm_up_epochs=min(warm_up_epochs, max_epochs),
+        damping_steps="auto",
+        ramp_fraction=0.5,
+    )
+    return [("prune", prune)]
+
+
+def _default_warm_up(epochs: int) -> int:
+    """Dense epochs before pruning: a fifth of the run (the paper: 2 of 10)."""
+    return 0 if epochs <= 1 else max(1, round(0.2 * epochs))
+
+
+# ----------------------------------------------------------------------
+# Latency
+# ----------------------------------------------------------------------
+def _time_interleaved(
+    impls: dict[str, Callable[..., Any]],
+    pool: Sequence[tuple],
+    *,
+    rounds: int,
+    min_seconds: float,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Median seconds per call of each implementation, timed in turns.
+
+    Each round runs every implementation once, in a shuffled order: two
+    warm-up calls, then calls on the inputs of ``pool`` in turn until
+    ``min_seconds`` have passed (at least three calls); the round's value is
+    the mean per call. Interleaving spreads a shared machine's load over all
+    implementations alike. Returns the median over rounds.
+    """
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    names = list(impls)
+    rng = random.Random(seed)
+    i = 0
+    for _ in range(rounds):
+        rng.shuffle(names)
+        for name in names:
+            fn = impls[name]
+            fn(*pool[i % len(pool)])
+            fn(*pool[(i + 1) % len(pool)])
+            calls = 0
+            t0 = time.perf_counter()
+            while True:
+                fn(*pool[i % len(pool)])
+                i += 1
+                calls += 1
+                elapsed = time.perf_counter() - t0
+                if elapsed >= min_seconds and calls >= 3:
+                    break
+            times[name].append(elapsed / calls)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+# ----------------------------------------------------------------------
+# demo
+# ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes and training settings of one demo run."""
+
+    n_samples: int = 200_000
+    cardinality_cap: int = DEMO_CARDINALITY_CAP
+    test_fraction: float = 0.2
+    min_frequency: int = 2
+    embedding_dim: int = 10
+    hidden_units: tuple[int, ...] = (200, 200, 200)
+    batch_size: int = 2048
+    epochs: int = 3
+    warm_up_epochs: int = 1
+    lr: float = 3e-3
+    embedding_l2: float = 0.0
+    latency_batch: int = 4096
+    rounds: int = 5
+    min_seconds: float = 0.2
+
+
+#: ``deeplight demo``: about 2-3 minutes on 2 busy cores.
+DEMO_FULL = DemoConfig()
+
+#: ``deeplight demo --quick``: seconds (CI).
+DEMO_QUICK = DemoConfig(
+    n_samples=5_000,
+    cardinality_cap=50,
+    embedding_dim=4,
+    hidden_units=(32, 32),
+    batch_size=256,
+    epochs=2,
+    warm_up_epochs=1,
+    latency_batch=512,
+    rounds=2,
+    min_seconds=0.01,
+)
+
+#: ``deeplight demo --data`` with fewer than 100,000 training rows: the
+#: settings of the library's real-data test on the Criteo head (8,000 rows).
+DEMO_SMALL_LOG = DemoConfig(
+    min_frequency=4,
+    hidden_units=(64, 64),
+    batch_size=512,
+    epochs=4,
+    warm_up_epochs=2,
+    embedding_l2=3e-3,
+)
+
+
+def _demo_config(args, n_train: int | None) -> DemoConfig:
+    """The profile of this run with the command line's overrides."""
+    if args.quick:
+        cfg = DEMO_QUICK
+    elif n_train is not None and n_train < 100_000:
+        cfg = DEMO_SMALL_LOG
+    else:
+        cfg = DEMO_FULL
+    overrides = {
+        "n_samples": args.rows,
+        "embedding_dim": args.embedding_dim,
+        "hidden_units": args.hidden,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "warm_up_epochs": args.warm_up_epochs,
+        "lr": args.lr,
+        "embedding_l2": args.embedding_l2,
+        "min_frequency": args.min_frequency,
+        "latency_batch": args.latency_batch,
+    }
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if args.epochs is not None and args.warm_up_epochs is None:
+        cfg = replace(cfg, warm_up_epochs=_default_warm_up(cfg.epochs))
+    if cfg.warm_up_epochs >= cfg.epochs:
+        raise UsageError(
+            f"--warm-up-epochs {cfg.warm_up_epochs} leaves no pruning epoch in "
+            f"{cfg.epochs} epochs: use fewer warm-up epochs or more epochs"
+        )
+    return cfg
+
+
+def _demo_data(args, progress: _Progress):
+    """Raw train/test rows, the encoder settings, a description, the ceiling."""
+    from sklearn.model_selection import train_test_split
+
+    ceiling = None
+    if args.data is None:
+        from .datasets import make_ctr_classification
+        from .datasets._generator import _CRITEO_LIKE_CARDINALITIES
+
+        cfg = _demo_config(args, None)
+        cards = [min(c, cfg.cardinality_cap) for c in _CRITEO_LIKE_CARDINALITIES]
+        progress(
+            f"generating {cfg.n_samples:,} Criteo-shaped rows (13 numeric and 26 "
+            f"categorical fields, Zipf values, at most {cfg.cardinality_cap} values "
+            f"per field, planted field pairs; seed {args.seed})"
+        )
+        X, y, truth = make_ctr_classification(
+            cfg.n_samples,
+            cardinalities=cards,
+            return_truth=True,
+            random_state=args.seed,
+        )
+        n_test = max(1, int(round(cfg.test_fraction * len(y))))
+        X_train, X_test = X.iloc[:-n_test], X.iloc[-n_test:]
+        y_train, y_test = y[:-n_test], y[-n_test:]
+        ceiling = truth.proba[-n_test:]
+        source = f"{cfg.n_samples:,} generated Criteo-shaped rows"
+        split = "i.i.d. rows, last 20% held out"
+        fmt = "criteo"
+    else:
+        path = _input_file(args.data, "data file")
+        progress(f"reading {path} ({args.format} format)")
+        X, y = _read_log(
+            path,
+            args.format,
+            nrows=args.nrows,
+            label=args.label,
+            on_bad_lines=args.on_bad_lines,
+        )
+        if len(y) < 50:
+            raise ValueError(f"{path}: {len(y)} rows are too few for the demo")
+        n_test = max(1, int(round(0.2 * len(y))))
+        if args.format == "criteo":
+            # Criteo's train.txt is chronological: train on the past.
+            X_train, X_test = X.iloc[:-n_test], X.iloc[-n_test:]
+            y_train, y_test = y[:-n_test], y[-n_test:]
+            split = "time split, first 80% train, last 20% test"
+        else:
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=n_test, random_state=args.seed
+            )
+            split = f"random 80/20 split (seed {args.seed})"
+        source = f"{len(y):,} rows of {path.name}"
+        fmt = args.format
+    return X_train, X_test, y_train, y_test, ceiling, source, split, fmt
+
+
+def _nonzero_torch(module) -> tuple[int, int]:
+    import torch
+
+    total = nonzero = 0
+    for p in module.parameters():
+        total += p.numel()
+        nonzero += int(torch.count_nonzero(p.detach()))
+    return nonzero, total
+
+
+def _state_dict_bytes(module) -> int:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(module.state_dict(), buf)
+    return buf.getbuffer().nbytes
+
+
+def _saved_bytes(obj, folder: str, name: str) -> int:
+    import joblib
+
+    path = os.path.join(folder, name)
+    joblib.dump(obj, path)
+    return os.path.getsize(path)
+
+
+def _metrics(y, p) -> tuple[float, float]:
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    auc = float("nan")
+    if np.unique(y).shape[0] == 2:
+        auc = float(roc_auc_score(y, p))
+    return auc, float(log_loss(y, p, labels=[0, 1]))
+
+
+def _cmd_demo(args) -> int:
+    import torch
+
+    from . import DeepFwFMClassifier, FieldEncoder
+
+    progress = _Progress(args.quiet)
+    t_start = time.perf_counter()
+    targets = {
+        "dnn": args.dnn,
+        "field_pairs": args.field_pairs,
+        "embeddings": args.embeddings,
+    }
+    if not any(targets.values()):
+        raise UsageError("the pruned model needs a target above 0 (--dnn ...)")
+    if args.data is None and args.nrows is not None:
+        raise UsageError("--nrows applies to --data; use --rows for generated data")
+    if args.data is not None and args.rows is not None:
+        raise UsageError("--rows sizes the generated data; use --nrows with --data")
+
+    X_train, X_test, y_train, y_test, ceiling, source, split, fmt = _demo_data(
+        args, progress
+    )
+    cfg = _demo_config(args, None if args.data is None else len(y_train))
+    if cfg.epochs < 2:
+        raise UsageError("the demo needs --epochs >= 2 (warm-up and pruning)")
+
+    encoder = FieldEncoder(
+        numeric_transform="criteo" if fmt == "criteo" else None,
+        min_frequency=cfg.min_frequency,
+    )
+    Xtr = encoder.fit_transform(X_train)
+    Xte = encoder.transform(X_test)
+    n_rows_table = int(encoder.field_dims_.sum())
+    progress(
+        f"encoded: {len(y_train):,} train / {len(y_test):,} test rows ({split}), "
+        f"{Xtr.shape[1]} fields, {n_rows_table:,} embedding rows "
+        f"(values seen < {cfg.min_frequency} times share a field's OOV row)"
+    )
+
+    hidden = "x".join(str(h) for h in cfg.hidden_units)
+    settings = dict(
+        embedding_dim=cfg.embedding_dim,
+        hidden_units=cfg.hidden_units,
+        batch_size=cfg.batch_size,
+        max_epochs=cfg.epochs,
+        lr=cfg.lr,
+        embedding_l2=cfg.embedding_l2,
+        validation_fraction=None,
+        random_state=args.seed,
+    )
+    structure = _structure(**targets)
+    with _torch_threads(args.threads):
+        progress(
+            f"training dense DeepFwFM: k={cfg.embedding_dim}, DNN {hidden}, "
+            f"batch {cfg.batch_size}, {cfg.epochs} epochs, lr {cfg.lr:g}, "
+            f"torch threads {torch.get_num_threads()}"
+        )
+        t0 = time.perf_counter()
+        dense = DeepFwFMClassifier(**settings)
+        _fit_with_progress(dense, Xtr, y_train, progress)
+        fit_dense = time.perf_counter() - t0
+        progress(
+            f"training pruned DeepFwFM {structure}: same settings, "
+            f"{cfg.warm_up_epochs} dense warm-up epoch(s), then the DeepLight "
+            f"schedule scaled to {cfg.epochs - cfg.warm_up_epochs} pruning "
+            "epoch(s) (99% of the targets halfway, then fine-tuning)"
+        )
+        t0 = time.perf_counter()
+        callbacks = _pruning_callback(targets, cfg.warm_up_epochs, cfg.epochs)
+        pruned = DeepFwFMClassifier(callbacks=callbacks, **settings)
+        _fit_with_progress(pruned, Xtr, y_train, progress)
+        fit_pruned = time.perf_counter() - t0
+    models = {"No pruning": dense, structure: pruned}
+
+    progress(
+        f"converting both to the sparse predictor (engine {args.engine}; "
+        "numba compiles its kernels on first use, once per installation)"
+    )
+    predictors = {
+        name: est.to_sparse(engine=args.engine) for name, est in models.items()
+    }
+    rows = []
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, est in models.items():
+            p_torch = est.predict_proba(Xte)[:, 1]
+            p_sparse = predictors[name].predict_proba(Xte)[:, 1]
+            nz_t, total = _nonzero_torch(est.module_)
+            results[name] = {
+                "torch": {
+                    "metrics": _metrics(y_test, p_torch),
+                    "params": nz_t,
+                    "bytes": _state_dict_bytes(est.module_),
+                },
+                "sparse": {
+                    "metrics": _metrics(y_test, p_sparse),
+                    "params": int(sum(predictors[name].n_params_.values())),
+                    "bytes": _saved_bytes(predictors[name], tmp, "p.joblib"),
+                },
+                "total": total,
+                "max_diff": float(np.max(np.abs(p_torch - p_sparse))),
+            }
+
+    # Latency, one thread, like-for-like: both sides take the indexed arrays
+    # (xi, xv) and return logits.
+    large = cfg.latency_batch
+    progress(
+        f"timing latency: batch 1 and batch {large:,}, one thread, "
+        f"{cfg.rounds} interleaved rounds"
+    )
+    reference = predictors["No pruning"]
+    xi_all, xv_all = reference.index_input(Xte)
+    rng = np.random.default_rng(args.seed)
+    n_test = xi_all.shape[0]
+    one = [
+        (xi_all[i : i + 1].copy(), xv_all[i : i + 1].copy())
+        for i in rng.choice(n_test, size=min(256, n_test), replace=False)
+    ]
+    big = []
+    for _ in range(2):
+        idx = rng.choice(n_test, size=large, replace=large > n_test)
+        big.append(
+            (np.ascontiguousarray(xi_all[idx]), np.ascontiguousarray(xv_all[idx]))
+        )
+
+    def torch_forward(module):
+        module.eval()
+
+        def forward(xi, xv):
+            with torch.inference_mode():
+                return module(torch.from_numpy(xi), torch.from_numpy(xv)).numpy()
+
+        return forward
+
+    impls = {}
+    for name, est in models.items():
+        impls[(name, "torch")] = torch_forward(est.module_)
+        impls[(name, "sparse")] = predictors[name].decision_function_indexed
+    with _torch_threads(1):
+        lat1 = _time_interleaved(
+            impls, one, rounds=cfg.rounds, min_seconds=cfg.min_seconds, seed=args.seed
+        )
+        latb = _time_interleaved(
+            impls, big, rounds=cfg.rounds, min_seconds=cfg.min_seconds, seed=args.seed
+        )
+    base1 = lat1[("No pruning", "torch")]
+    baseb = latb[("No pruning", "torch")]
+
+    engines = {"torch": "dense torch", "sparse": "sparse predictor"}
+    for name in models:
+        for kind in ("torch", "sparse"):
+            r = results[name][kind]
+            auc, ll = r["metrics"]
+            rows.append(
+                [
+                    name,
+                    engines[kind],
+                    f"{auc:.4f}",
+                    f"{ll:.4f}",
+                    f"{r['params']:,}",
+                    _human_bytes(r["bytes"]),
+                    f"{lat1[(name, kind)] * 1e6:.1f}",
+                    f"{base1 / lat1[(name, kind)]:.1f}x",
+                    f"{latb[(name, kind)] / large * 1e6:.2f}",
+                    f"{baseb / latb[(name, kind)]:.1f}x",
+                ]
+            )
+    headers = [
+        "structure",
+        "engine",
+        "AUC",
+        "logloss",
+        "nonzero params",
+        "bytes",
+        "us b=1",
+        "speed-up",
+        f"us/row b={large}",
+        "speed-up",
+    ]
+    print()
+    print(f"DeepLight demo: DeepFwFM (k={cfg.embedding_dim}, DNN {hidden}) on {source}")
+    print(
+        f"{len(y_train):,} train / {len(y_test):,} test rows ({split}); "
+        f"{cfg.epochs} epochs, batch {cfg.batch_size}; seed {args.seed}"
+    )
+    print()
+    print(_format_table(headers, rows))
+    print()
+    report = pruned.sparsity_report()
+    parts = [
+        f"{comp} {report.loc[comp, 'sparsity']:.1%} of {report.loc[comp, 'total']:,}"
+        for comp in report.index
+    ]
+    print("Pruned weights: " + ", ".join(parts) + ".")
+    print(
+        "AUC and logloss on the held-out rows. nonzero params: all parameters "
+        "(torch) or those the sparse predictor stores. bytes: torch.save of the "
+        "state_dict (torch) or the joblib file of the predictor (sparse)."
+    )
+    print(
+        "us b=1: microseconds per call of one row; us/row: per row of a batch. "
+        "Both engines take the indexed input and return logits, one thread; "
+        "speed-up against the dense model in torch."
+    )
+    worst = max(r["max_diff"] for r in results.values())
+    print(f"Sparse predictor against torch: max |p difference| {worst:.1e}.")
+    if ceiling is not None:
+        auc_c, ll_c = _metrics(y_test, ceiling)
+        print(
+            f"The generator's true click probabilities on the test rows: AUC "
+            f"{auc_c:.4f}, logloss {ll_c:.4f} (the ceiling)."
+        )
+    total = time.perf_counter() - t_start
+    print(
+        f"Fit {fit_dense:.0f}s dense, {fit_pruned:.0f}s pruned; demo "
+        f"{total:.0f}s in all."
+    )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------
+# train
+# ----------------------------------------------------------------------
+def _build_estimator(args, parser: argparse.ArgumentParser):
+    """The classifier of ``--model`` with the command line's settings."""
+    import sklearn_deeplight
+
+    model = args.model
+    targets = {
+        "dnn": args.dnn,
+        "field_pairs": args.field_pairs,
+        "embeddings": args.embeddings,
+        "cin": args.cin,
+    }
+    for comp, value in targets.items():
+        if value and model not in PRUNABLE[comp]:
+            option = "--" + comp.replace("_", "-")
+            has = ", ".join(m for m in PRUNABLE[comp])
+            raise UsageError(
+                f"{option}: {model} has no {comp.replace('_', ' ')} to prune "
+                f"(models with one: {has})"
+            )
+    if model == "lr" and args.embedding_dim is not None:
+        raise UsageError("--embedding-dim: lr has no embeddings")
+    if model not in DEEP_MODELS:
+        for option, value in (("--hidden", args.hidden), ("--dropout", args.dropout)):
+            if value is not None:
+                raise UsageError(
+                    f"{option}: {model} has no DNN (models with one: "
+                    f"{', '.join(DEEP_MODELS)})"
+                )
+    if args.patience is not None and not args.validation_fraction:
+        raise UsageError("--patience needs a validation split (--validation-fraction)")
+    warm_up = args.warm_up_epochs
+    if warm_up is None:
+        warm_up = _default_warm_up(args.epochs)
+    if any(targets.values()) and warm_up >= args.epochs:
+        raise UsageError(
+            f"--warm-up-epochs {warm_up} leaves no pruning epoch in {args.epochs} "
+            "epochs"
+        )
+    cls = getattr(sklearn_deeplight, MODELS[model])
+    params: dict[str, Any] = dict(
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        l2=args.l2,
+        embedding_l2=args.embedding_l2,
+        validation_fraction=args.validation_fraction or None,
+        patience=args.patience,
+        random_state=args.seed,
+        callbacks=_pruning_callback(
+            {k: v for k, v in targets.items() if v}, warm_up, args.epochs
+        ),
+    )
+    for name, value in (
+        ("embedding_dim", args.embedding_dim),
+        ("hidden_units", args.hidden),
+        ("dropout", args.dropout),
+    ):
+        if value is not None:
+            params[name] = value
+    return cls(**params), targets, warm_up
+
+
+def _cmd_train(args, parser) -> int:
+    import joblib
+    from sklearn.pipeline import make_pipeline
+
+    from . import FieldEncoder
+
+    progress = _Progress(args.quiet)
+    log = _input_file(args.log, "log file")
+    out = _output_file(args.out)
+    est, targets, warm_up = _build_estimator(args, parser)
+
+    progress(f"reading {log} ({args.format} format)")
+    X, y = _read_log(
+        log,
+        args.format,
+        nrows=args.nrows,
+        label=args.label,
+        on_bad_lines=args.on_bad_lines,
+    )
+    encoder = FieldEncoder(
+        numeric_transform="criteo" if args.format == "criteo" else None,
+        min_frequency=args.min_frequency,
+    )
+    Xt = encoder.fit_transform(X)
+    progress(
+        f"encoded {len(y):,} rows: {Xt.shape[1]} fields, "
+        f"{int(encoder.field_dims_.sum()):,} embedding rows"
+    )
+    pruning = ""
+    if any(targets.values()):
+        pruning = f", pruning {_structure(**targets)} after {warm_up} warm-up epoch(s)"
+
+    progress(f"training {type(est).__name__}: {args.epochs} epoch(s){pruning}")
+    t0 = time.perf_counter()
+    with _torch_threads(args.threads):
+        _fit_with_progress(est, Xt, y, progress)
+    fit_seconds = time.perf_counter() - t0
+    final = est.to_sparse(engine=args.engine) if args.sparse else est
+    model = make_pipeline(encoder, final)
+    progress(f"saving {'the sparse predictor' if args.sparse else 'the model'}")
+    _atomic_write(out, lambda tmp: joblib.dump(model, tmp))
+
+    print(f"model: {type(est).__name__} ({args.model}) trained in {fit_seconds:.1f}s")
+    print(f"rows: {len(y):,} from {log} ({args.format})")
+    if any(targets.values()) or args.model != "lr":
+        report = est.sparsity_report()
+        if len(report):
+            print(
+                "sparsity: "
+                + ", ".join(
+                    f"{c} {report.loc[c, 'sparsity']:.1%} of {report.loc[c, 'total']:,}"
+                    for c in report.index
+                )
+            )
+    kind = "FieldEncoder + SparseCTRPredictor" if args.sparse else "FieldEncoder + "
+    kind += "" if args.sparse else type(est).__name__
+    print(f"saved: {out} ({_human_bytes(out.stat().st_size)}, pipeline {kind})")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------
+# predict and bench
+# ----------------------------------------------------------------------
+def _load_model(path: Path):
+    """A saved model (anything with ``predict_proba``); ValueError otherwise."""
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # pickle raises many kinds on a foreign file
+        raise ValueError(
+            f"{path}: cannot load a model from this file ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not hasattr(model, "predict_proba"):
+        raise ValueError(
+            f"{path}: holds a {type(model).__name__}, not a model with "
+            "predict_proba (save one with 'deeplight train')"
+        )
+    return model
+
+
+def _check_columns(model, X, path: Path, fmt: str) -> None:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return
+    names = [str(n) for n in names]
+    got = [str(c) for c in X.columns]
+    if got != names:
+        missing = [n for n in names if n not in got][:5]
+        extra = [c for c in got if c not in names][:5]
+        raise ValueError(
+            f"{path} read as {fmt} has columns that differ from those the model "
+            f"was trained on (missing: {missing}, unexpected: {extra}); pass the "
+            "--format (and --label) used for training"
+        )
+
+
+def _cmd_predict(args, parser) -> int:
+    model_path = _input_file(args.model, "model file")
+    log = _input_file(args.log, "log file")
+    out = None if args.out in (None, "-") else _output_file(args.out)
+    progress = _Progress(args.quiet)
+
+    model = _load_model(model_path)
+    progress(f"reading {log} ({args.format} format)")
+    X, y = _read_log(
+        log,
+        args.format,
+        nrows=args.nrows,
+        label=args.label,
+        on_bad_lines=args.on_bad_lines,
+        require_label=False,
+    )
+    _check_columns(model, X, log, args.format)
+    progress(f"predicting {len(X):,} rows")
+    with _torch_threads(args.threads):
+        proba = np.asarray(model.predict_proba(X))[:, 1]
+    text = "".join(f"{p:.9g}\n" for p in proba)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _atomic_write(out, lambda tmp: Path(tmp).write_text(text))
+        progress(f"wrote {len(proba):,} probabilities to {out}")
+    if y is not None and not args.quiet:
+        classes = getattr(model, "classes_", np.array([0, 1]))
+        y01 = (np.asarray(y) == classes[-1]).astype(np.int64)
+        auc, ll = _metrics(y01, np.clip(proba, 1e-15, 1 - 1e-15))
+        progress(f"on the labels of the log: AUC {auc:.4f}, logloss {ll:.4f}")
+    return EXIT_OK
+
+
+def _synthetic_rows(model, n: int, rng: np.random.Generator):
+    """Raw rows a saved model accepts, drawn from what it learnt.
+
+    A pipeline starting with a ``FieldEncoder``: per categorical field its
+    kept values (``categories_``), per numeric field small counts. A bare
+    estimator or predictor: codes below ``field_dims_``.
+    """
+    import pandas as pd
+
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    names = getattr(first, "feature_names_in_", None)
+    if hasattr(first, "categories_"):  # FieldEncoder
+        cols = {}
+        for j, cats in enumerate(first.categories_):
+            name = str(names[j]) if names is not None else j
+            if cats is None:
+                cols[name] = rng.integers(0, 100, n).astype(np.float64)
+            elif len(cats) == 0:
+                cols[name] = np.full(n, np.nan, dtype=object)
+            else:
+                cols[name] = pd.array(cats[rng.integers(0, len(cats), n)], dtype=object)
+        return pd.DataFrame(cols)
+    dims = getattr(first, "field_dims_", None)
+    if dims is None:
+        raise ValueError("cannot make input rows for this model: pass a log with --log")
+    numeric = np.zeros(len(dims), dtype=bool)
+    numeric[getattr(first, "numeric_fields_", [])] = True
+    X = np.column_stack(
+        [
+            rng.uniform(0, 3, n) if numeric[j] else rng.integers(0, d, n)
+            for j, d in enumerate(dims)
+        ]
+    ).astype(np.float64)
+    if names is None:
+        return X
+    df = pd.DataFrame(X, columns=[str(c) for c in names])
+    for j, c in enumerate(df.columns):
+        if not numeric[j]:
+            df[c] = df[c].astype(np.int64)
+    return df
+
+
+def _cmd_bench(args, parser) -> int:
+    model_path = _input_file(args.model, "model file")
+    log = None if args.log is None else _input_file(args.log, "log file")
+    progress = _Progress(args.quiet)
+    model = _load_model(model_path)
+    rng = np.random.default_rng(args.seed)
+    sizes = args.batch_sizes
+    if log is not None:
+        progress(f"reading {log} ({args.format} format)")
+        X, _ = _read_log(
+            log,
+            args.format,
+            nrows=args.nrows,
+            label=args.label,
+            on_bad_lines=args.on_bad_lines,
+            require_label=False,
+        )
+        _check_columns(model, X, log, args.format)
+        source = f"rows of {log.name}"
+    else:
+        X = _synthetic_rows(model, max(4096, max(sizes)), rng)
+        source = "rows drawn from the model's vocabulary"
+    n = len(X)
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else model
+    head = None
+    if steps and len(steps) > 1:
+        from sklearn.pipeline import Pipeline
+
+        head = Pipeline(steps[:-1])
+
+    def take(frame, idx):
+        return frame.iloc[idx] if hasattr(frame, "iloc") else frame[idx]
+
+    def full(x, _):
+        return model.predict_proba(x)
+
+    def model_only(_, xt):
+        return final.predict_proba(xt)
+
+    progress(
+        f"timing {type(final).__name__}.predict_proba on {source}: batch sizes "
+        f"{', '.join(map(str, sizes))}; {args.threads} thread(s), {args.rounds} "
+        "interleaved rounds"
+    )
+    rows = []
+    with _torch_threads(args.threads):
+        for size in sizes:
+            pool = []
+            for _ in range(1 if size >= 512 else 16):
+                idx = rng.choice(n, size=size, replace=size > n)
+                xb = take(X, idx)
+                pool.append((xb, head.transform(xb) if head is not None else xb))
+            impls: dict[str, Callable] = {"full": full}
+            if head is not None:
+                impls["model"] = model_only
+            times = _time_interleaved(
+                impls,
+                pool,
+                rounds=args.rounds,
+                min_seconds=args.min_time,
+                seed=args.seed,
+            )
+            row = [
+                f"{size:,}",
+                f"{times['full'] * 1e3:.3f}",
+                f"{times['full'] / size * 1e6:.2f}",
+                f"{size / times['full']:,.0f}",
+            ]
+            if head is not None:
+                row += [
+                    f"{times['model'] * 1e3:.3f}",
+                    f"{times['model'] / size * 1e6:.2f}",
+                ]
+            rows.append(row)
+    headers = ["batch", "ms/call", "us/row", "rows/s"]
+    if head is not None:
+        headers += ["model ms/call", "model us/row"]
+    print(f"{model_path}: {type(final).__name__}, {source}")
+    print(f"median over {args.rounds} rounds after warm-up; {args.threads} thread(s)")
+    print()
+    print(_format_table(headers, rows))
+    if head is not None:
+        print()
+        print(
+            "ms/call, us/row, rows/s: the whole pipeline from raw rows (encoding "
+            "included); model: the final step on encoded rows."
+        )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------
+# Parser and entry point
+# ----------------------------------------------------------------------
+def _common(debug_default: Any) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=debug_default,
+        help="print the traceback of an error",
+    )
+    return p
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The ``deeplight`` argument parser.
+
+    Parameters
+    ----------
+    prog : str, default=None
+        Program name in messages (default ``deeplight``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser; each subcommand sets ``func``.
+    """
+    from . import __version__
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=prog or "deeplight",
+        description="DeepLight CTR models: demo, train, predict, bench.",
+        epilog=_EPILOG,
+        formatter_class=fmt,
+        parents=[_common(False)],
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _common(argparse.SUPPRESS)
+
+    # demo ------------------------------------------------------------------
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        formatter_class=fmt,
+        help="train DeepFwFM dense and pruned, print the paper's Table 5 shape",
+        description=(
+            "Train DeepFwFM dense and DeepLight-pruned (D-90%% R-90%% F-40%% by "
+            "default) on generated Criteo-shaped click logs, or on a real log "
+            "with --data, convert both to the sparse predictor and print test "
+            "AUC, logloss, nonzero parameters, bytes and latency, dense torch "
+            "against the sparse predictor.\n\n"
+            f"Default size: {DEMO_FULL.n_samples:,} generated rows (80/20 "
+            f"split), k={DEMO_FULL.embedding_dim}, DNN "
+            f"{'x'.join(map(str, DEMO_FULL.hidden_units))}, batch "
+            f"{DEMO_FULL.batch_size}, {DEMO_FULL.epochs} epochs (1 warm-up): "
+            "about 2-3 minutes on 2 cores. --quick: "
+            f"{DEMO_QUICK.n_samples:,} rows and a small net, seconds (for CI; "
+            "numba compiles its kernels once per installation, about 20 s).\n\n"
+            "With --data: criteo logs are split in time (first 80%% train, "
+            "last 20%% test), others at random; a log of fewer than 100,000 "
+            "training rows trains a smaller net (DNN 64x64, batch 512, 4 "
+            "epochs of which 2 warm-up, embedding_l2 3e-3)."
+        ),
+        epilog=_EPILOG,
+    )
+    p.add_argument("--quick", action="store_true", help="CI size: seconds")
+    p.add_argument("--seed", type=int, default=0, help="seed of data and models")
+    p.add_argument(
+        "--rows",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"generated rows (default: {DEMO_FULL.n_samples:,}; --quick: "
+        f"{DEMO_QUICK.n_samples:,})",
+    )
+    p.add_argument("--data", metavar="FILE", help="a real click log instead")
+    _add_read_options(p)
+    p.add_argument("--dnn", type=_fraction, default=0.9, help="DNN sparsity (0.9)")
+    p.add_argument(
+        "--field-pairs", type=_fraction, default=0.9, help="R sparsity (0.9)"
+    )
+    p.add_argument(
+        "--embeddings", type=_fraction, default=0.4, help="embedding sparsity (0.4)"
+    )
+    p.add_argument("--epochs", type=_positive_int, default=None)
+    p.add_argument("--warm-up-epochs", type=_non_negative_int, default=None)
+    p.add_argument("--embedding-dim", type=_positive_int, default=None)
+    p.add_argument(
+        "--hidden", type=_int_list, default=None, help="e.g. 400,400,400 or 400x3"
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--lr", type=_positive_float, default=None)
+    p.add_argument("--embedding-l2", type=_non_negative_float, default=None)
+    p.add_argument("--min-frequency", type=_positive_int, default=None)
+    p.add_argument(
+        "--latency-batch",
+        type=_positive_int,
+        default=None,
+        help=f"the large batch timed (default: {DEMO_FULL.latency_batch})",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "numba", "scipy"),
+        default="auto",
+        help="sparse predictor engine (default: auto, numba when installed)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="torch threads for training (default: 1, the fastest on a busy "
+        "shared machine); latency is always timed on one thread",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=lambda a, _p: _cmd_demo(a))
+
+    # train -----------------------------------------------------------------
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        formatter_class=fmt,
+        help="train a model on a click log and save it",
+        description=(
+            "Fit FieldEncoder + a classifier on a click log and save the "
+            "fitted pipeline with joblib (written to a temporary file, then "
+            "renamed: an existing file survives a failure). Pruning targets "
+            "(--dnn, --field-pairs, --embeddings, --cin) train with "
+            "DeepLightPruning, its schedule scaled to the run. --sparse saves "
+            "FieldEncoder + SparseCTRPredictor, which serves without torch.\n\n"
+            "Load it in Python with joblib.load(MODEL).predict_proba(X) on the "
+            "raw columns of a reader (sklearn_deeplight.datasets.load_criteo)."
+        ),
+        epilog=_EPILOG,
+    )
+    p.add_argument("log", metavar="LOG", help="the click log to train on")
+    p.add_argument(
+        "--out", "-o", required=True, metavar="MODEL", help="file to save to"
+    )
+    _add_read_options(p)
+    p.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        default="deepfwfm",
+        help="the classifier (default: deepfwfm)",
+    )
+    for comp, name in (
+        ("dnn", "DNN hidden weights"),
+        ("field-pairs", "field-pair matrix R"),
+        ("embeddings", "embedding table"),
+        ("cin", "CIN filters (xdeepfm)"),
+    ):
+        p.add_argument(
+            f"--{comp}",
+            type=_fraction,
+            default=0.0,
+            metavar="S",
+            help=f"target sparsity of the {name} (default: 0, not pruned)",
+        )
+    p.add_argument(
+        "--warm-up-epochs",
+        type=_non_negative_int,
+        default=None,
+        help="dense epochs before pruning (default: a fifth of --epochs, >= 1)",
+    )
+    p.add_argument("--epochs", type=_positive_int, default=5, help="(default: 5)")
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=2048, help="(default: 2048)"
+    )
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="(default: 1e-3)")
+    p.add_argument(
+        "--l2", type=_non_negative_float, default=3e-7, help="(default: 3e-7)"
+    )
+    p.add_argument(
+        "--embedding-l2", type=_non_negative_float, default=0.0, help="(default: 0)"
+    )
+    p.add_argument(
+        "--embedding-dim",
+        type=_positive_int,
+        default=None,
+        help="(default: the model's, 10)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=None,
+        help="DNN widths, e.g. 400,400,400 or 400x3 (default: the model's)",
+    )
+    p.add_argument(
+        "--dropout", type=_open_fraction, default=None, help="(default: the model's)"
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=_open_fraction,
+        default=0.1,
+        help="held out to report validation AUC per epoch; 0: none (default: 0.1)",
+    )
+    p.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=None,
+        help="stop after this many epochs without a better validation AUC",
+    )
+    p.add_argument(
+        "--min-frequency",
+        type=_positive_int,
+        default=8,
+        help="categorical values seen fewer times share the field's OOV row "
+        "(default: 8, as the DeepLight reference code on Criteo)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument(
+        "--sparse",
+        action="store_true",
+        help="save the torch-free sparse predictor instead of the estimator",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "numba", "scipy"),
+        default="auto",
+        help="engine of the sparse predictor with --sparse (default: auto)",
+    )
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_train)
+
+    # predict ---------------------------------------------------------------
+    p = sub.add_parser(
+        "predict",
+        parents=[common],
+        formatter_class=fmt,
+        help="write the click probability of each row of a log",
+        description=(
+            "Write one click probability per line (same order as the log's "
+            "rows) to --out or stdout. Criteo and Avazu logs have a label "
+            "column, which is ignored (AUC and logloss against it go to "
+            "stderr); a csv log may lack it."
+        ),
+        epilog=_EPILOG,
+    )
+    p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
+    p.add_argument("log", metavar="LOG", help="the click log to score")
+    _add_read_options(p)
+    p.add_argument("--out", "-o", default=None, metavar="FILE", help="default: stdout")
+    p.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch/BLAS threads"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_predict)
+
+    # bench -----------------------------------------------------------------
+    p = sub.add_parser(
+        "bench",
+        parents=[common],
+        formatter_class=fmt,
+        help="time predict_proba of a saved model",
+        description=(
+            "Time predict_proba of a saved model or predictor at several batch "
+            "sizes: median over rounds of the mean time per call, after two "
+            "warm-up calls. Input: rows of --log, or rows drawn from the "
+            "model's vocabulary. A pipeline is timed whole (from raw rows) and "
+            "its final step alone (on encoded rows)."
+        ),
+        epilog=_EPILOG,
+    )
+    p.add_argument("model", metavar="MODEL", help="a joblib file with a model")
+    p.add_argument(
+        "--batch-sizes",
+        type=_int_list,
+        default=(1, 32, 512, 4096),
+        help="comma-separated (default: 1,32,512,4096)",
+    )
+    p.add_argument("--log", metavar="LOG", help="time on the rows of this log")
+    _add_read_options(p, nrows_default=10_000)
+    p.add_argument("--rounds", type=_positive_int, default=5, help="(default: 5)")
+    p.add_argument(
+        "--min-time",
+        type=_positive_float,
+        default=0.2,
+        help="seconds of calls per round and batch size (default: 0.2)",
+    )
+    p.add_argument("--threads", type=_positive_int, default=1, help="(default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the ``deeplight`` command.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name (default ``sys.argv[1:]``).
+    prog : str, default=None
+        Program name in messages (default ``deeplight``).
+
+    Returns
+    -------
+    code : int
+        The exit code: 0 success, 1 failure, 2 usage error, 130 interrupted.
+    """
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    debug = getattr(args, "debug", False)
+    try:
+        return args.func(args, parser)
+    except UsageError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, (ValueError, OSError)):
+            message = f"{type(exc).__name__}: {message}"
+        _error(message + ("" if debug else " (--debug for the traceback)"))
+        return EXIT_FAILURE

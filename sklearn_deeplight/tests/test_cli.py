@@ -1,0 +1,412 @@
+"""Tests of the ``deeplight`` command (``sklearn_deeplight._cli``).
+
+The logs are generated here (``make_ctr_classification`` written in Criteo's
+layout) in a temporary folder: no real data is read or copied.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+
+from sklearn_deeplight import DeepFwFMClassifier, FieldEncoder, SparseCTRPredictor
+from sklearn_deeplight._cli import main
+from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Small nets and short runs: every training call takes a second or two.
+TINY = ["--embedding-dim", "4", "--batch-size", "128", "--min-frequency", "2"]
+TINY_DEEP = [*TINY, "--hidden", "16,16"]
+
+
+def write_criteo(path: Path, n: int, seed: int = 0) -> Path:
+    """Generated rows in Criteo's ``train.txt`` layout.
+
+    Tab-separated, no header: the label, I1..I13 as integers and C1..C26 as
+    8-hex-digit strings, an empty field where a value is missing.
+    """
+    cards = [3, 5, 8, 12, 20, 30, 50, 80] * 3 + [4, 6]
+    X, y = make_ctr_classification(n, cardinalities=cards, random_state=seed)
+    cols = [pd.Series(y).astype(str)]
+    for name in X.columns:
+        col = X[name]
+        if name.startswith("I"):
+            text = col.map(lambda v: "" if pd.isna(v) else str(int(v)))
+        else:
+            text = col.astype(object).map(lambda v: "" if pd.isna(v) else str(v))
+        cols.append(text.reset_index(drop=True))
+    frame = pd.concat(cols, axis=1)
+    lines = ["\t".join(row) for row in frame.itertuples(index=False)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory) -> dict[str, Path]:
+    """A training and a test log in Criteo's layout (different seeds)."""
+    folder = tmp_path_factory.mktemp("logs")
+    return {
+        "train": write_criteo(folder / "train.txt", 1200, seed=0),
+        "test": write_criteo(folder / "test.txt", 300, seed=1),
+    }
+
+
+@pytest.fixture(scope="module")
+def pruned_model(logs, tmp_path_factory) -> Path:
+    """A DeepFwFM trained and pruned by ``deeplight train``."""
+    out = tmp_path_factory.mktemp("model") / "model.joblib"
+    code = main(
+        [
+            "train",
+            str(logs["train"]),
+            "--out",
+            str(out),
+            *TINY_DEEP,
+            "--epochs",
+            "3",
+            "--dnn",
+            "0.9",
+            "--field-pairs",
+            "0.5",
+            "--embeddings",
+            "0.4",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def _table_rows(text: str, first_cells: tuple[str, ...]) -> list[list[str]]:
+    """Rows of a printed table starting with one of ``first_cells``."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith(first_cells):
+            rows.append(line.split("  "))
+    return rows
+
+
+# ----------------------------------------------------------------------
+# demo
+# ----------------------------------------------------------------------
+def test_demo_quick_prints_table_5(capsys):
+    assert main(["demo", "--quick"]) == 0
+    out, err = capsys.readouterr()
+    # Progress on stderr, with the epochs of both fits.
+    assert "training dense DeepFwFM" in err
+    assert "training pruned DeepFwFM D-90% R-90% F-40%" in err
+    assert "epoch 2/2" in err
+    # The table on stdout.
+    for header in ("AUC", "logloss", "nonzero params", "bytes", "us b=1", "speed-up"):
+        assert header in out
+    lines = [ln for ln in out.splitlines() if ln.startswith(("No pruning", "D-90%"))]
+    assert len(lines) == 4
+    cells = {}
+    for line in lines:
+        structure = "dense" if line.startswith("No pruning") else "pruned"
+        engine = "sparse" if "sparse predictor" in line else "torch"
+        rest = line.split("predictor" if engine == "sparse" else "torch", 1)[1]
+        fields = rest.split()
+        cells[structure, engine] = {
+            "auc": float(fields[0]),
+            "logloss": float(fields[1]),
+            "params": int(fields[2].replace(",", "")),
+            "speedup_1": float(fields[6].rstrip("x")),
+        }
+    # The sparse predictor predicts what the torch model predicts.
+    for structure in ("dense", "pruned"):
+        t, s = cells[structure, "torch"], cells[structure, "sparse"]
+        assert t["auc"] == s["auc"] and t["logloss"] == s["logloss"]
+        assert t["params"] == s["params"]
+        assert 0.5 < t["auc"] <= 1.0
+    assert cells["dense", "torch"]["speedup_1"] == 1.0
+    # Pruning removed parameters.
+    assert cells["pruned", "sparse"]["params"] < 0.6 * cells["dense", "torch"]["params"]
+    assert "Pruned weights: embeddings 40.0%" in out
+    assert "dnn 90.0%" in out and "field_pairs 90.0%" in out
+    assert "(the ceiling)" in out
+
+
+def test_demo_on_a_criteo_log(logs, capsys):
+    code = main(
+        [
+            "demo",
+            "--quick",
+            "--quiet",
+            "--data",
+            str(logs["train"]),
+            "--format",
+            "criteo",
+            "--nrows",
+            "1000",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err == ""  # --quiet
+    assert "1,000 rows of train.txt" in out
+    assert "800 train / 200 test rows (time split" in out
+    assert "(the ceiling)" not in out  # no true probabilities for a real log
+
+
+# ----------------------------------------------------------------------
+# train, predict, bench
+# ----------------------------------------------------------------------
+def test_train_saves_a_pruned_pipeline(pruned_model, logs):
+    model = joblib.load(pruned_model)
+    assert isinstance(model, Pipeline)
+    assert isinstance(model[0], FieldEncoder)
+    est = model[-1]
+    assert isinstance(est, DeepFwFMClassifier)
+    report = est.sparsity_report()
+    assert report.loc["dnn", "sparsity"] == pytest.approx(0.9, abs=1e-3)
+    assert report.loc["field_pairs", "sparsity"] == pytest.approx(0.5, abs=0.01)
+    assert report.loc["embeddings", "sparsity"] == pytest.approx(0.4, abs=1e-3)
+    # The progress callback is not saved; the pruning callback is.
+    assert [name for name, _ in est.callbacks] == ["prune"]
+    X, _ = load_criteo(logs["test"])
+    proba = model.predict_proba(X)
+    assert proba.shape == (300, 2)
+
+
+def test_train_prints_summary_and_progress(logs, tmp_path, capsys):
+    out = tmp_path / "fm.joblib"
+    code = main(
+        ["train", str(logs["train"]), "-o", str(out), "--model", "fm", *TINY]
+        + ["--epochs", "2", "--embeddings", "0.5"]
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "epoch 1/2" in stderr and "valid AUC" in stderr
+    assert "model: FMClassifier (fm)" in stdout
+    assert f"saved: {out}" in stdout
+    assert "embeddings 50.0%" in stdout
+
+
+def test_predict_writes_one_probability_per_line(pruned_model, logs, tmp_path):
+    out = tmp_path / "probs.csv"
+    code = main(["predict", str(pruned_model), str(logs["test"]), "--out", str(out)])
+    assert code == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 300
+    probs = np.array([float(v) for v in lines])
+    assert np.all((probs > 0) & (probs < 1))
+    X, _ = load_criteo(logs["test"])
+    expected = joblib.load(pruned_model).predict_proba(X)[:, 1]
+    np.testing.assert_allclose(probs, expected, rtol=1e-8, atol=1e-9)
+
+
+def test_predict_to_stdout_reports_auc_on_stderr(pruned_model, logs, capsys):
+    code = main(["predict", str(pruned_model), str(logs["test"]), "--nrows", "50"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert len(out.splitlines()) == 50
+    assert "AUC" in err and "AUC" not in out
+
+
+def test_bench_prints_a_table(pruned_model, logs, capsys):
+    args = ["bench", str(pruned_model), "--batch-sizes", "1,64"]
+    args += ["--rounds", "1", "--min-time", "0.01"]
+    assert main(args) == 0
+    out, _ = capsys.readouterr()
+    assert "rows drawn from the model's vocabulary" in out
+    rows = _table_rows(out, ("1 ", "64 "))
+    assert [r[0].strip() for r in rows] == ["1", "64"]
+    assert "model us/row" in out
+    assert main([*args, "--log", str(logs["test"]), "--quiet"]) == 0
+    out, _ = capsys.readouterr()
+    assert "rows of test.txt" in out
+
+
+def test_sparse_model_predicts_and_benches_without_torch(logs, tmp_path):
+    model = tmp_path / "sparse.joblib"
+    code = main(
+        ["train", str(logs["train"]), "--out", str(model), *TINY_DEEP]
+        + ["--epochs", "2", "--dnn", "0.9", "--sparse", "--quiet"]
+    )
+    assert code == 0
+    pipe = joblib.load(model)
+    assert isinstance(pipe[-1], SparseCTRPredictor)
+    script = (
+        "import sys\n"
+        "from sklearn_deeplight._cli import main\n"
+        f"code = main(['predict', {str(model)!r}, {str(logs['test'])!r}, "
+        f"'--out', {str(tmp_path / 'p.txt')!r}, '--quiet'])\n"
+        f"code += main(['bench', {str(model)!r}, '--batch-sizes', '1,8', "
+        "'--rounds', '1', '--min-time', '0.01', '--quiet'])\n"
+        "assert code == 0, code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "p.txt").read_text().splitlines()) == 300
+
+
+def test_csv_logs_with_and_without_labels(tmp_path, capsys):
+    X, y = make_ctr_classification(
+        600,
+        n_numeric=2,
+        n_categorical=4,
+        cardinalities=[5, 7, 9, 11],
+        n_interactions=2,
+        random_state=0,
+    )
+    X = X.astype({c: str for c in X.columns if c.startswith("C")})
+    X.assign(click=y).to_csv(tmp_path / "train.csv", index=False)
+    X.iloc[:40].to_csv(tmp_path / "new.csv", index=False)  # no label column
+    model = tmp_path / "m.joblib"
+    args = ["train", str(tmp_path / "train.csv"), "--format", "csv"]
+    args += ["--label", "click", "-o", str(model), "--model", "fwfm", *TINY]
+    assert main([*args, "--epochs", "1", "--quiet"]) == 0
+    code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "csv"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert len(out.splitlines()) == 40
+    # The wrong --format: columns that differ from the model's, exit 1.
+    code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "avazu"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "differ from those the model was trained on" in err
+
+
+# ----------------------------------------------------------------------
+# Errors and exit codes
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "{tmp}/missing.joblib", "{train}"],
+        ["predict", "{model}", "{tmp}/missing.txt"],
+        ["train", "{tmp}/missing.txt", "--out", "{tmp}/m.joblib"],
+        ["bench", "{tmp}/missing.joblib"],
+        ["demo", "--quick", "--data", "{tmp}/missing.txt"],
+        ["train", "{train}", "--out", "{tmp}/no/such/folder/m.joblib"],
+    ],
+)
+def test_missing_file_exits_2_naming_it(argv, logs, pruned_model, tmp_path, capsys):
+    fill = {"tmp": tmp_path, "train": logs["train"], "model": pruned_model}
+    argv = [a.format(**fill) for a in argv]
+    assert main(argv) == 2
+    _, err = capsys.readouterr()
+    missing = next(a for a in argv if "missing" in a or "no/such" in a)
+    assert "not found" in err
+    assert str(Path(missing).parent if "no/such" in missing else missing) in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bogus"], "invalid choice"),
+        ([], "COMMAND"),
+        (["train", "{train}"], "--out"),
+        (["train", "{train}", "-o", "{tmp}/m", "--dnn", "1.5"], "must be in [0, 1]"),
+        (["train", "{train}", "-o", "{tmp}/m", "--epochs", "0"], "must be >= 1"),
+        (["train", "{train}", "-o", "{tmp}/m", "--model", "gbdt"], "invalid choice"),
+        (["train", "{train}", "-o", "{tmp}/m", "--format", "xls"], "invalid choice"),
+        (["train", "{train}", "-o", "{tmp}/m", "--hidden", "a,b"], "WIDTHxDEPTH"),
+        (["bench", "{train}", "--batch-sizes", "0"], "all >= 1"),
+        (["demo", "--dnn", "-0.1"], "must be in [0, 1]"),
+        # Accepted by argparse, refused before any work:
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--model", "fwfm", "--dnn", "0.9"],
+            "fwfm has no dnn to prune",
+        ),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--model", "fm", "--hidden", "8"],
+            "fm has no DNN",
+        ),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--epochs", "2", "--dnn", "0.9"]
+            + ["--warm-up-epochs", "2"],
+            "leaves no pruning epoch",
+        ),
+        (["demo", "--quick", "--nrows", "10"], "--nrows applies to --data"),
+    ],
+)
+def test_bad_option_exits_2(argv, message, logs, tmp_path, capsys):
+    fill = {"tmp": tmp_path, "train": logs["train"]}
+    assert main([a.format(**fill) for a in argv]) == 2
+    _, err = capsys.readouterr()
+    assert message in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_help_exits_0_and_documents_exit_codes(capsys):
+    assert main(["--help"]) == 0
+    out, _ = capsys.readouterr()
+    for word in ("demo", "train", "predict", "bench", "exit codes", "130"):
+        assert word in out
+    assert main(["train", "--help"]) == 0
+    out, _ = capsys.readouterr()
+    assert "--field-pairs" in out and "exit codes" in out
+
+
+def test_malformed_log_exits_1_with_the_line(logs, tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    lines = logs["train"].read_text().splitlines()[:20]
+    lines[6] = "1\t2\t3"  # line 7: 3 fields instead of 40
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m.joblib"
+    assert main(["train", str(bad), "-o", str(out), "--quiet"]) == 1
+    _, err = capsys.readouterr()
+    assert "line 7" in err and "expected 40 fields, found 3" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    # --debug adds the traceback.
+    assert main(["train", str(bad), "-o", str(out), "--quiet", "--debug"]) == 1
+    _, err = capsys.readouterr()
+    assert "Traceback" in err and "line 7" in err
+    # A file that holds no model.
+    code = main(["predict", str(logs["test"]), str(logs["test"])])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "cannot load a model" in err
+
+
+def test_failed_save_keeps_the_existing_model(logs, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "model.joblib"
+    out.write_bytes(b"the previous model")
+
+    def broken_dump(value, filename, *args, **kwargs):
+        Path(filename).write_bytes(b"half a model")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(joblib, "dump", broken_dump)
+    argv = ["train", str(logs["train"]), "-o", str(out), "--model", "lr"]
+    code = main([*argv, "--epochs", "1", "--batch-size", "256", "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "No space left on device" in err
+    assert out.read_bytes() == b"the previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]
+
+
+def test_python_dash_m_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_deeplight", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m sklearn_deeplight")
+    assert "exit codes" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_deeplight", "predict"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert "required" in result.stderr
