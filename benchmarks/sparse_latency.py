@@ -30,7 +30,8 @@ Usage::
     python benchmarks/sparse_latency.py            # full run, minutes
     python benchmarks/sparse_latency.py --quick    # smoke run, seconds
 
-Writes ``benchmarks/results/sparse_latency.json`` (``--out`` to change).
+Writes ``benchmarks/results/sparse_latency.json`` (``--quick``:
+``sparse_latency_quick.json.tmp``, git-ignored; ``--out`` to change).
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ def raw_matrix(est, codes, values) -> np.ndarray:
     return X
 
 
-def run_rounds(impls: dict, pools: dict, rounds: int, min_chunk_s: float) -> dict:
+def run_rounds(
+    impls: dict, pools: dict, rounds: int, min_chunk_s: float, reps: int = 5
+) -> dict:
     """Interleaved timing.
 
     Returns, per implementation, the per-round seconds per call measured on
@@ -185,7 +188,7 @@ def run_rounds(impls: dict, pools: dict, rounds: int, min_chunk_s: float) -> dic
             fn(*pool[1 % len(pool)])
             walls, cpus = [], []
             i = 0
-            for _ in range(5):
+            for _ in range(reps):
                 calls = 0
                 c0 = time.thread_time()
                 t0 = time.perf_counter()
@@ -239,7 +242,7 @@ def rel_err(a, b) -> float:
     return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
 
 
-def bench_config(name, est, batches, rounds, min_chunk_s, quick):
+def bench_config(name, est, batches, rounds, min_chunk_s, reps):
     module = est.module_
     pred = est.to_sparse(engine="numba")
     pred_scipy = est.to_sparse(engine="scipy")
@@ -290,8 +293,8 @@ def bench_config(name, est, batches, rounds, min_chunk_s, quick):
             "estimator.predict_proba": (est.predict_proba, "raw"),
             "predictor.predict_proba": (pred.predict_proba, "raw"),
         }
-        n_rounds = rounds if B < 4096 else max(3, rounds // 2)
-        times = run_rounds(impls, pools, n_rounds, min_chunk_s)
+        n_rounds = rounds if B < 4096 else max(1, rounds // 2)
+        times = run_rounds(impls, pools, n_rounds, min_chunk_s, reps)
         results["batches"][str(B)] = summarize(times, "torch_dense")
         line = "  ".join(
             f"{k}={v['wall']['median_s'] * 1e6:.1f}us"
@@ -303,7 +306,7 @@ def bench_config(name, est, batches, rounds, min_chunk_s, quick):
     return results
 
 
-def paper_measure(est_dense, est_sparse, rounds, min_chunk_s):
+def paper_measure(est_dense, est_sparse, rounds, min_chunk_s, reps):
     """The paper's measure: per sample at batch 1, one scalar kernel both sides.
 
     The paper ran the dense model as CSR at density 1 through the same sparse
@@ -317,7 +320,7 @@ def paper_measure(est_dense, est_sparse, rounds, min_chunk_s):
         "dense_as_csr": (dense.decision_function_indexed, "idx"),
         "sparse": (sparse.decision_function_indexed, "idx"),
     }
-    times = run_rounds(impls, {"idx": pool}, rounds, min_chunk_s)
+    times = run_rounds(impls, {"idx": pool}, rounds, min_chunk_s, reps)
     s = summarize(times, "dense_as_csr")
     return {
         clock: {
@@ -431,12 +434,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--out", default=None, help="JSON path")
     args = parser.parse_args(argv)
-    if args.out is None:
-        stem = "sparse_latency_quick" if args.quick else "sparse_latency"
-        args.out = str(ROOT / "benchmarks" / "results" / f"{stem}.json")
+    if args.out is None:  # the smoke run's output is git-ignored (*.tmp)
+        name = "sparse_latency_quick.json.tmp" if args.quick else "sparse_latency.json"
+        args.out = str(ROOT / "benchmarks" / "results" / name)
     warnings.filterwarnings("ignore")
     scale = 0.01 if args.quick else 1.0
-    rounds = 2 if args.quick else args.rounds
+    rounds = 1 if args.quick else args.rounds
+    reps = 2 if args.quick else 5
     min_chunk_s = 0.0005 if args.quick else 0.002
 
     import numba
@@ -457,6 +461,8 @@ def main(argv=None) -> dict:
         },
         "quick": args.quick,
         "rounds": rounds,
+        "repetitions": reps,
+        "min_chunk_s": min_chunk_s,
         "configs": {},
     }
     with threadpool_limits(1):
@@ -470,11 +476,11 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             est = make_estimator(sizes, n_num, k, hidden, dnn=d, pairs=r, emb=f, seed=0)
             print(f"[{name}] built in {time.perf_counter() - t0:.1f}s", flush=True)
-            res = bench_config(name, est, BATCHES, rounds, min_chunk_s, args.quick)
+            res = bench_config(name, est, BATCHES, rounds, min_chunk_s, reps)
             dense = make_estimator(
                 sizes, n_num, k, hidden, dnn=0, pairs=0, emb=0, seed=0
             )
-            res["paper_measure"] = paper_measure(dense, est, rounds, min_chunk_s)
+            res["paper_measure"] = paper_measure(dense, est, rounds, min_chunk_s, reps)
             del dense
             res["size"] = size_report(est)
             res["float16_cost"] = float16_cost(est)

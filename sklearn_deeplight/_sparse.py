@@ -227,8 +227,10 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         ``field_pairs``, ``dnn``, ``cin``, ``bias``), biases included.
     nbytes_ : int
         Bytes of the stored parameters as saved (compact embeddings, CSR
-        layers, pairs). In memory the embedding table is expanded to a dense
-        float32 gather table of ``n_rows * (embedding_dim_ + 1) * 4`` bytes.
+        layers, pairs, biases, the field layout arrays); the saved file adds
+        the pickle's framing. In memory the embedding table is expanded to a
+        dense float32 gather table of ``n_rows * (embedding_dim_ + 1) * 4``
+        bytes.
 
     See Also
     --------
@@ -458,7 +460,10 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         for key, value in state.items():
             if key.startswith("_compact"):
                 total += 0 if value is None else _store_nbytes(value)
-            elif isinstance(value, np.ndarray) and key != "classes_":
+            elif isinstance(value, np.ndarray) and key not in (
+                "classes_",
+                "feature_names_in_",
+            ):
                 total += value.nbytes
             elif isinstance(value, list):
                 for item in value:
