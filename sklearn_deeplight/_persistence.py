@@ -730,6 +730,11 @@ def _check_predictor(pred) -> None:
         emb.shape == (n_rows, k) and emb.dtype == np.float32,
         f"the embedding table must be float32 of shape ({n_rows}, {k})",
     )
+    table = pred.__dict__.get("_table")  # the kernels' gather table
+    _require(
+        table is None or table.shape == (n_rows, k + 1),
+        f"the gather table must have shape ({n_rows}, {k + 1})",
+    )
     _require(
         pred.interaction_ in (None, "fm", "fwfm"), "interaction_ is not a known term"
     )
