@@ -1,0 +1,174 @@
+"""Model selection and batch scoring on a dask.distributed LocalCluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+import dask.array as da  # noqa: E402
+import dask.dataframe as dd  # noqa: E402
+import joblib  # noqa: E402
+
+from sklearn_deeplight import (  # noqa: E402
+    DeepFwFMClassifier,
+    DeepLightPruning,
+    FieldEncoder,
+    FwFMClassifier,
+)
+from sklearn_deeplight.dask import (  # noqa: E402
+    _Scorer,
+    _ship,
+    predict,
+    predict_proba,
+    set_worker_threads,
+)
+from sklearn_deeplight.datasets import make_ctr_classification  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    c = distributed.Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+@pytest.fixture
+def one_torch_thread():
+    # the workers run one torch thread: so must the local reference
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_ctr_classification(
+        600, n_numeric=2, n_categorical=4, n_interactions=2, random_state=0
+    )
+    enc = FieldEncoder(numeric_transform="log1p").fit(X)
+    return X, y, enc
+
+
+def _search_results(search):
+    return {
+        k: v
+        for k, v in search.cv_results_.items()
+        if k.startswith(("split", "mean_test", "std_test", "rank", "param"))
+    }
+
+
+def test_set_worker_threads(client):
+    threads = set_worker_threads(client, 1)
+    assert sorted(threads.values()) == [1, 1]
+    threads = client.run(lambda: __import__("torch").get_num_threads())
+    assert set(threads.values()) == {1}
+
+
+def test_searches_on_dask_match_local(client, data, one_torch_thread):
+    X, y, enc = data
+    Xt = enc.transform(X)
+    set_worker_threads(client, 1)
+    est = DeepFwFMClassifier(
+        embedding_dim=4,
+        hidden_units=(8,),
+        dropout=0.0,
+        max_epochs=2,
+        batch_size=128,
+        validation_fraction=None,
+        random_state=0,
+        callbacks=[("prune", DeepLightPruning(dnn=0.5, warm_up_epochs=1))],
+    )
+    searches = [
+        GridSearchCV(
+            est, {"callbacks__prune__dnn": [0.0, 0.5, 0.95]}, cv=2, scoring="roc_auc"
+        ),
+        RandomizedSearchCV(
+            est,
+            {"callbacks__prune__dnn": [0.3, 0.9], "lr": [1e-3, 1e-2]},
+            n_iter=2,
+            cv=2,
+            scoring="roc_auc",
+            random_state=0,
+        ),
+    ]
+    for search in searches:
+        local = clone(search).fit(Xt, y)
+        with joblib.parallel_config(backend="dask"):
+            remote = clone(search).fit(Xt, y)
+        assert remote.best_params_ == local.best_params_
+        assert remote.best_score_ == local.best_score_
+        got, want = _search_results(remote), _search_results(local)
+        assert got.keys() == want.keys()
+        for k in want:
+            np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+        # the scores differ between candidates: the comparison means something
+        assert len(set(want["mean_test_score"])) > 1
+        np.testing.assert_array_equal(remote.predict_proba(Xt), local.predict_proba(Xt))
+
+
+@pytest.fixture(scope="module")
+def sparse(data):
+    X, y, enc = data
+    torch.set_num_threads(1)
+    est = FwFMClassifier(embedding_dim=4, max_epochs=2, random_state=0)
+    return est.fit(enc.transform(X), y).to_sparse()
+
+
+def test_dataframe_scoring_equals_local(client, data, sparse):
+    X, y, enc = data
+    want = sparse.predict_proba(enc.transform(X))
+    ddf = dd.from_pandas(X, npartitions=5)
+    proba = predict_proba(sparse, ddf, encoder=enc)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_array_equal(proba.compute(), want)
+    labels = predict(sparse, ddf, encoder=enc).compute()
+    np.testing.assert_array_equal(labels, sparse.predict(enc.transform(X)))
+
+
+def test_array_scoring_equals_local(client, data, sparse):
+    X, y, enc = data
+    Xt = enc.transform(X).to_numpy()
+    x = da.from_array(Xt, chunks=(130, 3))
+    np.testing.assert_array_equal(
+        predict_proba(sparse, x).compute(), sparse.predict_proba(Xt)
+    )
+    np.testing.assert_array_equal(predict(sparse, x).compute(), sparse.predict(Xt))
+
+
+def test_models_broadcast_once(client, sparse):
+    future = _ship(_Scorer(sparse, None, "predict_proba"), None)
+    assert isinstance(future, distributed.Future)
+    holders = client.who_has([future])[future.key]
+    assert len(holders) == 2  # on both workers before any task runs
+
+
+def test_local_scheduler_uses_a_graph_node(data, sparse):
+    X, y, enc = data
+    with dask.config.set(scheduler="synchronous"):
+        handle = _ship(_Scorer(sparse, enc, "predict_proba"), None)
+        assert not isinstance(handle, distributed.Future)
+        proba = predict_proba(sparse, dd.from_pandas(X, npartitions=3), encoder=enc)
+        np.testing.assert_array_equal(
+            proba.compute(), sparse.predict_proba(enc.transform(X))
+        )
+    with pytest.raises(TypeError, match="Dask DataFrame"):
+        predict_proba(sparse, X)
+    with pytest.raises(ValueError, match="2-D"):
+        predict_proba(sparse, da.zeros(10))
