@@ -1,0 +1,421 @@
+"""Sphinx directives of the sklearn-deeplight docs.
+
+``.. benchmark-results::``
+    Renders every ``benchmarks/results/*.json`` file present at build time as
+    tables (the numbers are read from the files, never typed into the docs),
+    with a download link to the file itself. Files of an unknown layout are
+    listed with their keys; a file that cannot be parsed (e.g. being written)
+    is reported as such. No file at all gives a note with the commands that
+    write them.
+
+``.. public-names-not-listed::``
+    Placed at the end of ``api.rst``: documents (with autodoc) every name of
+    ``sklearn_deeplight.__all__`` that ``api.rst`` does not list, so that a
+    newly exported name is in the API reference even before someone files it
+    into a section.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+
+COMMANDS = {
+    "pruning_sweep": "python benchmarks/pruning_sweep.py [--quick]",
+    "sparse_latency": "python benchmarks/sparse_latency.py [--quick]",
+    "train_throughput": "python benchmarks/train_throughput.py [--quick]",
+}
+
+
+# ---------------------------------------------------------------------------
+# Formatting helpers
+# ---------------------------------------------------------------------------
+def _seconds(s) -> str:
+    if not isinstance(s, (int, float)) or not math.isfinite(s):
+        return "n/a"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def _num(v, fmt: str = "{:,}") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "n/a"
+    try:
+        return fmt.format(v)
+    except (ValueError, TypeError):
+        return str(v)
+
+
+def _pct(v) -> str:
+    return _num(v, "{:.1%}") if isinstance(v, (int, float)) else "n/a"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "/").replace("\n", " ") or " "
+
+
+def _list_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return []
+    out = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        out.append(f"   * - {_cell(row[0])}")
+        out.extend(f"     - {_cell(c)}" for c in row[1:])
+    out.append("")
+    return out
+
+
+def _machine(machine: dict) -> str:
+    if not isinstance(machine, dict):
+        return ""
+    keys = ("platform", "python", "torch", "numba", "cpu_count", "cpus")
+    parts = [f"{k} {machine[k]}" for k in keys if k in machine]
+    threads = machine.get("torch_threads", machine.get("threads"))
+    if threads is not None:
+        parts.append(f"{threads} thread(s)")
+    return "Machine: " + ", ".join(parts) + "." if parts else ""
+
+
+# ---------------------------------------------------------------------------
+# Renderers, one per benchmark script
+# ---------------------------------------------------------------------------
+def _render_pruning_sweep(data: dict) -> list[str]:
+    cfg = data.get("config", {})
+    d = data.get("data", {})
+    lines = [
+        "DeepFwFM trained with DeepLightPruning on "
+        f"``{d.get('generator', 'generated data')}`` "
+        f"({_num(d.get('n_train'))} training / {_num(d.get('n_test'))} test rows, "
+        f"{d.get('n_fields', '?')} fields); "
+        f"{cfg.get('epochs', '?')} epochs of which {cfg.get('warm_up', '?')} "
+        f"warm-up, batch {cfg.get('batch_size', '?')}, DNN "
+        f"{'x'.join(str(h) for h in cfg.get('hidden', [])) or '?'}, "
+        f"k = {cfg.get('embedding_dim', '?')}, damping_steps "
+        f"{cfg.get('damping_steps', '?')}"
+        + (f" (ramp_fraction {cfg['ramp_fraction']})" if "ramp_fraction" in cfg else "")
+        + ".",
+        "",
+    ]
+    results = data.get("results", [])
+    header = [
+        "structure",
+        "test AUC",
+        "test logloss",
+        "DNN",
+        "R",
+        "embeddings",
+        "nonzero params",
+        "of",
+        "fit time",
+    ]
+    rows = []
+    for r in results:
+        ach = r.get("achieved", {})
+        rows.append(
+            [
+                r.get("structure", "?"),
+                _num(r.get("auc"), "{:.4f}"),
+                _num(r.get("logloss"), "{:.4f}"),
+                _pct(ach.get("dnn")),
+                _pct(ach.get("field_pairs")),
+                _pct(ach.get("embeddings")),
+                _num(r.get("nonzero_params")),
+                _num(r.get("total_params")),
+                _seconds(r.get("fit_seconds")),
+            ]
+        )
+    lines += _list_table(
+        "Achieved sparsity per component and test metrics", header, rows
+    )
+    experiments = data.get("experiments", {})
+    if experiments:
+        done = {r.get("structure") for r in results}
+        missing = sorted({s for v in experiments.values() for s in v if s not in done})
+        if missing:
+            lines += [
+                f"Structures planned but not in this file (run interrupted or "
+                f"in progress): {', '.join(missing)}.",
+                "",
+            ]
+    if "total_seconds" in data:
+        lines += [f"Total run time: {_seconds(data['total_seconds'])}.", ""]
+    return lines
+
+
+def _render_sparse_latency(data: dict) -> list[str]:
+    lines = [
+        f"Median time per ``predict_proba``-equivalent call over "
+        f"{data.get('rounds', '?')} rounds; in brackets the speed-up over the "
+        "dense torch model (wall clock).",
+        "",
+    ]
+    for name, conf in data.get("configs", {}).items():
+        lines += [name, "~" * len(name), ""]
+        batches = conf.get("batches", {})
+        impls: list[str] = []
+        for per_impl in batches.values():
+            impls += [i for i in per_impl if i not in impls]
+        if batches and impls:
+            header = ["implementation"] + [f"batch {b}" for b in batches]
+            rows = []
+            for impl in impls:
+                row = [impl]
+                for per_impl in batches.values():
+                    wall = per_impl.get(impl, {}).get("wall", {})
+                    med = wall.get("median_s")
+                    sp = wall.get("speedup_vs_torch")
+                    row.append(
+                        f"{_seconds(med)} ({_num(sp, '{:.1f}')}x)"
+                        if med is not None
+                        else "n/a"
+                    )
+                rows.append(row)
+            lines += _list_table("Latency per call", header, rows)
+        pm = conf.get("paper_measure", {}).get("wall")
+        if pm:
+            lines += [
+                "Paper's measure (per sample at batch 1, the same per-sample "
+                f"kernel on the dense and on the pruned weights): "
+                f"{_num(pm.get('dense_as_csr_us'), '{:.1f}')} us dense vs "
+                f"{_num(pm.get('sparse_us'), '{:.1f}')} us pruned, "
+                f"{_num(pm.get('speedup'), '{:.1f}')}x.",
+                "",
+            ]
+        size = conf.get("size")
+        if size:
+            lines += [
+                "Saved size: dense ``state_dict`` "
+                f"{_num(size.get('state_dict_bytes'))} bytes; sparse predictor "
+                f"float32 {_num(size.get('predictor_float32_bytes'))} bytes "
+                f"({_num(size.get('ratio_float32'), '{:.2f}')}x smaller), float16 "
+                f"{_num(size.get('predictor_float16_bytes'))} bytes "
+                f"({_num(size.get('ratio_float16'), '{:.2f}')}x smaller).",
+                "",
+            ]
+            n_params = size.get("n_params")
+            if isinstance(n_params, dict):
+                lines += _list_table(
+                    "Stored nonzero parameters per component",
+                    list(n_params),
+                    [[_num(v) for v in n_params.values()]],
+                )
+        checks = conf.get("checks")
+        if checks:
+            lines += [
+                "Normwise relative error against torch: "
+                + ", ".join(f"``{k}`` {_num(v, '{:.1e}')}" for k, v in checks.items())
+                + ".",
+                "",
+            ]
+        f16 = conf.get("float16_cost")
+        if f16:
+            lines += [
+                "float16 storage against float32: "
+                + ", ".join(f"``{k}`` {_num(v, '{:.1e}')}" for k, v in f16.items())
+                + ".",
+                "",
+            ]
+    return lines
+
+
+def _render_train_throughput(data: dict) -> list[str]:
+    shape = data.get("shape", {})
+    lines = [
+        f"One epoch of {_num(shape.get('batches_per_fit'))} batches of "
+        f"{_num(shape.get('batch_size'))} rows ({shape.get('fields', '?')} fields, "
+        f"{_num(shape.get('embedding_rows'))} embedding rows), median of "
+        f"{shape.get('rounds', '?')} rounds.",
+        "",
+    ]
+    rows = [
+        [
+            r.get("model", "?"),
+            _num(r.get("parameters")),
+            _seconds(r.get("seconds_per_fit")),
+            _num(r.get("samples_per_second"), "{:,.0f}"),
+        ]
+        for r in data.get("results", [])
+    ]
+    lines += _list_table(
+        "Training throughput",
+        ["model", "parameters", "time per epoch", "samples / s"],
+        rows,
+    )
+    return lines
+
+
+def _kind(path: Path, data: dict) -> str:
+    kind = data.get("benchmark") if isinstance(data, dict) else None
+    if kind:
+        return str(kind)
+    for name in COMMANDS:
+        if path.stem.startswith(name):
+            return name
+    return "unknown"
+
+
+RENDERERS = {
+    "pruning_sweep": _render_pruning_sweep,
+    "sparse_latency": _render_sparse_latency,
+    "train_throughput": _render_train_throughput,
+}
+
+
+class BenchmarkResults(SphinxDirective):
+    has_content = False
+    optional_arguments = 0
+
+    def run(self):
+        src_dir = Path(self.env.doc2path(self.env.docname)).parent
+        files = sorted(RESULTS.glob("*.json")) if RESULTS.is_dir() else []
+        for f in files:
+            self.env.note_dependency(str(f))
+        lines: list[str] = []
+        if not files:
+            lines += [
+                ".. note::",
+                "",
+                "   No result files in ``benchmarks/results/`` when these docs "
+                "were built. Each benchmark script writes one:",
+                "",
+            ]
+            lines += [f"   - ``{cmd}``" for cmd in COMMANDS.values()]
+            lines.append("")
+        for f in files:
+            title = f.name
+            lines += [title, "-" * len(title), ""]
+            try:
+                data = json.loads(f.read_text())
+            except (OSError, ValueError) as exc:
+                logger.info(f"benchmark-results: cannot read {f}: {exc}")
+                lines += [
+                    f"*This file could not be read at build time* ({exc}); "
+                    "it may have been being written.",
+                    "",
+                ]
+                continue
+            kind = _kind(f, data)
+            dl = _download_path(src_dir, f)
+            quick = " (``--quick`` smoke run)" if data.get("quick") else ""
+            lines += [
+                f"From ``{f.relative_to(ROOT)}``{quick}, "
+                f"written by ``{COMMANDS.get(kind, 'an unknown script')}``; "
+                f":download:`the JSON file <{dl}>`.",
+                "",
+            ]
+            renderer = RENDERERS.get(kind)
+            if renderer is None:
+                keys = (
+                    ", ".join(f"``{k}``" for k in data)
+                    if isinstance(data, dict)
+                    else "(not an object)"
+                )
+                lines += [f"Layout not known to the docs; top-level keys: {keys}.", ""]
+            else:
+                try:
+                    lines += renderer(data)
+                except Exception as exc:  # noqa: BLE001 - never fail the build
+                    logger.info(f"benchmark-results: {f}: {exc!r}")
+                    lines += [
+                        f"*The layout of this file was not understood* ({exc!r}).",
+                        "",
+                    ]
+            machine = _machine(data.get("machine", {}))
+            if machine:
+                lines += [machine, ""]
+        return _parse(self, lines, "benchmark-results")
+
+
+def _download_path(src_dir: Path, target: Path) -> str:
+    return Path(os.path.relpath(target, src_dir)).as_posix()
+
+
+def _parse(directive: SphinxDirective, lines: list[str], source: str):
+    """Parse generated reST (section titles allowed) into nodes."""
+    container = nodes.section()
+    container.document = directive.state.document
+    nested_parse_with_titles(
+        directive.state, StringList(lines, source=source), container
+    )
+    return container.children
+
+
+# ---------------------------------------------------------------------------
+# API coverage
+# ---------------------------------------------------------------------------
+def public_names() -> list[str]:
+    import sklearn_deeplight
+
+    return [n for n in sklearn_deeplight.__all__]
+
+
+def _listed_names(text: str) -> set[str]:
+    """Names of sklearn_deeplight that api.rst documents."""
+    found = set(
+        re.findall(r"^\s+(?:sklearn_deeplight\.)?([A-Za-z_]\w*)\s*$", text, re.M)
+    )
+    found |= set(
+        re.findall(
+            r"\.\. (?:auto)?(?:class|function|data|module|py:data|py:module)"
+            r"::\s+(?:sklearn_deeplight\.)?([\w.]+)",
+            text,
+        )
+    )
+    return found
+
+
+class PublicNamesNotListed(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        import inspect
+
+        import sklearn_deeplight
+
+        text = Path(self.env.doc2path(self.env.docname)).read_text()
+        listed = _listed_names(text)
+        missing = [n for n in public_names() if n not in listed]
+        if not missing:
+            return []
+        logger.info(
+            "api.rst does not list %s: documented under 'Other public names'",
+            ", ".join(missing),
+        )
+        lines = ["Other public names", "------------------", ""]
+        for name in missing:
+            obj = getattr(sklearn_deeplight, name)
+            full = f"sklearn_deeplight.{name}"
+            if inspect.ismodule(obj):
+                lines += [f".. automodule:: {full}", "   :members:", ""]
+            elif inspect.isclass(obj):
+                lines += [f".. autoclass:: {full}", ""]
+            elif callable(obj):
+                lines += [f".. autofunction:: {full}", ""]
+            else:
+                lines += [f".. py:data:: {full}", "", f"   ``{obj!r}``", ""]
+        return _parse(self, lines, "public-names-not-listed")
+
+
+def setup(app):
+    app.add_directive("benchmark-results", BenchmarkResults)
+    app.add_directive("public-names-not-listed", PublicNamesNotListed)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
