@@ -180,6 +180,15 @@ def _human_bytes(n: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
+def _num(value: float) -> str:
+    """A timing for a table: 3 to 4 significant digits, thousands separated."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
 def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Plain-text table: first column left-aligned, the others right-aligned."""
     widths = [
@@ -842,9 +851,9 @@ def _cmd_demo(args) -> int:
                     f"{ll:.4f}",
                     f"{r['params']:,}",
                     _human_bytes(r["bytes"]),
-                    f"{lat1[(name, kind)] * 1e6:.1f}",
+                    _num(lat1[(name, kind)] * 1e6),
                     f"{base1 / lat1[(name, kind)]:.1f}x",
-                    f"{latb[(name, kind)] / large * 1e6:.2f}",
+                    _num(latb[(name, kind)] / large * 1e6),
                     f"{baseb / latb[(name, kind)]:.1f}x",
                 ]
             )
@@ -1187,12 +1196,12 @@ def _cmd_bench(args, parser) -> int:
     )
     rows = []
     with _torch_threads(args.threads):
+        Xt = head.transform(X) if head is not None else X
         for size in sizes:
             pool = []
             for _ in range(1 if size >= 512 else 16):
                 idx = rng.choice(n, size=size, replace=size > n)
-                xb = take(X, idx)
-                pool.append((xb, head.transform(xb) if head is not None else xb))
+                pool.append((take(X, idx), take(Xt, idx)))
             impls: dict[str, Callable] = {"full": full}
             if head is not None:
                 impls["model"] = model_only
@@ -1205,14 +1214,14 @@ def _cmd_bench(args, parser) -> int:
             )
             row = [
                 f"{size:,}",
-                f"{times['full'] * 1e3:.3f}",
-                f"{times['full'] / size * 1e6:.2f}",
+                _num(times["full"] * 1e3),
+                _num(times["full"] / size * 1e6),
                 f"{size / times['full']:,.0f}",
             ]
             if head is not None:
                 row += [
-                    f"{times['model'] * 1e3:.3f}",
-                    f"{times['model'] / size * 1e6:.2f}",
+                    _num(times["model"] * 1e3),
+                    _num(times["model"] / size * 1e6),
                 ]
             rows.append(row)
     headers = ["batch", "ms/call", "us/row", "rows/s"]

@@ -268,15 +268,23 @@ def test_csv_logs_with_and_without_labels(tmp_path, capsys):
     args = ["train", str(tmp_path / "train.csv"), "--format", "csv"]
     args += ["--label", "click", "-o", str(model), "--model", "fwfm", *TINY]
     assert main([*args, "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
     code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "csv"])
     out, _ = capsys.readouterr()
     assert code == 0
     assert len(out.splitlines()) == 40
-    # The wrong --format: columns that differ from the model's, exit 1.
-    code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "avazu"])
+    # Without --label click the label is read as a feature: the columns differ
+    # from the model's, exit 1.
+    code = main(["predict", str(model), str(tmp_path / "train.csv"), "--format", "csv"])
     _, err = capsys.readouterr()
     assert code == 1
     assert "differ from those the model was trained on" in err
+    assert "unexpected: ['click']" in err
+    # The wrong --format: the avazu reader finds no label column, exit 1.
+    code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "avazu"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "no 'click' column" in err
 
 
 # ----------------------------------------------------------------------
