@@ -18,14 +18,18 @@ def _criteo_transform(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def encode_criteo_head(path: Path, n_train: int = 8000, min_count: int = 4):
+def encode_criteo_head(
+    path: Path, n_train: int = 8000, min_count: int = 4, numeric_as_codes: bool = False
+):
     """Time split of Criteo rows encoded as in the paper.
 
     Numeric fields get the winners' transform (missing -> 0); categorical codes
     are given by order of first appearance in the training rows, values seen
     fewer than ``min_count`` times in the training rows share code 0 (as do
     unseen test values). Returns a DataFrame (float numeric columns, int
-    categorical ones) split into train and test.
+    categorical ones) split into train and test. With ``numeric_as_codes`` the
+    transformed integer values of I1..I13 become category codes instead (the
+    BARS/FuxiCTR Criteo preprocessing), shifted to start at 0.
     """
     import pandas as pd
 
@@ -37,7 +41,8 @@ def encode_criteo_head(path: Path, n_train: int = 8000, min_count: int = 4):
     cols = {}
     for name in names[1:14]:
         v = pd.to_numeric(raw[name].replace("", "0")).to_numpy(np.float64)
-        cols[name] = _criteo_transform(v)
+        v = _criteo_transform(v)
+        cols[name] = (v - v.min()).astype(np.int64) if numeric_as_codes else v
     for name in names[14:]:
         train_vals = raw[name].iloc[:n_train]
         counts = train_vals.value_counts()
@@ -55,3 +60,12 @@ def criteo_split():
     if not path.exists():
         pytest.skip(f"real Criteo rows not found at {path}")
     return encode_criteo_head(path)
+
+
+@pytest.fixture(scope="session")
+def criteo_split_codes():
+    """As ``criteo_split``, the transformed numeric values as category codes."""
+    path = SHARED_DATA / "criteo" / "train_head9999.txt"
+    if not path.exists():
+        pytest.skip(f"real Criteo rows not found at {path}")
+    return encode_criteo_head(path, min_count=10, numeric_as_codes=True)

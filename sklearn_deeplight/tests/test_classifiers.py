@@ -342,7 +342,7 @@ def test_planted_field_pairs_rank_first():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: LRClassifier(),
+        lambda: LRClassifier(lr=1e-2),
         lambda: FMClassifier(),
         lambda: FwFMClassifier(),
         lambda: DeepFMClassifier(hidden_units=(64, 64)),
@@ -352,12 +352,15 @@ def test_planted_field_pairs_rank_first():
     ],
     ids=IDS,
 )
-def test_learns_real_criteo_rows(make, criteo_split):
-    X_train, y_train, X_test, y_test = criteo_split
+def test_learns_real_criteo_rows(make, criteo_split_codes):
+    # Paper's transform floor(log(x)^2) on I1..I13, the results used as codes
+    # (BARS/FuxiCTR Criteo preprocessing): as numeric multipliers of up to
+    # ~150 they destabilise the interaction models on 8,000 rows.
+    X_train, y_train, X_test, y_test = criteo_split_codes
     clf = make().set_params(
         max_epochs=15,
         batch_size=256,
-        embedding_l2=1e-4,
+        embedding_l2=1e-2,
         patience=2,
         validation_fraction=0.1,
         random_state=0,
