@@ -25,6 +25,8 @@ _LAZY = {
     "FieldEncoder": "._encoder",
     "criteo_numeric_transform": "._encoder",
     "datasets": ".datasets",
+    "save": "._persistence",
+    "load": "._persistence",
 }
 
 __all__ = [
@@ -40,7 +42,9 @@ __all__ = [
     "XDeepFMClassifier",
     "criteo_numeric_transform",
     "datasets",
+    "load",
     "pruning_schedule",
+    "save",
     "__version__",
 ]
 
@@ -56,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
         XDeepFMClassifier,
     )
     from ._encoder import FieldEncoder, criteo_numeric_transform
+    from ._persistence import load, save
     from ._pruning import DeepLightPruning, pruning_schedule
     from ._sparse import SparseCTRPredictor
 
