@@ -287,6 +287,14 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def _name_list(text: str) -> tuple[str, ...]:
+    """argparse type of ``"a,b,c"``: column names."""
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected column names, got {text!r}")
+    return names
+
+
 def _structure(dnn: float, field_pairs: float, embeddings: float, cin=0.0) -> str:
     """The paper's name of a pruned structure, e.g. ``D-90% R-90% F-40%``."""
     parts = []
@@ -300,7 +308,7 @@ def _structure(dnn: float, field_pairs: float, embeddings: float, cin=0.0) -> st
 # ----------------------------------------------------------------------
 # Reading logs
 # ----------------------------------------------------------------------
-def _read_log(
+def _iter_log(
     path: Path,
     fmt: str,
     *,
@@ -308,38 +316,123 @@ def _read_log(
     label: str = "label",
     on_bad_lines: str = "error",
     require_label: bool = True,
-):
-    """Read a click log: ``(X, y)`` with ``y`` None for an unlabelled CSV."""
+    chunksize: int = 100_000,
+    numeric: Sequence[str] = (),
+) -> Iterator[tuple[Any, np.ndarray | None]]:
+    """Read a click log in chunks of ``(X, y)``, ``y`` None for an unlabelled CSV.
+
+    Raises ValueError naming the file (and the line, for a malformed one)
+    when the log cannot be read or holds no row.
+    """
     from .datasets import load_avazu, load_criteo
 
+    n = 0
     if fmt == "criteo":
-        X, y = load_criteo(path, nrows=nrows, on_bad_lines=on_bad_lines)
+        chunks = load_criteo(
+            path, nrows=nrows, chunksize=chunksize, on_bad_lines=on_bad_lines
+        )
     elif fmt == "avazu":
-        X, y = load_avazu(path, nrows=nrows, on_bad_lines=on_bad_lines)
+        chunks = load_avazu(
+            path, nrows=nrows, chunksize=chunksize, on_bad_lines=on_bad_lines
+        )
     elif fmt == "csv":
-        import pandas as pd
-
-        try:
-            df = pd.read_csv(path, nrows=nrows)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable CSV file: {exc}") from None
-        except pd.errors.EmptyDataError:
-            raise ValueError(f"{path}: the file is empty") from None
-        if label in df.columns:
-            y = df.pop(label).to_numpy()
-        elif require_label:
-            raise ValueError(
-                f"{path}: no label column {label!r} among the columns "
-                f"{list(df.columns)[:10]}; name it with --label"
-            )
-        else:
-            y = None
-        X = df
+        chunks = _iter_csv(path, nrows, chunksize, label, require_label, numeric)
     else:  # pragma: no cover - argparse restricts the choices
         raise UsageError(f"unknown format {fmt!r}")
-    if len(X) == 0:
+    for X, y in chunks:
+        if len(X):
+            n += len(X)
+            yield X, y
+    if n == 0:
         raise ValueError(f"{path}: no rows to read")
+
+
+def _iter_csv(
+    path: Path,
+    nrows: int | None,
+    chunksize: int,
+    label: str,
+    require_label: bool,
+    numeric: Sequence[str],
+) -> Iterator[tuple[Any, np.ndarray | None]]:
+    """Chunks of a CSV log with a header line; the ``label`` column is ``y``.
+
+    Every column is read as text (an empty field is missing), so that a
+    column's kind never depends on its values; the ``numeric`` columns are
+    then converted to float64 (numeric fields), the label to integers when it
+    holds only integers.
+    """
+    import pandas as pd
+
+    try:
+        reader = pd.read_csv(
+            path,
+            nrows=nrows,
+            chunksize=chunksize,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+        )
+        for df in reader:
+            missing = [c for c in numeric if c not in df.columns]
+            if missing:
+                raise ValueError(
+                    f"--numeric: no column {missing[0]!r} in {path} (columns: "
+                    f"{list(df.columns)[:10]})"
+                )
+            for c in numeric:
+                values = pd.to_numeric(df[c], errors="coerce")
+                bad = values.isna() & df[c].notna()
+                if bad.any():
+                    row = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise ValueError(
+                        f"{path}: numeric column {c!r} holds "
+                        f"{df[c].iloc[row]!r} (line {df.index[row] + 2})"
+                    )
+                df[c] = values.astype(np.float64)
+            if label in df.columns:
+                y = df.pop(label)
+                if y.isna().any():
+                    raise ValueError(f"{path}: the label column {label!r} has gaps")
+                as_int = pd.to_numeric(y, errors="coerce")
+                y = y.to_numpy() if as_int.isna().any() else as_int.to_numpy()
+            elif require_label:
+                raise ValueError(
+                    f"{path}: no label column {label!r} among the columns "
+                    f"{list(df.columns)[:10]}; name it with --label"
+                )
+            else:
+                y = None
+            yield df, y
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV file: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+
+
+def _read_log(path: Path, fmt: str, **kwargs) -> tuple[Any, np.ndarray | None]:
+    """The whole log as one ``(X, y)`` (see :func:`_iter_log`)."""
+    import pandas as pd
+
+    chunks = list(_iter_log(path, fmt, **kwargs))
+    if len(chunks) == 1:
+        return chunks[0]
+    X = pd.concat([X for X, _ in chunks], ignore_index=True)
+    ys = [y for _, y in chunks]
+    y = None if ys[0] is None else np.concatenate(ys)
     return X, y
+
+
+def _read_options(args) -> dict[str, Any]:
+    """The reading options of the command line, for :func:`_iter_log`."""
+    if args.numeric and args.format != "csv":
+        raise UsageError("--numeric applies to --format csv")
+    return dict(
+        nrows=args.nrows,
+        label=args.label,
+        on_bad_lines=args.on_bad_lines,
+        numeric=args.numeric,
+    )
 
 
 def _add_read_options(p: argparse.ArgumentParser, *, nrows_default=None) -> None:
@@ -350,7 +443,8 @@ def _add_read_options(p: argparse.ArgumentParser, *, nrows_default=None) -> None
         help="layout of the log: criteo (Kaggle train.txt: label, I1..I13, "
         "C1..C26, tab-separated, no header), avazu (train.csv with header, "
         "label 'click'; 'id' and 'hour' dropped) or csv (header line, a label "
-        "column named by --label, float columns numeric, others categorical); "
+        "column named by --label, the --numeric columns numeric, the others "
+        "categorical); "
         ".gz/.bz2/.xz are read too (criteo, avazu) (default: criteo)",
     )
     p.add_argument(
@@ -365,6 +459,14 @@ def _add_read_options(p: argparse.ArgumentParser, *, nrows_default=None) -> None
         "--label",
         default="label",
         help="label column of a csv log (default: label)",
+    )
+    p.add_argument(
+        "--numeric",
+        type=_name_list,
+        default=(),
+        metavar="COLS",
+        help="csv: comma-separated columns read as numbers (numeric fields); "
+        "every other column is categorical (default: none)",
     )
     p.add_argument(
         "--on-bad-lines",
@@ -423,7 +525,26 @@ def _fit_with_progress(est, X, y, progress: _Progress):
             est.fit(X, y)
     finally:
         _strip_progress(est)
+    if _interrupted(est):
+        raise KeyboardInterrupt
     return est
+
+
+def _interrupted(est) -> bool:
+    """Whether Ctrl-C stopped ``est.fit`` (skorch returns as if it ended).
+
+    skorch ends training quietly on KeyboardInterrupt, which is also how its
+    early stopping stops: training was interrupted when it ended before
+    ``max_epochs`` complete epochs without early stopping having stopped it.
+    """
+    history = est.history
+    complete = len(history) == est.max_epochs and "dur" in history[-1]
+    if complete:
+        return False
+    for name, cb in getattr(est, "callbacks_", []):
+        if name == "early_stopping" and cb.misses_ >= cb.patience:
+            return False
+    return True
 
 
 @contextlib.contextmanager
@@ -633,9 +754,7 @@ def _demo_data(args, progress: _Progress):
         X, y = _read_log(
             path,
             args.format,
-            nrows=args.nrows,
-            label=args.label,
-            on_bad_lines=args.on_bad_lines,
+            **_read_options(args),
         )
         if len(y) < 50:
             raise ValueError(f"{path}: {len(y)} rows are too few for the demo")
@@ -890,6 +1009,10 @@ def _cmd_demo(args) -> int:
         "state_dict (torch) or the joblib file of the predictor (sparse)."
     )
     print(
+        "A layer kept dense costs more as a sparse matrix (values + column "
+        "indices): the sparse predictor pays off with pruning."
+    )
+    print(
         "us b=1: microseconds per call of one row; us/row: per row of a batch. "
         "Both engines take the indexed input and return logits, one thread; "
         "speed-up against the dense model in torch."
@@ -990,9 +1113,7 @@ def _cmd_train(args, parser) -> int:
     X, y = _read_log(
         log,
         args.format,
-        nrows=args.nrows,
-        label=args.label,
-        on_bad_lines=args.on_bad_lines,
+        **_read_options(args),
     )
     encoder = FieldEncoder(
         numeric_transform="criteo" if args.format == "criteo" else None,
@@ -1019,16 +1140,15 @@ def _cmd_train(args, parser) -> int:
 
     print(f"model: {type(est).__name__} ({args.model}) trained in {fit_seconds:.1f}s")
     print(f"rows: {len(y):,} from {log} ({args.format})")
-    if any(targets.values()) or args.model != "lr":
-        report = est.sparsity_report()
-        if len(report):
-            print(
-                "sparsity: "
-                + ", ".join(
-                    f"{c} {report.loc[c, 'sparsity']:.1%} of {report.loc[c, 'total']:,}"
-                    for c in report.index
-                )
+    report = est.sparsity_report()
+    if len(report):
+        print(
+            "sparsity: "
+            + ", ".join(
+                f"{c} {report.loc[c, 'sparsity']:.1%} of {report.loc[c, 'total']:,}"
+                for c in report.index
             )
+        )
     kind = "FieldEncoder + SparseCTRPredictor" if args.sparse else "FieldEncoder + "
     kind += "" if args.sparse else type(est).__name__
     print(f"saved: {out} ({_human_bytes(out.stat().st_size)}, pipeline {kind})")
@@ -1079,30 +1199,52 @@ def _cmd_predict(args, parser) -> int:
     progress = _Progress(args.quiet)
 
     model = _load_model(model_path)
-    progress(f"reading {log} ({args.format} format)")
-    X, y = _read_log(
-        log,
-        args.format,
-        nrows=args.nrows,
-        label=args.label,
-        on_bad_lines=args.on_bad_lines,
-        require_label=False,
-    )
-    _check_columns(model, X, log, args.format)
-    progress(f"predicting {len(X):,} rows")
-    with _torch_threads(args.threads):
-        proba = np.asarray(model.predict_proba(X))[:, 1]
-    text = "".join(f"{p:.9g}\n" for p in proba)
+    progress(f"predicting the rows of {log} ({args.format} format)")
+    labels: list[np.ndarray] = []
+    probas: list[np.ndarray] = []
+
+    def run(stream) -> int:
+        n = 0
+        chunks = _iter_log(
+            log,
+            args.format,
+            **_read_options(args),
+            require_label=False,
+            chunksize=args.chunksize,
+        )
+        with _torch_threads(args.threads):
+            for X, y in chunks:
+                if n == 0:
+                    _check_columns(model, X, log, args.format)
+                proba = np.asarray(model.predict_proba(X))[:, 1]
+                stream.write("".join(f"{p:.9g}\n" for p in proba))
+                n += len(proba)
+                if y is not None:
+                    labels.append(np.asarray(y))
+                    probas.append(proba)
+                if n > len(proba):
+                    progress(f"{n:,} rows")
+        return n
+
     if out is None:
-        sys.stdout.write(text)
+        n = run(sys.stdout)
         sys.stdout.flush()
     else:
-        _atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-        progress(f"wrote {len(proba):,} probabilities to {out}")
-    if y is not None and not args.quiet:
+        counted: list[int] = []
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w") as f:
+                counted.append(run(f))
+
+        _atomic_write(out, write)
+        n = counted[0]
+        progress(f"wrote {n:,} probabilities to {out}")
+    if labels and len(labels) == len(probas) and not args.quiet:
+        y = np.concatenate(labels)
         classes = getattr(model, "classes_", np.array([0, 1]))
-        y01 = (np.asarray(y) == classes[-1]).astype(np.int64)
-        auc, ll = _metrics(y01, np.clip(proba, 1e-15, 1 - 1e-15))
+        y01 = (y == classes[-1]).astype(np.int64)
+        p = np.clip(np.concatenate(probas), 1e-15, 1 - 1e-15)
+        auc, ll = _metrics(y01, p)
         progress(f"on the labels of the log: AUC {auc:.4f}, logloss {ll:.4f}")
     return EXIT_OK
 
@@ -1161,9 +1303,7 @@ def _cmd_bench(args, parser) -> int:
         X, _ = _read_log(
             log,
             args.format,
-            nrows=args.nrows,
-            label=args.label,
-            on_bad_lines=args.on_bad_lines,
+            **_read_options(args),
             require_label=False,
         )
         _check_columns(model, X, log, args.format)
@@ -1487,6 +1627,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("log", metavar="LOG", help="the click log to score")
     _add_read_options(p)
     p.add_argument("--out", "-o", default=None, metavar="FILE", help="default: stdout")
+    p.add_argument(
+        "--chunksize",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="rows read and predicted at a time (default: 100000)",
+    )
     p.add_argument(
         "--threads", type=_positive_int, default=None, help="torch/BLAS threads"
     )

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from sklearn_deeplight import DeepFwFMClassifier, FieldEncoder, SparseCTRPredictor
+from sklearn_deeplight import DeepFwFMClassifier, FieldEncoder, SparseCTRPredictor, _cli
 from sklearn_deeplight._cli import main
 from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
 
@@ -267,8 +267,10 @@ def test_csv_logs_with_and_without_labels(tmp_path, capsys):
     model = tmp_path / "m.joblib"
     args = ["train", str(tmp_path / "train.csv"), "--format", "csv"]
     args += ["--label", "click", "-o", str(model), "--model", "fwfm", *TINY]
-    assert main([*args, "--epochs", "1", "--quiet"]) == 0
+    assert main([*args, "--numeric", "I1,I2", "--epochs", "1", "--quiet"]) == 0
     capsys.readouterr()
+    encoder = joblib.load(model)[0]
+    assert encoder.numeric_fields_.tolist() == [0, 1]  # I1, I2; C1..C4 categorical
     code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "csv"])
     out, _ = capsys.readouterr()
     assert code == 0
@@ -340,6 +342,10 @@ def test_missing_file_exits_2_naming_it(argv, logs, pruned_model, tmp_path, caps
             "leaves no pruning epoch",
         ),
         (["demo", "--quick", "--nrows", "10"], "--nrows applies to --data"),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--numeric", "I1"],
+            "--numeric applies to --format csv",
+        ),
     ],
 )
 def test_bad_option_exits_2(argv, message, logs, tmp_path, capsys):
@@ -398,6 +404,24 @@ def test_failed_save_keeps_the_existing_model(logs, tmp_path, monkeypatch, capsy
     assert "No space left on device" in err
     assert out.read_bytes() == b"the previous model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]
+
+
+def test_interrupted_training_saves_nothing(logs, tmp_path, monkeypatch, capsys):
+    # skorch ends fit quietly on Ctrl-C; the command must not save a model
+    # trained for part of its epochs, and exits 130.
+    from skorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli, "_epoch_progress", lambda log: CtrlC())
+    out = tmp_path / "m.joblib"
+    argv = ["train", str(logs["train"]), "-o", str(out), "--model", "lr"]
+    assert main([*argv, "--epochs", "3", "--batch-size", "256"]) == 130
+    _, err = capsys.readouterr()
+    assert "interrupted" in err
+    assert not out.exists()
 
 
 def test_python_dash_m_help():
