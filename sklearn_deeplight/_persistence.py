@@ -1163,13 +1163,13 @@ def load(path) -> Any:
     where = str(path)
     try:
         manifest, entries = _read_entries(data, where)
-    except _DamagedFile:
-        raise
+        tree = _parse_json(entries[_TREE], f"{where}: {_TREE}")
+    except _DamagedFile as exc:
+        raise ValueError(str(exc)) from None
     except Exception as exc:  # zipfile's many errors on damaged bytes
-        raise _damaged(
+        raise ValueError(
             f"{where} is truncated or damaged ({type(exc).__name__}: {exc})."
         ) from None
-    tree = _parse_json(entries[_TREE], f"{where}: {_TREE}")
     arrays = {int(name[7:13]): blob for name, blob in entries.items() if name != _TREE}
     written_by = manifest.get("library_version")
     if written_by != _versions()["library_version"]:
