@@ -42,7 +42,6 @@ from sklearn_deeplight import (
 from sklearn_deeplight._sparse import SparseCTRPredictor
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGE = REPO / "sklearn_deeplight"
 TOL = 1e-5
 
 N_TRAIN = 300
@@ -61,6 +60,15 @@ MODELS = {
     "xDeepFM": lambda: XDeepFMClassifier(cin_layer_sizes=(6, 5, 4), **_DEEP),
     "DeepFwFM": lambda: DeepFwFMClassifier(linear_term="feature_vector", **_DEEP),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models: one torch thread is faster, and much faster on a busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -153,7 +161,7 @@ def _sparse_est(fitted, name="DeepFwFM", variant="pruned"):
 @pytest.mark.realdata
 def test_matches_estimator_on_criteo(criteo_split):
     X_train, y_train, X_test, _ = criteo_split
-    est = DeepFwFMClassifier(**_DEEP).fit(X_train, y_train)
+    est = DeepFwFMClassifier(**dict(_DEEP, batch_size=1024)).fit(X_train, y_train)
     for variant in (est, _prune(est)):
         ref = variant.predict_proba(X_test)
         for engine in ("numba", "scipy"):
@@ -355,12 +363,6 @@ sys.meta_path.insert(0, _BlockTorch())
 _SERVE = (
     _BLOCK_TORCH
     + """
-if {stub}:
-    # Bypass sklearn_deeplight/__init__.py (which imports the estimators).
-    import types
-    pkg = types.ModuleType("sklearn_deeplight")
-    pkg.__path__ = [{package!r}]
-    sys.modules["sklearn_deeplight"] = pkg
 import joblib
 import numpy as np
 pred = joblib.load({model!r})
@@ -375,17 +377,22 @@ print("served without torch")
 )
 
 
-def _serve(tmp_path, pred, X, stub: bool) -> subprocess.CompletedProcess:
+def test_joblib_load_without_torch(fitted, tmp_path):
+    """A saved predictor loads and predicts where torch cannot be imported.
+
+    Unpickling imports sklearn_deeplight (whose namespace is lazy), _sparse,
+    _kernels and _validation: the subprocess fails if any of them needs torch.
+    """
+    pred = _sparse_est(fitted, "xDeepFM").to_sparse()
+    X = _test_frame()
     joblib.dump(pred, tmp_path / "pred.joblib")
     joblib.dump(X, tmp_path / "X.joblib")
     code = _SERVE.format(
-        stub=stub,
-        package=str(PACKAGE),
         model=str(tmp_path / "pred.joblib"),
         data=str(tmp_path / "X.joblib"),
         out=str(tmp_path / "proba_"),
     )
-    return subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
@@ -393,28 +400,11 @@ def _serve(tmp_path, pred, X, stub: bool) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
     )
-
-
-def test_predictor_modules_do_not_import_torch(fitted, tmp_path):
-    """_sparse, _kernels, _validation and the pickle never need torch."""
-    pred = _sparse_est(fitted, "xDeepFM").to_sparse()
-    X = _test_frame()
-    proc = _serve(tmp_path, pred, X, stub=True)
     assert proc.returncode == 0, proc.stderr
     for engine in ("numba", "scipy"):
         pred.set_params(engine=engine)
         served = np.load(tmp_path / f"proba_{engine}.npy")
         np.testing.assert_array_equal(served, pred.predict_proba(X))
-
-
-def test_joblib_load_without_torch(fitted, tmp_path):
-    """A saved predictor loads and predicts where torch cannot be imported."""
-    pred = _sparse_est(fitted).to_sparse()
-    X = _test_frame()
-    proc = _serve(tmp_path, pred, X, stub=False)  # needs the lazy package init
-    assert proc.returncode == 0, proc.stderr
-    served = np.load(tmp_path / "proba_numba.npy")
-    np.testing.assert_array_equal(served, pred.predict_proba(X))
 
 
 # ----------------------------------------------------------------------
