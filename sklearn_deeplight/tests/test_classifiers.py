@@ -347,7 +347,7 @@ def test_planted_field_pairs_rank_first():
         lambda: FwFMClassifier(),
         lambda: DeepFMClassifier(hidden_units=(64, 64)),
         lambda: NFMClassifier(hidden_units=(64, 64)),
-        lambda: XDeepFMClassifier(hidden_units=(64, 64), cin_layer_sizes=(16, 16)),
+        lambda: XDeepFMClassifier(hidden_units=(64, 64), cin_layer_sizes=(8, 8)),
         lambda: DeepFwFMClassifier(hidden_units=(64, 64)),
     ],
     ids=IDS,
