@@ -38,6 +38,7 @@ import random
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -720,7 +721,7 @@ def _demo_config(args, n_train: int | None) -> DemoConfig:
 
 
 def _demo_data(args, progress: _Progress):
-    """Raw train/test rows, the encoder settings, a description, the ceiling."""
+    """Raw train and test rows, the true test probabilities, descriptions."""
     from sklearn.model_selection import train_test_split
 
     ceiling = None
@@ -827,6 +828,8 @@ def _cmd_demo(args) -> int:
         raise UsageError("--nrows applies to --data; use --rows for generated data")
     if args.data is not None and args.rows is not None:
         raise UsageError("--rows sizes the generated data; use --nrows with --data")
+    if args.rows is not None and args.rows < 100:
+        raise UsageError(f"--rows must be >= 100, got {args.rows}")
 
     X_train, X_test, y_train, y_test, ceiling, source, split, fmt = _demo_data(
         args, progress
@@ -890,6 +893,7 @@ def _cmd_demo(args) -> int:
     predictors = {
         name: est.to_sparse(engine=args.engine) for name, est in models.items()
     }
+    y01 = (np.asarray(y_test) == dense.classes_[1]).astype(np.int64)
     rows = []
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -899,12 +903,12 @@ def _cmd_demo(args) -> int:
             nz_t, total = _nonzero_torch(est.module_)
             results[name] = {
                 "torch": {
-                    "metrics": _metrics(y_test, p_torch),
+                    "metrics": _metrics(y01, p_torch),
                     "params": nz_t,
                     "bytes": _state_dict_bytes(est.module_),
                 },
                 "sparse": {
-                    "metrics": _metrics(y_test, p_sparse),
+                    "metrics": _metrics(y01, p_sparse),
                     "params": int(sum(predictors[name].n_params_.values())),
                     "bytes": _saved_bytes(predictors[name], tmp, "p.joblib"),
                 },
@@ -957,7 +961,7 @@ def _cmd_demo(args) -> int:
     base1 = lat1[("No pruning", "torch")]
     baseb = latb[("No pruning", "torch")]
 
-    engines = {"torch": "dense torch", "sparse": "sparse predictor"}
+    engines = {"torch": "torch", "sparse": "sparse predictor"}
     for name in models:
         for kind in ("torch", "sparse"):
             r = results[name][kind]
@@ -1002,34 +1006,34 @@ def _cmd_demo(args) -> int:
         f"{comp} {report.loc[comp, 'sparsity']:.1%} of {report.loc[comp, 'total']:,}"
         for comp in report.index
     ]
-    print("Pruned weights: " + ", ".join(parts) + ".")
-    print(
-        "AUC and logloss on the held-out rows. nonzero params: all parameters "
-        "(torch) or those the sparse predictor stores. bytes: torch.save of the "
-        "state_dict (torch) or the joblib file of the predictor (sparse)."
-    )
-    print(
-        "A layer kept dense costs more as a sparse matrix (values + column "
-        "indices): the sparse predictor pays off with pruning."
-    )
-    print(
-        "us b=1: microseconds per call of one row; us/row: per row of a batch. "
-        "Both engines take the indexed input and return logits, one thread; "
-        "speed-up against the dense model in torch."
-    )
     worst = max(r["max_diff"] for r in results.values())
-    print(f"Sparse predictor against torch: max |p difference| {worst:.1e}.")
+    notes = [
+        "Pruned weights: " + ", ".join(parts) + ".",
+        "AUC and logloss on the held-out rows; the sparse predictor agrees with "
+        f"torch to {worst:.1e} in probability.",
+        "nonzero params: all parameters (torch) or those the sparse predictor "
+        "stores. bytes: torch.save of the state_dict (dense tensors, pruned "
+        "zeros included) or the predictor's joblib file; a layer kept dense "
+        "costs more as a sparse matrix (values + column indices), so the "
+        "predictor pays off with pruning.",
+        "us b=1: microseconds per call of one row (the paper's latency); "
+        f"us/row: per row of a batch of {large:,}. Both engines take the "
+        "indexed input and return logits, on one thread; speed-up against the "
+        "dense model in torch.",
+    ]
     if ceiling is not None:
-        auc_c, ll_c = _metrics(y_test, ceiling)
-        print(
-            f"The generator's true click probabilities on the test rows: AUC "
-            f"{auc_c:.4f}, logloss {ll_c:.4f} (the ceiling)."
+        auc_c, ll_c = _metrics(y01, ceiling)
+        notes.append(
+            "The generator's true click probabilities score the test rows at "
+            f"AUC {auc_c:.4f}, logloss {ll_c:.4f} (the ceiling)."
         )
     total = time.perf_counter() - t_start
-    print(
-        f"Fit {fit_dense:.0f}s dense, {fit_pruned:.0f}s pruned; demo "
-        f"{total:.0f}s in all."
+    notes.append(
+        f"Fit {fit_dense:.0f}s dense, {fit_pruned:.0f}s pruned; demo {total:.0f}s "
+        "in all."
     )
+    for note in notes:
+        print(textwrap.fill(note, width=88, subsequent_indent="  "))
     return EXIT_OK
 
 
