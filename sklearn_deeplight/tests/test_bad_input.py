@@ -40,6 +40,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy.special import expit
 
 from sklearn_deeplight import DeepFwFMClassifier, FieldEncoder, FMClassifier
@@ -1014,8 +1017,7 @@ def _partial_fit_first(objs, X, y=_MATCHING, **kw):
 
 
 def _partial_fit_second(objs, X, y=_MATCHING, **kw):
-    est = _new_est()
-    est.partial_fit(_X(), _y())
+    est = copy.deepcopy(objs["partial"])  # after partial_fit(_X(), _y())
     return est.partial_fit(X, _target(X, y), **kw)
 
 
@@ -1496,6 +1498,7 @@ def objs(tmp_path_factory):
     out = {
         "tmp": tmp,
         "est": est,
+        "partial": _new_est().partial_fit(_X(), _y()),
         "sparse": est.to_sparse(),
         "est_df": est_df,
         "sparse_df": est_df.to_sparse(),
@@ -1587,3 +1590,79 @@ def test_catalogue(case: Case, objs, capsys):
         )
     # the caller's arrays, frames and lists are exactly as they were
     _unchanged(before, args)
+
+
+# ----------------------------------------------------------------------
+# Numerical safety (part 3)
+# ----------------------------------------------------------------------
+def _fm(**kw) -> FMClassifier:
+    params = dict(embedding_dim=3, numeric_fields=[3], batch_size=16)
+    params.update(max_epochs=2, validation_fraction=None, random_state=0)
+    return FMClassifier(**{**params, **kw})
+
+
+def test_divergence_names_epoch_batch_and_hint():
+    """A NaN or inf loss stops training with the epoch, the batch and a hint."""
+    torch.set_num_threads(1)
+    X, y = _X(), _y()
+    explode = X.copy()
+    explode[:, 3] = 1e30  # finite, but its FM square overflows float32
+    with pytest.raises(FloatingPointError) as info:
+        _fm().fit(explode, y)
+    msg = str(info.value)
+    assert re.search(r"loss is (nan|inf) at epoch 1, batch 1\b", msg), msg
+    assert "learning rate (lr=0.001)" in msg and "L2 penalty (l2=3e-07)" in msg
+    est = _fm(max_epochs=1)
+    est.partial_fit(X, y)
+    with pytest.raises(FloatingPointError, match=r"at epoch 2, batch 1\b"):
+        est.partial_fit(explode, y)
+    # a learning rate far too high
+    sgd = _fm(max_epochs=3, optimizer=torch.optim.SGD, lr=1e20)
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch \d+.*lr=1e\+20"):
+        sgd.fit(X, y)
+
+
+@pytest.mark.parametrize("bias", [-1e30, -1e4, -745.0, -40.0, 0.0, 40.0, 745.0, 1e30])
+def test_predict_proba_exact_at_extreme_logits(objs, bias):
+    """Probabilities are expit of the float64 logit, without warnings or NaN."""
+    est = copy.deepcopy(objs["est"])
+    with torch.no_grad():
+        est.module_.bias.fill_(bias)
+    X = _X(20, seed=3)
+    X[:5, 0] = 1000  # unseen codes too
+    for model in (est, est.to_sparse(engine="numba"), est.to_sparse(engine="scipy")):
+        with warnings.catch_warnings(), np.errstate(all="raise"):
+            warnings.simplefilter("error")
+            proba = model.predict_proba(X)
+            logit = model.decision_function(X)
+        assert proba.dtype == np.float64 and logit.dtype == np.float64
+        assert np.isfinite(logit).all()
+        np.testing.assert_array_equal(proba[:, 1], expit(logit))
+        np.testing.assert_array_equal(proba[:, 0], 1.0 - proba[:, 1])
+        assert ((proba >= 0) & (proba <= 1)).all()
+        if abs(bias) >= 745:  # beyond float64: exactly 0 or 1, never NaN
+            assert (proba[:, 1] == (1.0 if bias > 0 else 0.0)).all()
+        if bias == -40.0:  # a rare click keeps its relative precision
+            assert (proba[:, 1] > 0).all() and (proba[:, 1] < 1e-15).all()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    codes=hnp.arrays(
+        np.float64,
+        (6, 3),
+        elements=st.one_of(st.integers(-(2**62), 2**62).map(float), st.just(np.nan)),
+    ),
+    values=hnp.arrays(np.float64, 6, elements=st.floats(-1e6, 1e6)),
+)
+def test_predict_proba_never_nan_on_finite_input(objs, codes, values):
+    """Any codes (unseen, negative, huge, missing) and moderate numeric values."""
+    X = np.column_stack([codes, values])
+    for model in (objs["est"], objs["sparse"]):
+        proba = model.predict_proba(X)
+        assert not np.isnan(proba).any()
+        assert ((proba >= 0) & (proba <= 1)).all()
