@@ -717,3 +717,27 @@ def test_float16_storage(fitted):
         big.to_sparse(dtype="float16")
     with pytest.raises(ValueError, match="dtype"):
         est.to_sparse(dtype="int8")
+
+
+@pytest.mark.parametrize("name", ["xDeepFM", "DeepFwFM"])
+def test_after_deeplight_pruning(name):
+    """End to end: pruned by the library's callback, then served sparse."""
+    from sklearn_deeplight._pruning import DeepLightPruning
+
+    extra = {"cin": 0.8} if name == "xDeepFM" else {"field_pairs": 0.7}
+    prune = DeepLightPruning(
+        dnn=0.9, embeddings=0.4, warm_up_epochs=1, prune_every=1,
+        damping_steps="auto", **extra,
+    )  # fmt: skip
+    est = MODELS[name]().set_params(max_epochs=3, callbacks=[("prune", prune)])
+    X = _frame(N_TRAIN, 0)
+    est.fit(X, _target(X))
+    sd = est.module_.state_dict()
+    n_dnn = sum(int((v != 0).sum()) for k, v in sd.items() if k.startswith("dnn."))
+    X_test = _test_frame()
+    ref = est.predict_proba(X_test)
+    for engine in ("numba", "scipy"):
+        pred = est.to_sparse(engine=engine)
+        assert _rel(pred.predict_proba(X_test), ref) <= TOL
+        assert pred.n_params_["dnn"] == n_dnn
+        assert pred.n_params_["embedding"] == int((sd["embedding.weight"] != 0).sum())
