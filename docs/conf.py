@@ -8,6 +8,7 @@ editing prose; the build script always runs them.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -55,11 +56,7 @@ pygments_style = "sphinx"
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {
-    "members": True,
-    "inherited-members": True,
-    "member-order": "groupwise",
-}
+autodoc_default_options = {"member-order": "groupwise"}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -97,15 +94,6 @@ def _skip_member(app, what, name, obj, skip, options):
 
 
 # -- sphinx-gallery ----------------------------------------------------------
-def _reset_threads(gallery_conf, fname):
-    """Run every example with the docs build's torch thread count."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return
-    torch.set_num_threads(_THREADS)
-
-
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
@@ -115,9 +103,8 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "doc_module": ("sklearn_deeplight",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"sklearn_deeplight": None},
     "prefer_full_module": {r"sklearn_deeplight\..*"},
-    "reset_modules": ("matplotlib", _reset_threads),
+    "reset_modules": ("matplotlib", "deeplight_docs.reset_torch_threads"),
     "within_subsection_order": "FileNameSortKey",
     "remove_config_comments": True,
     "min_reported_time": 1,
@@ -149,5 +136,41 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module="skorch.*"
 warnings.filterwarnings("ignore", category=FutureWarning, module="skorch.*")
 
 
+# A fitted attribute's name in running text, as in "ndarray of shape
+# (n_features_in_,)", reads as a reST hyperlink reference (trailing
+# underscore) and fails the build. scikit-learn's docstrings write
+# (`n_features_in_`,); until this package's do, escape such underscores in
+# plain text (not in inline markup, literal blocks, directives or doctests).
+_INLINE = re.compile(
+    r"(``.+?``|:[\w:.-]+:`[^`]*`|`[^`]+`_{0,2}|\*\*.+?\*\*|\*[^*\s][^*]*\*)"
+)
+_TRAILING_UNDERSCORE = re.compile(r"(?<![\w\\])([A-Za-z]\w*?)_(?!\w)")
+
+
+def _escape_trailing_underscores(app, what, name, obj, options, lines):
+    block_indent = None  # indentation of the line opening a literal block
+    in_doctest = False
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if not stripped:
+            in_doctest = False
+            continue
+        if block_indent is not None and indent > block_indent:
+            continue
+        block_indent = None
+        if in_doctest or stripped.startswith(">>>"):
+            in_doctest = True
+            continue
+        if stripped.startswith(".. ") or stripped.endswith("::"):
+            block_indent = indent
+            if stripped.startswith(".. "):
+                continue
+        parts = _INLINE.split(line)
+        parts[::2] = [_TRAILING_UNDERSCORE.sub(r"\1\\_", p) for p in parts[::2]]
+        lines[i] = "".join(parts)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-docstring", _escape_trailing_underscores)

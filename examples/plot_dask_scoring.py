@@ -4,18 +4,19 @@ Scoring and searching on Dask
 
 Two ways to scale sklearn-deeplight out with `Dask <https://www.dask.org>`_:
 
-- **batch scoring**: a fitted serving pipeline (encoder + torch-free
-  :class:`~sklearn_deeplight.SparseCTRPredictor`) applied to every partition
-  of a :mod:`dask.dataframe` with ``map_partitions``;
+- **batch scoring**: a fitted encoder and torch-free
+  :class:`~sklearn_deeplight.SparseCTRPredictor` applied to every partition
+  of a Dask DataFrame, with :func:`sklearn_deeplight.dask.predict_proba` or
+  by hand with ``map_partitions``;
 - **model selection**: scikit-learn's joblib parallelism sent to a Dask
-  cluster with ``joblib.parallel_backend("dask")``, here for a search over
-  sparsity rates.
+  cluster with ``joblib.parallel_config(backend="dask")``, here for a search
+  over sparsity rates.
 
-Here the "cluster" is a small in-process one so that the page builds on any
-machine; with ``dask.distributed`` missing the example falls back to Dask's
-synchronous scheduler and joblib's default backend. On a real cluster only
-the ``Client`` line changes (and the package must be installed on the
-workers).
+The "cluster" here is a small in-process one so that the page builds on any
+machine; on a real cluster only the ``Client`` line changes (and the package
+must be installed on the workers). Without ``dask.distributed`` (the
+``dask`` extra) the example falls back to Dask's synchronous scheduler and
+joblib's default backend.
 """
 
 # %%
@@ -59,79 +60,81 @@ def make_model(dnn=0.9, field_pairs=0.9):
 
 
 model = make_model().fit(X_train, y_train)
-server = make_pipeline(model[0], model[-1].to_sparse())
+encoder, predictor = model[0], model[-1].to_sparse()
 
 # %%
 # Start a cluster, or fall back
 # -----------------------------
-# ``processes=False`` keeps the workers in this process (threads); on a real
+# ``processes=False`` keeps the worker in this process (threads); on a real
 # deployment pass the scheduler's address to ``Client``.
+# :func:`~sklearn_deeplight.dask.set_worker_threads` gives every worker one
+# torch thread, so that workers sharing a machine do not oversubscribe it.
 import dask
 import dask.dataframe as dd
 
 try:
     from dask.distributed import Client
 
-    client = Client(processes=False, n_workers=1, threads_per_worker=2)
-    print("dask.distributed client with", len(client.nthreads()), "worker(s)")
-except ImportError:  # dask[distributed] not installed
+    from sklearn_deeplight.dask import predict_proba, set_worker_threads
+except ImportError:  # the dask extra is not installed
     client = None
     dask.config.set(scheduler="synchronous")
-    print("dask.distributed not installed: synchronous scheduler")
+    print("dask.distributed is not installed: synchronous scheduler")
+else:
+    client = Client(processes=False, n_workers=1, threads_per_worker=2)
+    print("torch threads per worker:", set_worker_threads(client, 1))
 
 # %%
-# Batch scoring with ``map_partitions``
-# -------------------------------------
-# New click logs, as a Dask DataFrame of 8 partitions (here built from
-# generated rows; in practice ``dd.read_parquet`` or ``dd.read_csv``). The
-# function applied to each partition gets a pandas DataFrame and returns the
-# click probabilities as a Series with the partition's index. With a
-# distributed client, ``client.scatter(server, broadcast=True)`` ships the
-# model to every worker once; passing it as an argument of
-# ``map_partitions`` works with any scheduler.
+# Batch scoring
+# -------------
+# New click logs as a Dask DataFrame of 8 partitions (built here from
+# generated rows; in practice ``dd.read_parquet`` or ``dd.read_csv``).
+# :func:`sklearn_deeplight.dask.predict_proba` ships the encoder and the
+# predictor to each worker once and returns a lazy Dask Array.
+import numpy as np
 import pandas as pd
 
 X_new, y_new = make_ctr_classification(n_samples=40_000, random_state=1, **generator)
-X_new["click"] = y_new
 ddf = dd.from_pandas(X_new, npartitions=8)
-features = list(X_train.columns)
+local = predictor.predict_proba(encoder.transform(X_new))[:, 1]
+
+if client is not None:
+    proba = predict_proba(predictor, ddf, encoder=encoder)
+    pctr = proba[:, 1].compute()
+    print("identical to local scoring:", np.array_equal(pctr, local))
+
+# %%
+# The same by hand, with any scheduler: the function applied to each
+# partition gets a pandas DataFrame and returns a Series with the
+# partition's index. Passing the fitted objects as arguments of
+# ``map_partitions`` puts them in the task graph once.
+server = make_pipeline(encoder, predictor)
 
 
 def score_partition(part, server):
-    proba = server.predict_proba(part[features])[:, 1]
-    return pd.Series(proba, index=part.index, name="pctr")
+    return pd.Series(server.predict_proba(part)[:, 1], index=part.index, name="pctr")
 
 
-pctr = ddf.map_partitions(
+pctr_series = ddf.map_partitions(
     score_partition, server, meta=pd.Series(dtype="float64", name="pctr")
 )
-scored = ddf.assign(pctr=pctr)
-summary = scored[["click", "pctr"]].mean().compute()
-summary
-
-# %%
-# Compare with scoring the same rows in one process:
-import numpy as np
-
-local = server.predict_proba(X_new[features])[:, 1]
-distributed = pctr.compute().to_numpy()
-print("identical to local scoring:", np.array_equal(local, distributed))
+by_hand = pctr_series.compute().to_numpy()
+print("identical to local scoring:", np.array_equal(by_hand, local))
 
 # %%
 # Predicted against observed click rate per partition, a quick calibration
 # check of what the cluster computed:
-per_partition = scored.map_partitions(
-    lambda p: pd.DataFrame({"click": [p["click"].mean()], "pctr": [p["pctr"].mean()]}),
-    meta=pd.DataFrame(
-        {"click": pd.Series(dtype="float64"), "pctr": pd.Series(dtype="float64")}
-    ),
-).compute()
+frame = pd.DataFrame({"click": y_new, "pctr": by_hand})
+frame["partition"] = np.repeat(
+    np.arange(ddf.npartitions), [len(p) for p in ddf.partitions]
+)
+per_partition = frame.groupby("partition")[["click", "pctr"]].mean()
 
 import matplotlib.pyplot as plt
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
-ax.plot(range(len(per_partition)), per_partition["click"], "o-", label="observed")
-ax.plot(range(len(per_partition)), per_partition["pctr"], "s--", label="predicted")
+ax.plot(per_partition.index, per_partition["click"], "o-", label="observed")
+ax.plot(per_partition.index, per_partition["pctr"], "s--", label="predicted")
 ax.set_xlabel("partition")
 ax.set_ylabel("click rate")
 ax.set_title("Click rate per partition")
@@ -141,10 +144,10 @@ fig.tight_layout()
 # %%
 # Grid search on the cluster
 # --------------------------
-# ``joblib.parallel_backend("dask")`` sends the fits of ``GridSearchCV``
-# (``n_jobs=-1``) to the workers; the refit happens here. The backend needs
-# a distributed client; without one the same code runs on joblib's default
-# backend.
+# Under ``joblib.parallel_config(backend="dask")`` the fits of
+# ``GridSearchCV(n_jobs=-1)`` run on the workers and the refit here;
+# ``scatter`` ships the data to each worker once. Without a distributed
+# client the same search runs on joblib's default backend.
 from contextlib import nullcontext
 
 import joblib
@@ -158,7 +161,10 @@ search = GridSearchCV(
     cv=2,
     n_jobs=-1 if client is not None else 1,
 )
-backend = joblib.parallel_backend("dask") if client is not None else nullcontext()
+if client is not None:
+    backend = joblib.parallel_config(backend="dask", scatter=[X_train, y_train])
+else:
+    backend = nullcontext()
 with backend:
     search.fit(X_train, y_train)
 pd.DataFrame(search.cv_results_)[["param_" + prefix + "dnn", "mean_test_score"]]

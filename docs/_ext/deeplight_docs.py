@@ -42,6 +42,20 @@ COMMANDS = {
 
 
 # ---------------------------------------------------------------------------
+# sphinx-gallery
+# ---------------------------------------------------------------------------
+def reset_torch_threads(gallery_conf, fname):
+    """Run every example with the docs build's torch thread count.
+
+    ``DEEPLIGHT_DOCS_THREADS`` (default 1): the docs are built on shared CPU
+    boxes, and the examples' networks are too small to gain from more.
+    """
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("DEEPLIGHT_DOCS_THREADS", "1")))
+
+
+# ---------------------------------------------------------------------------
 # Formatting helpers
 # ---------------------------------------------------------------------------
 def _seconds(s) -> str:
@@ -415,7 +429,54 @@ class PublicNamesNotListed(SphinxDirective):
         return _parse(self, lines, "public-names-not-listed")
 
 
+# ---------------------------------------------------------------------------
+# Command-line help
+# ---------------------------------------------------------------------------
+class DeeplightHelp(SphinxDirective):
+    """The ``--help`` text of ``deeplight`` or of one of its sub-commands."""
+
+    has_content = False
+    optional_arguments = 1
+
+    def run(self):
+        import argparse
+
+        from sklearn_deeplight._cli import build_parser
+
+        parser = build_parser(prog="deeplight")
+        if self.arguments:
+            name = self.arguments[0]
+            subparsers = [
+                a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+            ]
+            choices = subparsers[0].choices if subparsers else {}
+            if name not in choices:
+                raise self.error(
+                    f"deeplight has no sub-command {name!r} (has: {sorted(choices)})"
+                )
+            parser = choices[name]
+        text = _help_text(parser)
+        node = nodes.literal_block(text, text)
+        node["language"] = "text"
+        return [node]
+
+
+def _help_text(parser) -> str:
+    """``format_help()`` at a fixed width, so the page does not depend on the
+    terminal of whoever builds it."""
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"
+    try:
+        return parser.format_help()
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+
+
 def setup(app):
+    app.add_directive("deeplight-help", DeeplightHelp)
     app.add_directive("benchmark-results", BenchmarkResults)
     app.add_directive("public-names-not-listed", PublicNamesNotListed)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
