@@ -292,6 +292,8 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         if isinstance(X, FieldDataset):
             return NeuralNet.partial_fit(self, X, y, **fit_params)
         _reject_sample_weight(self, fit_params)
+        if y is None:
+            check_binary_target(self, y)
         self._check_params()
         first = not (self.initialized_ and self._is_fitted())
         if first and classes is not None:

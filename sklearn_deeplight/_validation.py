@@ -32,6 +32,8 @@ __all__ = ["MAX_CODE"]
 #: embedding table with billions of rows; re-encode them with ``FieldEncoder``.
 MAX_CODE = 2**31 - 1
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def _is_dataframe(X) -> bool:
     return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
@@ -290,6 +292,13 @@ def check_field_matrix(
                     f"Numeric field {label} holds {v} at row {idx}: numeric fields "
                     "must be finite (impute missing values first, e.g. with "
                     "FieldEncoder or SimpleImputer)."
+                )
+            huge = np.abs(arr) > _FLOAT32_MAX
+            if huge.any():
+                idx, v = _first_bad(arr, huge)
+                raise ValueError(
+                    f"Numeric field {label} holds {v} at row {idx}, beyond the "
+                    "float32 range the models compute in: rescale the field."
                 )
             values[:, j] = arr
             continue
