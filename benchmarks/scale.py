@@ -2,7 +2,7 @@
 
 For each size, a Criteo-layout TSV log (label, I1..I13, C1..C26) is written
 chunk by chunk, then three streaming phases run, each in a fresh Python
-process whose peak resident set size (``ru_maxrss``) is reported:
+process whose peak resident set size (``VmHWM``) is reported:
 
 1. ``encoder``: ``fit_encoder`` (``FieldEncoder.partial_fit`` over
    ``load_criteo(path, chunksize=...)``);
@@ -63,7 +63,16 @@ CARDINALITIES = (
 # Phases (run in child processes)
 # ----------------------------------------------------------------------
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """Peak resident set size of this process (``VmHWM``), in MiB.
+
+    Not ``getrusage``'s ``ru_maxrss``: that one survives ``fork`` + ``exec``,
+    so a child would report at least the driver's peak.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss_mb() -> float:
