@@ -1387,6 +1387,33 @@ def _cmd_bench(args, parser) -> int:
 # ----------------------------------------------------------------------
 # Parser and entry point
 # ----------------------------------------------------------------------
+_METAVARS: dict[Any, str] = {
+    _positive_int: "N",
+    _non_negative_int: "N",
+    int: "N",
+    _positive_float: "F",
+    _non_negative_float: "F",
+    _open_fraction: "F",
+    _fraction: "S",
+    _int_list: "INTS",
+    _name_list: "COLS",
+}
+
+
+def _set_metavars(parser: argparse.ArgumentParser) -> None:
+    """Short metavars by type (``--epochs N``) where none is given."""
+    for action in parser._actions:
+        if action.option_strings and action.metavar is None and action.nargs != 0:
+            name = _METAVARS.get(action.type)
+            if name is not None:
+                action.metavar = name
+
+
+def _wrap(text: str) -> str:
+    """Paragraphs (separated by blank lines) filled to 79 columns."""
+    return "\n\n".join(textwrap.fill(p, 79) for p in text.split("\n\n"))
+
+
 def _common(debug_default: Any) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
@@ -1433,8 +1460,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=fmt,
         help="train DeepFwFM dense and pruned, print the paper's Table 5 shape",
-        description=(
-            "Train DeepFwFM dense and DeepLight-pruned (D-90%% R-90%% F-40%% by "
+        description=_wrap(
+            "Train DeepFwFM dense and DeepLight-pruned (D-90% R-90% F-40% by "
             "default) on generated Criteo-shaped click logs, or on a real log "
             "with --data, convert both to the sparse predictor and print test "
             "AUC, logloss, nonzero parameters, bytes and latency, dense torch "
@@ -1446,8 +1473,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "about 2-3 minutes on 2 cores. --quick: "
             f"{DEMO_QUICK.n_samples:,} rows and a small net, seconds (for CI; "
             "numba compiles its kernels once per installation, about 20 s).\n\n"
-            "With --data: criteo logs are split in time (first 80%% train, "
-            "last 20%% test), others at random; a log of fewer than 100,000 "
+            "With --data: criteo logs are split in time (first 80% train, "
+            "last 20% test), others at random; a log of fewer than 100,000 "
             "training rows trains a smaller net (DNN 64x64, batch 512, 4 "
             "epochs of which 2 warm-up, embedding_l2 3e-3)."
         ),
@@ -1472,16 +1499,31 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--embeddings", type=_fraction, default=0.4, help="embedding sparsity (0.4)"
     )
-    p.add_argument("--epochs", type=_positive_int, default=None)
-    p.add_argument("--warm-up-epochs", type=_non_negative_int, default=None)
-    p.add_argument("--embedding-dim", type=_positive_int, default=None)
+    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs")
+    p.add_argument(
+        "--warm-up-epochs",
+        type=_non_negative_int,
+        default=None,
+        help="dense epochs before pruning (default: 1, or a fifth of --epochs)",
+    )
+    p.add_argument(
+        "--embedding-dim", type=_positive_int, default=None, help="k (default: 10)"
+    )
     p.add_argument(
         "--hidden", type=_int_list, default=None, help="e.g. 400,400,400 or 400x3"
     )
     p.add_argument("--batch-size", type=_positive_int, default=None)
-    p.add_argument("--lr", type=_positive_float, default=None)
+    p.add_argument(
+        "--lr", type=_positive_float, default=None, help="Adam's (default: 3e-3)"
+    )
     p.add_argument("--embedding-l2", type=_non_negative_float, default=None)
-    p.add_argument("--min-frequency", type=_positive_int, default=None)
+    p.add_argument(
+        "--min-frequency",
+        type=_positive_int,
+        default=None,
+        help="values seen fewer times in the training rows share their field's "
+        "OOV row (default: 2; 4 for a small log)",
+    )
     p.add_argument(
         "--latency-batch",
         type=_positive_int,
@@ -1510,7 +1552,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=fmt,
         help="train a model on a click log and save it",
-        description=(
+        description=_wrap(
             "Fit FieldEncoder + a classifier on a click log and save the "
             "fitted pipeline with joblib (written to a temporary file, then "
             "renamed: an existing file survives a failure). Pruning targets "
@@ -1609,7 +1651,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default="auto",
         help="engine of the sparse predictor with --sparse (default: auto)",
     )
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch threads (default: torch's, one per core; on a busy shared "
+        "machine 1 is often faster)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_train)
 
@@ -1619,7 +1667,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=fmt,
         help="write the click probability of each row of a log",
-        description=(
+        description=_wrap(
             "Write one click probability per line (same order as the log's "
             "rows) to --out or stdout. Criteo and Avazu logs have a label "
             "column, which is ignored (AUC and logloss against it go to "
@@ -1650,7 +1698,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=fmt,
         help="time predict_proba of a saved model",
-        description=(
+        description=_wrap(
             "Time predict_proba of a saved model or predictor at several batch "
             "sizes: median over rounds of the mean time per call, after two "
             "warm-up calls. Input: rows of --log, or rows drawn from the "
@@ -1679,6 +1727,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="(default: 0)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_bench)
+    for p in sub.choices.values():
+        _set_metavars(p)
     return parser
 
 
