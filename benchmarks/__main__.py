@@ -1,0 +1,73 @@
+"""Benchmark entry point.
+
+Usage::
+
+    python -m benchmarks all [--quick]      # table2 + peer + report
+    python -m benchmarks table2 [--quick]   # benchmarks/paper_tables.py
+    python -m benchmarks peer [--quick]     # benchmarks/peer.py
+    python -m benchmarks report [--quick]   # docs/benchmarks.md from the JSON
+    python -m benchmarks sparse-latency [--quick]
+    python -m benchmarks pruning-sweep [--quick]
+
+``all --quick`` runs on small slices of the real rows with one seed and
+writes git-ignored ``*.json.tmp`` files and a report under
+``benchmarks/results/quick_report/`` (docs/ is left alone); ``all
+--existing`` also runs the sparse-latency and pruning-sweep scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _script(name: str, quick: bool) -> None:
+    argv = sys.argv
+    sys.argv = [str(HERE / name)] + (["--quick"] if quick else [])
+    try:
+        runpy.run_path(str(HERE / name), run_name="__main__")
+    finally:
+        sys.argv = argv
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument(
+        "what",
+        choices=["all", "table2", "peer", "report", "sparse-latency", "pruning-sweep"],
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--existing",
+        action="store_true",
+        help="with 'all': also run sparse_latency.py and pruning_sweep.py",
+    )
+    args = parser.parse_args(argv)
+    q = ["--quick"] if args.quick else []
+    t0 = time.perf_counter()
+    if args.what in ("all", "table2"):
+        from benchmarks import paper_tables
+
+        paper_tables.main(q)
+    if args.what in ("all", "peer"):
+        from benchmarks import peer
+
+        peer.main(q)
+    if args.what == "sparse-latency" or (args.what == "all" and args.existing):
+        _script("sparse_latency.py", args.quick)
+    if args.what == "pruning-sweep" or (args.what == "all" and args.existing):
+        _script("pruning_sweep.py", args.quick)
+    if args.what in ("all", "report"):
+        from benchmarks import report
+
+        report.main(q)
+    print(f"python -m benchmarks {args.what}: {time.perf_counter() - t0:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
