@@ -543,6 +543,14 @@ class OnDiskFieldDataset(FieldDataset):
         )
         return out
 
+    @property
+    def contiguous_validation(self) -> bool:
+        """Whether the validation split is the last rows (``shuffle="blocks"``).
+
+        A contiguous split needs no per-row index in memory.
+        """
+        return self.shuffle == "blocks"
+
     # -- iteration -------------------------------------------------------
     def batch_iterator(self, batch_size: int | None, shuffle: bool):
         """The iterator of this dataset's batches.
