@@ -11,7 +11,7 @@ Usage::
 
 ``all --quick`` runs on small slices of the real rows with one seed and
 writes git-ignored ``*.json.tmp`` files and a report under
-``benchmarks/results/quick_report/`` (docs/ is left alone); ``all
+``benchmarks/results/quick_report.tmp/`` (docs/ is left alone); ``all
 --existing`` also runs the sparse-latency and pruning-sweep scripts.
 """
 

@@ -2,7 +2,7 @@
 
 Reads ``benchmarks/results/{paper_tables,peer,pruning_sweep,sparse_latency}
 .json`` (whichever exist; ``--quick``: the ``*_quick.json.tmp`` files, and
-writes under ``benchmarks/results/quick_report/`` instead of ``docs/``).
+writes under ``benchmarks/results/quick_report.tmp/`` instead of ``docs/``).
 Every number in the page comes from those files.
 """
 
@@ -317,7 +317,7 @@ def main(argv=None) -> Path:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        out_dir = RESULTS / "quick_report"
+        out_dir = RESULTS / "quick_report.tmp"
         img, rel = out_dir / "img", "img"
         md = out_dir / "benchmarks.md"
     else:
