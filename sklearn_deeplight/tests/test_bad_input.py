@@ -691,6 +691,15 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
     ),
     (
         "load_criteo",
+        "lone carriage return in a category",
+        _criteo([_CRITEO_LINE, _CRITEO_LINE.replace("0badc0de", "0bad\rc0de", 1)]),
+        ".txt",
+        {},
+        "works",
+        None,
+    ),
+    (
+        "load_criteo",
         "damaged gzip",
         _gz(_criteo([_CRITEO_LINE] * 50))[:-30] + b"\x00" * 30,
         ".gz",
@@ -810,6 +819,15 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
     ),
     (
         "load_avazu",
+        "lone carriage return in a string field",
+        _AVAZU.replace(b"aa", b"a\ra"),
+        ".csv",
+        {},
+        "works",
+        None,
+    ),
+    (
+        "load_avazu",
         "invalid UTF-8 on line 3",
         _AVAZU.replace(b"aa", b"\xff"),
         ".csv",
@@ -826,6 +844,24 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
         {},
         "ValueError",
         r"line 3: '0:1' is not field:feature:value",
+    ),
+    (
+        "load_libffm",
+        "a line with a label only (all fields absent)",
+        b"1\n0\n",
+        ".ffm",
+        {"n_fields": 2},
+        "works",
+        None,
+    ),
+    (
+        "load_libffm",
+        "a token without colons only",
+        b"1 x\n",
+        ".ffm",
+        {},
+        "ValueError",
+        r"line 1: 'x' is not field:feature:value",
     ),
     (
         "load_libffm",
@@ -975,6 +1011,23 @@ BUG_UTF8 = (
     "UnicodeDecodeError naming neither the file nor the line, and "
     "on_bad_lines='skip'/'warn' cannot skip it"
 )
+BUG_CR = (
+    "bug (datasets/_readers): a lone carriage return inside a line makes "
+    "pandas' C parser split the line and the reader raises IndexError; pass "
+    "lineterminator='\\n' to read_csv"
+)
+BUG_FFM_EMPTY = (
+    "bug (datasets/_readers): a libffm block without any field:feature:value "
+    "token (a line with a label only, or tokens without colons) raises "
+    "AttributeError from pandas' .str accessor"
+)
+_READER_BUGS = {
+    "gzip": BUG_GZIP,
+    "UTF-8 on": BUG_UTF8,
+    "carriage return": BUG_CR,
+    "label only": BUG_FFM_EMPTY,
+    "without colons": BUG_FFM_EMPTY,
+}
 BUG_PFIT_NO_Y = (
     "bug (_base.partial_fit): partial_fit(X, None) trains without labels and "
     "raises nothing; after a first such call the estimator has no classes_ and "
@@ -1129,7 +1182,7 @@ def _build_cases() -> list[Case]:
                 raise AssertionError("the reader changed the file")
             return result
 
-        xfail = BUG_GZIP if "gzip" in name else BUG_UTF8 if "UTF-8 on" in name else None
+        xfail = next((bug for key, bug in _READER_BUGS.items() if key in name), None)
         cases.append(Case(reader, name, run, outcome, regex, xfail=xfail))
     cases += _persistence_cases()
     cases += _cli_cases()
