@@ -286,8 +286,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             Precision of the stored embedding values (and of per-row linear
             weights). float16 halves the saved size of the values; arithmetic
             stays float32, so the predictions differ from the estimator's by
-            the rounding of the weights (about 1e-3 relative, see the
-            benchmark). Values beyond +-65504 raise ValueError.
+            the rounding of the weights (logits about 2e-4 relative at the
+            paper's shapes, see ``benchmarks/sparse_latency.py``). Values
+            beyond +-65504 raise ValueError.
         threshold : float or None, default=None
             Decision threshold of :meth:`predict`; None copies the
             estimator's ``threshold`` (0.5 when it has none).
@@ -404,14 +405,16 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             return np.asarray(self.linear_, dtype=np.float32).reshape(n_rows)
         if term == "feature_vector":
             vec = self.linear_.astype(np.float64)
-        else:  # field_vector: each row belongs to exactly one field
-            numeric = np.zeros(self.n_features_in_, dtype=bool)
-            numeric[self.numeric_fields_] = True
-            field_of_row = np.repeat(
-                np.arange(self.n_features_in_), table_sizes(self.field_dims_, numeric)
-            )
-            vec = self.linear_.astype(np.float64)[field_of_row]
-        return np.einsum("ij,ij->i", emb.astype(np.float64), vec).astype(np.float32)
+            return np.einsum("ij,ij->i", emb.astype(np.float64), vec).astype(np.float32)
+        # field_vector: each row belongs to exactly one field's block.
+        numeric = np.zeros(self.n_features_in_, dtype=bool)
+        numeric[self.numeric_fields_] = True
+        sizes = table_sizes(self.field_dims_, numeric)
+        out = np.empty(n_rows, dtype=np.float32)
+        for f, (start, size) in enumerate(zip(self.offsets_, sizes)):
+            block = emb[start : start + size].astype(np.float64)
+            out[start : start + size] = block @ self.linear_[f].astype(np.float64)
+        return out
 
     def _build_runtime(self, emb: np.ndarray) -> None:
         """Build the gather table (embeddings + folded linear weight)."""
