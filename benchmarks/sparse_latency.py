@@ -373,6 +373,12 @@ def fmt_table(report: dict) -> str:
     lines = []
     for cfg, res in report["configs"].items():
         lines.append(f"\n### {cfg}")
+        if "loadavg_before_after" in res:
+            before, after = res["loadavg_before_after"]
+            lines.append(
+                f"Load average (1 min) before/after the timings: {before[0]:.1f} / "
+                f"{after[0]:.1f} on {os.cpu_count()} CPUs."
+            )
         if res["batches"]:
             batches = list(res["batches"])
             impls = list(res["batches"][batches[0]])
@@ -476,7 +482,9 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             est = make_estimator(sizes, n_num, k, hidden, dnn=d, pairs=r, emb=f, seed=0)
             print(f"[{name}] built in {time.perf_counter() - t0:.1f}s", flush=True)
+            load_before = os.getloadavg()
             res = bench_config(name, est, BATCHES, rounds, min_chunk_s, reps)
+            res["loadavg_before_after"] = [load_before, os.getloadavg()]
             dense = make_estimator(
                 sizes, n_num, k, hidden, dnn=0, pairs=0, emb=0, seed=0
             )
