@@ -25,6 +25,10 @@ Design rules (see the project notes on fast inference):
   so the kernels never read out of bounds;
 - parameters arrive packed in four arrays (float32 values, uint32 indices,
   uint64 row pointers, int64 layout) to keep the dispatch cost low;
+- embedding rows are requested ahead of use with software prefetches
+  (``llvm.prefetch`` through a numba intrinsic): all rows of a sample in the
+  per-sample kernel, the next field's rows of a tile in the tiled one, so
+  that the cache misses of the random gathers overlap;
 - every buffer is allocated inside the call: no state is shared between
   calls, so concurrent calls from Python threads are safe (``nogil=True``);
 - compiled lazily on first use with ``cache=True`` (falls back to no caching
