@@ -341,9 +341,15 @@ def size_report(est) -> dict:
         out[f"ratio_{dtype}"] = (
             out["state_dict_bytes"] / out[f"predictor_{dtype}_bytes"]
         )
-    out["n_params"] = {
-        k: int(v) for k, v in est.to_sparse(engine="scipy").n_params_.items()
-    }
+    pred = est.to_sparse(engine="scipy")
+    out["n_params"] = {k: int(v) for k, v in pred.n_params_.items()}
+    # For comparison: the embedding as a scipy CSR matrix (float32 values,
+    # int32 indices and row pointers) and as a dense float32 table.
+    emb = pred.embedding_
+    out["embedding_csr_bytes"] = int(
+        pred.n_params_["embedding"] * 8 + (emb.shape[0] + 1) * 4
+    )
+    out["embedding_dense_bytes"] = int(emb.size * 4)
     out["dense_params"] = int(sum(p.numel() for p in est.module_.parameters()))
     return out
 
@@ -417,7 +423,9 @@ def fmt_table(report: dict) -> str:
                 f"({s['ratio_float16']:.2f}x). Parameters: dense "
                 f"{s['dense_params']:,}, stored nonzero "
                 f"{sum(s['n_params'].values()):,} "
-                f"{s['n_params']}."
+                f"{s['n_params']}. Embedding alone: dense float32 "
+                f"{s['embedding_dense_bytes'] / 1e6:.2f} MB, scipy CSR "
+                f"{s['embedding_csr_bytes'] / 1e6:.2f} MB."
             )
         if "float16_cost" in res:
             c = res["float16_cost"]
