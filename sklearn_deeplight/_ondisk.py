@@ -78,8 +78,10 @@ _FORMAT = "sklearn-deeplight-ondisk"
 _VERSION = 1
 _HEADER_BYTES = 128  # fixed .npy header, rewritten in place once the shape is known
 _FILES = {"codes": np.int32, "values": np.float32, "labels": np.uint8}
-#: Rows read between two releases of the mapped pages (see ``_Mapped.release``).
-_RELEASE_ROWS = 1 << 18
+#: Rows read between two releases of the mapped pages (see ``_Mapped.release``):
+#: rows read in order, and rows gathered at random (each may touch a page).
+_RELEASE_ROWS = 1 << 16
+_RELEASE_RANDOM_ROWS = 1 << 12
 
 
 # ----------------------------------------------------------------------
@@ -336,8 +338,11 @@ class _Store:
         self.labels = _Mapped(data.path / "labels.npy")
         self._since_release = 0
 
-    def count(self, rows: int) -> None:
-        self._since_release += rows
+    def count(self, rows: int, random: bool) -> None:
+        # a row gathered at random costs a page: weigh it accordingly
+        self._since_release += rows * (
+            _RELEASE_ROWS // _RELEASE_RANDOM_ROWS if random else 1
+        )
         if self._since_release >= _RELEASE_ROWS:
             self.release()
 
@@ -477,7 +482,7 @@ class OnDiskFieldDataset(FieldDataset):
         if "y" in parts:
             out["labels"] = np.array(store.labels.array[rows])
         n = next(iter(out.values())).shape[0]
-        store.count(n)
+        store.count(n, random=not isinstance(rows, slice))
         return out
 
     def _tensors(self, raw: dict) -> dict:
