@@ -127,9 +127,6 @@ def make_estimator(sizes, n_num, k, hidden, *, dnn, pairs, emb, seed):
     return est
 
 
-_PERMS: dict[int, list] = {}
-
-
 def sample_inputs(est, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """Indexed inputs ``xi`` (int64 rows) and ``xv`` (float32 values)."""
     codes, values = sample_codes(est, n, rng)
@@ -141,12 +138,15 @@ def sample_codes(est, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     dims = est.field_dims_
     numeric = np.zeros(len(dims), bool)
     numeric[est.numeric_fields_] = True
-    key = id(est)
-    if key not in _PERMS:
+    # Per-field permutation of the Zipf ranks, kept on the model itself (an
+    # id()-keyed cache could hand a later model a freed one's permutations).
+    perms = getattr(est, "_bench_perms", None)
+    if perms is None:
         prng = np.random.default_rng(1234)
-        _PERMS[key] = [
+        perms = [
             None if numeric[j] else prng.permutation(d) for j, d in enumerate(dims)
         ]
+        est._bench_perms = perms
     codes = np.zeros((n, len(dims)), np.int64)
     values = np.ones((n, len(dims)), np.float64)
     for j, d in enumerate(dims):
@@ -154,7 +154,7 @@ def sample_codes(est, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
             values[:, j] = rng.uniform(0, 3, n)
         else:
             rank = (rng.zipf(1.1, n) - 1) % d
-            codes[:, j] = _PERMS[key][j][rank]
+            codes[:, j] = perms[j][rank]
     return codes, values
 
 
