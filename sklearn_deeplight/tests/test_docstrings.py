@@ -10,7 +10,8 @@ classes define. Checked with numpydoc's parser:
 - classes have Attributes, functions Returns (unless they return None);
 - classes and functions have an Examples section with at least one doctest
   that runs (``setup.cfg`` runs the package's doctests with the test suite,
-  ``--doctest-modules``) and a See Also section.
+  ``--doctest-modules``), importing from public paths only, and a See Also
+  section.
 
 Gaps found in modules this test does not own are ``xfail(strict=True)`` with
 the reason, so that fixing one makes the test fail until the mark is removed.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import doctest
 import inspect
+import re
 import warnings
 
 import pytest
@@ -103,6 +105,30 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "examples",
     ): "dask.py: set_worker_threads has no Examples section",
     ("dask.predict", "see_also"): "dask.py: predict has no See Also section",
+    (
+        "DeepLightPruning",
+        "public_import",
+    ): "_pruning.py: the example imports from sklearn_deeplight._pruning",
+    (
+        "pruning_schedule",
+        "public_import",
+    ): "_pruning.py: the example imports from sklearn_deeplight._pruning",
+    (
+        "FieldEncoder",
+        "public_import",
+    ): "_encoder.py: the example imports from sklearn_deeplight._encoder",
+    (
+        "criteo_numeric_transform",
+        "public_import",
+    ): "_encoder.py: the example imports from sklearn_deeplight._encoder",
+    (
+        "save",
+        "public_import",
+    ): "_persistence.py: the example imports from sklearn_deeplight._persistence",
+    (
+        "load",
+        "public_import",
+    ): "_persistence.py: the example imports from sklearn_deeplight._persistence",
     (
         "dask.predict_proba",
         "see_also",
@@ -308,3 +334,15 @@ def test_examples_are_doctests(name):
 def test_see_also(name):
     doc = _doc(PUBLIC[name], name)
     assert doc["See Also"], f"{name} has no See Also section"
+
+
+@pytest.mark.parametrize("name", _params(sorted(PUBLIC), "public_import"))
+def test_examples_import_public_paths(name):
+    """Examples teach the public import path, never a private module."""
+    doc = _doc(PUBLIC[name], name)
+    private = [
+        line.strip()
+        for line in doc["Examples"]
+        if re.search(r"\bsklearn_deeplight(\.\w+)*\._\w+", line)
+    ]
+    assert private == [], f"{name}: examples import private modules: {private}"
