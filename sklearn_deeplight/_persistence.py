@@ -643,8 +643,20 @@ def _int_vector(a, what: str, length: int | None = None) -> np.ndarray:
     return a
 
 
-def _check_compact_stores(state: dict) -> None:
-    """Bounded check of the zlib bitmasks of a predictor's saved embeddings."""
+#: In-memory state of the sparse predictor that its ``__setstate__`` rebuilds
+#: from the saved attributes: a file must never provide it (the compiled
+#: kernels index with it).
+_PREDICTOR_RUNTIME = ("_table", "_packed", "_pairs", "_numeric_mask")
+
+
+def _check_predictor_state(state: dict) -> None:
+    """No runtime state from the file; bounded check of the embedding masks."""
+    supplied = [k for k in _PREDICTOR_RUNTIME if k in state]
+    _require(not supplied, f"the state must not provide {supplied}")
+    if "classes_" in state:
+        _require(
+            "_compact_embedding" in state, "a fitted predictor needs its embeddings"
+        )
     for key, store in state.items():
         if not key.startswith("_compact") or store is None:
             continue
@@ -687,9 +699,10 @@ def _check_layers(layers, biases, what: str) -> list:
             f"{what} layer {i} must be a CSR matrix",
         )
         W.check_format(full_check=True)
+        _require(W.dtype.kind == "f", f"{what} layer {i} must hold floats")
         _require(
-            type(b) is np.ndarray and b.shape == (W.shape[0],),
-            f"{what} layer {i}: the bias must have {W.shape[0]} entries",
+            type(b) is np.ndarray and b.shape == (W.shape[0],) and b.dtype.kind == "f",
+            f"{what} layer {i}: the bias must hold {W.shape[0]} floats",
         )
     return layers
 
@@ -751,8 +764,10 @@ def _check_predictor(pred) -> None:
         "field_pairs_ must be an (n_pairs, 2) integer array",
     )
     _require(
-        type(weights) is np.ndarray and weights.shape == (pairs.shape[0],),
-        "pair_weights_ must hold one weight per pair",
+        type(weights) is np.ndarray
+        and weights.shape == (pairs.shape[0],)
+        and weights.dtype.kind == "f",
+        "pair_weights_ must hold one float weight per pair",
     )
     if pairs.size:
         _require(
@@ -774,8 +789,8 @@ def _check_predictor(pred) -> None:
             width = W.shape[0]
         out = pred.dnn_out_
         _require(
-            type(out) is np.ndarray and out.shape == (width,),
-            f"dnn_out_ must have {width} entries",
+            type(out) is np.ndarray and out.shape == (width,) and out.dtype.kind == "f",
+            f"dnn_out_ must hold {width} floats",
         )
     if pred.cin_layers_ is not None:
         _require(k > 0, "a CIN needs embeddings")
@@ -797,10 +812,30 @@ def _check_predictor(pred) -> None:
             h_in = W.shape[0] - kept if W.shape[0] - kept > 0 else W.shape[0]
         out = pred.cin_out_
         _require(
-            type(out) is np.ndarray and out.shape == (sum(keep),),
-            f"cin_out_ must have {sum(keep)} entries",
+            type(out) is np.ndarray
+            and out.shape == (sum(keep),)
+            and out.dtype.kind == "f",
+            f"cin_out_ must hold {sum(keep)} floats",
         )
     _require(isinstance(pred.bias_, numbers.Real), "bias_ must be a number")
+    weights = [table if table is not None else emb, weights, [pred.bias_]]
+    weights += [W.data for W in layers] + list(pred.dnn_biases_)
+    if pred.dnn_out_ is not None:
+        weights.append(pred.dnn_out_)
+    if pred.cin_layers_ is not None:
+        weights += [W.data for W in pred.cin_layers_] + list(pred.cin_biases_)
+        weights.append(pred.cin_out_)
+    _require(
+        all(np.isfinite(w).all() for w in weights),
+        "the weights hold NaN or infinity",
+    )
+    runtime = pred.__dict__
+    _require(runtime.get("_packed") is None, "the packed kernel state must be rebuilt")
+    if "_numeric_mask" in runtime:
+        _require(
+            np.array_equal(runtime["_numeric_mask"], mask),
+            "the numeric mask must follow numeric_fields_",
+        )
 
 
 def _check_encoder(enc) -> None:
@@ -847,7 +882,7 @@ def _check_pipeline(pipe) -> None:
         )
 
 
-_PRE_CHECKS = {"sklearn_deeplight.SparseCTRPredictor": _check_compact_stores}
+_PRE_CHECKS = {"sklearn_deeplight.SparseCTRPredictor": _check_predictor_state}
 _POST_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor,
     "sklearn_deeplight.FieldEncoder": _check_encoder,

@@ -618,6 +618,8 @@ def _set_state(tree: dict, key: str, value) -> None:
         ("interaction_", "ffm"),
         ("field_pairs_", [[0, 1]]),
         ("bias_", "1.0"),
+        ("bias_", {"$": "float", "v": "nan"}),
+        ("pair_weights_", {"$": "objarray", "shape": [1], "items": ["x"]}),
     ],
 )
 def test_crafted_state_is_refused(fitted, tmp_path, key, value):
@@ -625,6 +627,21 @@ def test_crafted_state_is_refused(fitted, tmp_path, key, value):
     save(fitted["FwFM"].to_sparse(), path)
     _edit_tree(path, lambda tree: _set_state(tree, key, value))
     with pytest.raises(ValueError, match="m.skdl"):
+        load(path)
+
+
+@pytest.mark.parametrize("key", ["_table", "_packed", "_numeric_mask"])
+def test_runtime_state_from_the_file_is_refused(fitted, tmp_path, key):
+    """The kernels' in-memory state is always rebuilt, never read from a file."""
+    path = tmp_path / "m.skdl"
+    save(fitted["DeepFwFM"].to_sparse(), path)
+
+    def inject(tree):
+        tree["state"]["keys"].append(key)
+        tree["state"]["values"].append({"$": "tuple", "items": [0, 1, 2]})
+
+    _edit_tree(path, inject)
+    with pytest.raises(ValueError, match=key):
         load(path)
 
 
