@@ -959,8 +959,7 @@ def save(obj: Any, path) -> None:
     --------
     >>> import tempfile, pathlib
     >>> import pandas as pd
-    >>> from sklearn_deeplight import FieldEncoder
-    >>> from sklearn_deeplight._persistence import load, save
+    >>> from sklearn_deeplight import FieldEncoder, load, save
     >>> enc = FieldEncoder().fit(pd.DataFrame({"site": ["a", "b", "a"]}))
     >>> with tempfile.TemporaryDirectory() as d:
     ...     path = pathlib.Path(d) / "encoder.skdl"
@@ -1179,7 +1178,7 @@ def load(path) -> Any:
     Examples
     --------
     >>> import tempfile, pathlib, zipfile
-    >>> from sklearn_deeplight._persistence import load, save
+    >>> from sklearn_deeplight import load, save
     >>> with tempfile.TemporaryDirectory() as d:
     ...     path = pathlib.Path(d) / "model.skdl"
     ...     save({"threshold": 0.25, "fields": ("site", "app")}, path)
