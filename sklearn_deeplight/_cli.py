@@ -83,7 +83,7 @@ DEEP_MODELS = ("deepfm", "nfm", "xdeepfm", "deepfwfm")
 # categorical cardinalities, capped at this many values per field. With the
 # generator's own cap (n_samples / 20) most values of 200,000 rows are seen a
 # handful of times and a 3-epoch DeepFwFM reaches a test AUC of about 0.71;
-# with 300 it learns the planted pairs to about 0.75 (the true probabilities
+# with 300 it learns the planted pairs to about 0.74 (the true probabilities
 # give 0.87), which makes dense against pruned a comparison worth printing.
 DEMO_CARDINALITY_CAP = 300
 
@@ -114,6 +114,7 @@ class _Progress:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -121,6 +122,10 @@ class _Progress:
     def __call__(self, message: str) -> None:
         if not self.quiet:
             print(f"[{self.elapsed():7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def cpu(self) -> float:
+        """CPU seconds of this process since the start (all threads)."""
+        return time.process_time() - self.cpu_start
 
     def detail(self, message: str) -> None:
         if not self.quiet:
@@ -649,18 +654,21 @@ class DemoConfig:
     test_fraction: float = 0.2
     min_frequency: int = 2
     embedding_dim: int = 10
-    hidden_units: tuple[int, ...] = (200, 200, 200)
+    hidden_units: tuple[int, ...] = (100, 100, 100)
     batch_size: int = 2048
     epochs: int = 3
     warm_up_epochs: int = 1
     lr: float = 3e-3
     embedding_l2: float = 0.0
     latency_batch: int = 4096
-    rounds: int = 5
+    rounds: int = 3
     min_seconds: float = 0.2
 
 
-#: ``deeplight demo``: about 2-3 minutes on 2 busy cores.
+#: ``deeplight demo``: about 70 s of CPU time on one core (k=10, DNN 100x3,
+#: 3 epochs of 160,000 rows: about 8 s of CPU per epoch; 200x3 costs 13 s and
+#: 400x3 18 s per epoch), i.e. 1-2 minutes on 2 idle cores and 3-4 minutes
+#: on a shared machine running at a load of 8.
 DEMO_FULL = DemoConfig()
 
 #: ``deeplight demo --quick``: seconds (CI).
@@ -1030,7 +1038,9 @@ def _cmd_demo(args) -> int:
     total = time.perf_counter() - t_start
     notes.append(
         f"Fit {fit_dense:.0f}s dense, {fit_pruned:.0f}s pruned; demo {total:.0f}s "
-        "in all."
+        f"in all, {progress.cpu():.0f}s of CPU time (on a busy machine the "
+        "difference is time spent waiting for a core, which inflates the "
+        "latencies too; the interleaved timing keeps the speed-ups comparable)."
     )
     for note in notes:
         print(textwrap.fill(note, width=88, subsequent_indent="  "))
@@ -1470,7 +1480,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             f"split), k={DEMO_FULL.embedding_dim}, DNN "
             f"{'x'.join(map(str, DEMO_FULL.hidden_units))}, batch "
             f"{DEMO_FULL.batch_size}, {DEMO_FULL.epochs} epochs (1 warm-up): "
-            "about 2-3 minutes on 2 cores. --quick: "
+            "about 70 s of CPU time, 1-2 minutes on 2 idle cores, 3-4 on a "
+            "busy shared machine. --quick: "
             f"{DEMO_QUICK.n_samples:,} rows and a small net, seconds (for CI; "
             "numba compiles its kernels once per installation, about 20 s).\n\n"
             "With --data: criteo logs are split in time (first 80% train, "
@@ -1766,6 +1777,13 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early ("deeplight predict ... | head"): stop quietly,
+        # and keep the interpreter's final flush from raising again.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
     except Exception as exc:
         if debug:
             traceback.print_exc()
