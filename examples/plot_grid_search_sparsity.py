@@ -87,7 +87,7 @@ search = GridSearchCV(
     refit=sparsest_within_one_se,
     n_jobs=1,
 )
-search.fit(X, y)
+search = search.fit(X, y)
 
 # %%
 # Results

@@ -122,14 +122,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "public_import",
     ): "_encoder.py: the example imports from sklearn_deeplight._encoder",
     (
-        "save",
-        "public_import",
-    ): "_persistence.py: the example imports from sklearn_deeplight._persistence",
-    (
-        "load",
-        "public_import",
-    ): "_persistence.py: the example imports from sklearn_deeplight._persistence",
-    (
         "dask.predict_proba",
         "see_also",
     ): "dask.py: predict_proba has no See Also section",
