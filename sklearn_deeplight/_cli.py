@@ -1152,7 +1152,12 @@ def _cmd_train(args, parser) -> int:
     progress(f"saving {'the sparse predictor' if args.sparse else 'the model'}")
     _atomic_write(out, lambda tmp: joblib.dump(model, tmp))
 
-    print(f"model: {type(est).__name__} ({args.model}) trained in {fit_seconds:.1f}s")
+    epochs = len(est.history)
+    stopped = " (early stopping)" if epochs < est.max_epochs else ""
+    print(
+        f"model: {type(est).__name__} ({args.model}), {epochs} epoch(s){stopped} "
+        f"in {fit_seconds:.1f}s"
+    )
     print(f"rows: {len(y):,} from {log} ({args.format})")
     report = est.sparsity_report()
     if len(report):

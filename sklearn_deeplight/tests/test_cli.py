@@ -187,7 +187,7 @@ def test_train_prints_summary_and_progress(logs, tmp_path, capsys):
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
     assert "epoch 1/2" in stderr and "valid AUC" in stderr
-    assert "model: FMClassifier (fm)" in stdout
+    assert "model: FMClassifier (fm), 2 epoch(s) in" in stdout
     assert f"saved: {out}" in stdout
     assert "embeddings 50.0%" in stdout
 
