@@ -60,9 +60,11 @@ with a fitted encoder in front) or a Dask Array partition by partition with a
 fitted predictor, usually the torch-free
 :class:`~sklearn_deeplight.SparseCTRPredictor` from ``est.to_sparse()``. The
 predictor and encoder are sent to each worker once (``client.scatter(...,
-broadcast=True)`` under a distributed client, one graph node otherwise); the
-results equal the local ``predict_proba`` exactly, the predictors being
-row-by-row computations.
+broadcast=True)`` under a distributed client, one graph node otherwise). With
+the sparse predictor's numba engine (the default where numba imports), which
+computes each row on its own, the results equal the local ``predict_proba``
+exactly, whatever the partitions; the scipy engine's matrix products may
+differ in the last bits with the partition sizes (about 1e-9).
 
 Multi-GPU and multi-node training: accelerate
 ---------------------------------------------
