@@ -44,7 +44,7 @@ from sklearn_deeplight.datasets import load_avazu, load_criteo, load_libffm
 
 #: Inputs per fuzz target and seconds per target (whichever comes first).
 FUZZ_CASES = 120
-FUZZ_SECONDS = 4.0
+FUZZ_SECONDS = 3.0
 CALL_TIMEOUT_S = 30
 
 _CRITEO = "".join(
@@ -93,15 +93,18 @@ def _alarm(signum, frame):
 
 def _guarded(func: Callable, *args, **kwargs):
     """Call under an alarm: a hang fails the test instead of blocking it."""
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(CALL_TIMEOUT_S)
+    timed = hasattr(signal, "SIGALRM")  # POSIX; elsewhere runs without a limit
+    if timed:
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(CALL_TIMEOUT_S)
     try:
         return func(*args, **kwargs)
     except _Hang:
         pytest.fail(f"{getattr(func, '__name__', func)} hangs")
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+        if timed:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
 
 
 def _mutate(data: bytes, rng: np.random.RandomState, ascii_only: bool) -> bytes:
@@ -564,7 +567,7 @@ _ANY = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     fit_rows=st.lists(
         st.tuples(
