@@ -854,18 +854,20 @@ def _resolve_numeric(estimator, data: OnDiskFieldData) -> np.ndarray:
 
 def _set_layout(estimator, data: OnDiskFieldData, reset: bool) -> None:
     """The fitted attributes ``fit`` sets from in-memory data, from metadata."""
-    classes, _ = check_binary_target(estimator, data.labels)
-    mask = _resolve_numeric(estimator, data) if reset else None
     probe = _probe_frame(data)
-    check_field_matrix(estimator, probe, reset=reset, numeric_mask=mask)
-    if not reset:
-        if not np.isin(classes, estimator.classes_).all():
+    if not reset:  # warm start: keep the layout, check the data against it
+        check_field_matrix(estimator, probe, reset=False)
+        unknown = [lab for lab in data.labels if lab not in set(estimator.classes_)]
+        if unknown:
             raise ValueError(
-                f"{data.path} holds the labels {classes.tolist()}, not all of them "
-                f"classes seen in the first fit {list(estimator.classes_)}."
+                f"{data.path} holds the label {unknown[0]!r}, which is not one of "
+                f"the classes seen in the first fit {list(estimator.classes_)}."
             )
         data.check_layout(estimator)
         return
+    classes, _ = check_binary_target(estimator, data.labels)
+    mask = _resolve_numeric(estimator, data)
+    check_field_matrix(estimator, probe, reset=True, numeric_mask=mask)
     numeric = data.numeric_mask
     field_dims = np.where(numeric, 1, data.max_codes + 1)
     estimator.field_dims_ = np.maximum(field_dims, 1).astype(np.int64)

@@ -282,3 +282,21 @@ def test_errors(tmp_path, generated):
         fit_ondisk(FwFMClassifier(), one)
     with pytest.raises(ValueError, match="shuffle"):
         fit_ondisk(FwFMClassifier(), data, shuffle="random")
+
+
+def test_warm_start_continues(tmp_path, generated):
+    X, y, enc = generated
+    data = encode_to_memmap(_chunks(X, y, 1000), tmp_path / "all", encoder=enc)
+    est = FwFMClassifier(max_epochs=1, warm_start=True, random_state=0)
+    fit_ondisk(est, data)
+    dims = est.field_dims_.copy()
+    # a later file with one class only and fewer codes keeps the layout
+    ones = encode_to_memmap(
+        _chunks(X[y == 1], y[y == 1], 1000), tmp_path / "ones", encoder=enc
+    )
+    fit_ondisk(est, ones)
+    assert len(est.history) == 2
+    np.testing.assert_array_equal(est.field_dims_, dims)
+    other = encode_to_memmap(_chunks(X, y + 5, 1000), tmp_path / "x", encoder=enc)
+    with pytest.raises(ValueError, match="classes seen in the first fit"):
+        fit_ondisk(est, other)
