@@ -479,10 +479,11 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
     """Table rows and values of a clean field-indexed matrix, in one pass.
 
     The fast path of ``check_field_matrix`` + ``global_index`` for an int or
-    float matrix. Numeric fields must be finite; categorical codes must be
-    integers (NaN is missing) of magnitude at most 2**62; codes that are
-    missing, negative or not below ``field_dims`` map to the field's
-    out-of-vocabulary row ``offsets + field_dims``.
+    float matrix. Numeric values must be finite and within the float32
+    range; categorical codes must be integers (NaN is missing) of magnitude
+    at most 2**62; codes that are missing, negative or not below
+    ``field_dims`` map to the field's out-of-vocabulary row
+    ``offsets + field_dims``.
 
     Parameters
     ----------
@@ -501,12 +502,13 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
     xi = np.empty((n, F), dtype=np.int64)
     xv = np.empty((n, F), dtype=np.float32)
     limit = 2.0**62
+    float32_max = np.float64(np.finfo(np.float32).max)
     for b in range(n):
         for f in range(F):
             x = X[b, f]
             if numeric[f]:
                 v = np.float64(x)
-                if not np.isfinite(v):
+                if not np.isfinite(v) or abs(v) > float32_max:
                     return xi, xv, False
                 xv[b, f] = np.float32(v)
                 xi[b, f] = offsets[f]

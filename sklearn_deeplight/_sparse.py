@@ -53,6 +53,7 @@ _SCIPY_BLOCK = 2048
 #: Samples per block of the scipy CIN (its products are h * n_fields wide).
 _SCIPY_CIN_BLOCK = 256
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 #: Fewest samples per thread when ``n_jobs`` > 1.
 _MIN_CHUNK = 512
@@ -642,7 +643,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             return codes, values
         with np.errstate(invalid="ignore"):
             num = arr[:, numeric]
-            if not np.isfinite(num).all():
+            if not (np.abs(num) <= _FLOAT32_MAX).all():  # also NaN and inf
                 return None
             missing = np.isnan(arr)
             ok = missing | ((np.floor(arr) == arr) & (np.abs(arr) <= 2.0**62))

@@ -427,6 +427,8 @@ def _bad_inputs():
     nan_num[1, 4] = np.nan
     inf_num = good.copy()
     inf_num[2, 5] = np.inf
+    huge_num = good.copy()
+    huge_num[1, 5] = -1e39  # finite, beyond float32
     frac = good.copy()
     frac[0, 1] = 1.5
     huge = good.copy()
@@ -439,6 +441,7 @@ def _bad_inputs():
         "n_columns": good[:, :5],
         "nan_numeric": nan_num,
         "inf_numeric": inf_num,
+        "huge_numeric": huge_num,
         "fractional_code": frac,
         "huge_code": huge,
         "inf_code": inf_cat,
@@ -508,6 +511,8 @@ def test_feature_names_and_dataframes(fitted):
                 2.0**62,
                 2.0**62 + 2**11,
                 -(2.0**63),
+                1e39,  # beyond float32: rejected in numeric fields
+                -1e300,
             ]
         ),
         min_size=6,
@@ -521,7 +526,8 @@ def test_fast_input_path_matches_general_path(fitted, data, as_int):
     n = len(data) // 6
     X = np.array(data[: n * 6]).reshape(n, 6)
     if as_int:
-        X = np.nan_to_num(X, nan=0, posinf=0, neginf=0).astype(np.int64)
+        X = np.nan_to_num(X, nan=0, posinf=0, neginf=0)
+        X = np.clip(X, -(2.0**62), 2.0**62).astype(np.int64)
     frame = pd.DataFrame(X, columns=pred.feature_names_in_)
     dtypes = {c: frame[c].dtype for c in frame}
     try:
