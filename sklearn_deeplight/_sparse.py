@@ -256,7 +256,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     ['bias', 'cin', 'dnn', 'embedding', 'field_pairs', 'linear']
     """
 
-    def __init__(self, engine: str = "auto", threshold: float = 0.5, n_jobs=None):
+    def __init__(
+        self, engine: str = "auto", threshold: float = 0.5, n_jobs: int | None = None
+    ):
         self.engine = engine
         self.threshold = threshold
         self.n_jobs = n_jobs
@@ -272,7 +274,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         engine: str = "auto",
         dtype="float32",
         threshold: float | None = None,
-        n_jobs=None,
+        n_jobs: int | None = None,
     ) -> SparseCTRPredictor:
         """Build the predictor from a fitted estimator of this library.
 
@@ -300,6 +302,23 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         -------
         predictor : SparseCTRPredictor
             The fitted predictor.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_deeplight import FwFMClassifier, SparseCTRPredictor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.randint(0, 50, size=(400, 3))
+        >>> y = rng.randint(0, 2, size=400)
+        >>> est = FwFMClassifier(embedding_dim=8, max_epochs=1, random_state=0)
+        >>> est = est.fit(X, y)
+        >>> p32 = SparseCTRPredictor.from_estimator(est)
+        >>> p16 = SparseCTRPredictor.from_estimator(est, dtype="float16")
+        >>> bool(p16.nbytes_ < p32.nbytes_)
+        True
+        >>> err = np.abs(p16.predict_proba(X) - p32.predict_proba(X)).max()
+        >>> bool(err < 1e-3)
+        True
         """
         check_is_fitted(estimator)
         for attr in ("module_", "field_dims_", "offsets_", "classes_"):
