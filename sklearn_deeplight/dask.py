@@ -89,7 +89,8 @@ Leave ``device=None`` (the accelerator places the module); keep
 ``unwrap_after_train=True`` (the default) to pickle the fitted estimator or
 call ``to_sparse()``. The mixin prints the epoch log through
 ``accelerator.print`` whatever ``verbose`` says; pass
-``callbacks__print_log__sink=print`` to keep ``verbose=0`` quiet. The estimators feed batches through their own
+``callbacks__print_log__sink=print`` to keep ``verbose=0`` quiet. The
+estimators feed batches through their own
 iterator, not a torch ``DataLoader``, so ``accelerate`` does not shard the
 data: under ``accelerate launch`` with several processes each process trains
 on every batch (gradients are averaged across processes, so the model is
