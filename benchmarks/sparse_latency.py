@@ -207,7 +207,8 @@ def run_rounds(
     return times
 
 
-def summarize(times: dict, baseline: str) -> dict:
+def summarize(times: dict, baseline: str, lean: str | None = None) -> dict:
+    """Medians and per-round ratios to ``baseline`` (and to ``lean``)."""
     out = {}
     for name, clocks in times.items():
         out[name] = {}
@@ -222,7 +223,43 @@ def summarize(times: dict, baseline: str) -> dict:
                 "speedup_p10": float(np.percentile(ratios, 10)),
                 "speedup_p90": float(np.percentile(ratios, 90)),
             }
+            if lean is not None:
+                lean_ratios = [b / v for b, v in zip(times[lean][clock], vals)]
+                out[name][clock]["speedup_vs_torch_lean"] = statistics.median(
+                    lean_ratios
+                )
     return out
+
+
+def lean_forward(module):
+    """A lean dense DeepFwFM forward in torch, the notes' baseline.
+
+    The same arithmetic as ``DeepFwFMModule.forward`` (field-vector linear
+    term, FwFM by ``bmm``, ReLU MLP) without the module's generic code paths
+    (dropout and identity-norm calls, attribute tests), for reference next to
+    the module's own forward.
+    """
+    E = module.embedding.weight.detach()
+    v = module.field_linear.detach()
+    r = module.field_pairs.detach()
+    pairs = module.pair_index
+    layers = [(m.weight.detach(), m.bias.detach()) for m in module.dnn.layers]
+    w_out = module.dnn.out.weight.detach()
+    bias = module.bias.detach()
+
+    def forward(xi, xv):
+        with torch.inference_mode():
+            xi_t, xv_t = torch.from_numpy(xi), torch.from_numpy(xv)
+            e = torch.nn.functional.embedding(xi_t, E) * xv_t.unsqueeze(-1)
+            logit = bias + (e * v).sum((1, 2))
+            gram = torch.bmm(e, e.transpose(1, 2)).flatten(1)
+            logit = logit + gram[:, pairs] @ r
+            h = e.flatten(1)
+            for W, b in layers:
+                h = torch.relu(torch.nn.functional.linear(h, W, b))
+            return (logit + torch.nn.functional.linear(h, w_out).squeeze(-1)).numpy()
+
+    return forward
 
 
 def state_dict_bytes(module) -> int:
@@ -252,11 +289,14 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
         with torch.inference_mode():
             return module(torch.from_numpy(xi), torch.from_numpy(xv)).numpy()
 
+    torch_lean = lean_forward(module)
+
     # Correctness on a large batch, against the dense torch forward.
     xi, xv = sample_inputs(est, 4096, rng)
     ref = torch_forward(xi, xv)
     ref_p = 1 / (1 + np.exp(-ref.astype(np.float64)))
     checks = {
+        "rel_err_logit_torch_lean": rel_err(torch_lean(xi, xv), ref),
         "rel_err_logit_numba": rel_err(pred.decision_function_indexed(xi, xv), ref),
         "rel_err_logit_scipy": rel_err(
             pred_scipy.decision_function_indexed(xi, xv), ref
@@ -288,6 +328,7 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
         pools = {"idx": pool_idx, "raw": pool_raw}
         impls = {
             "torch_dense": (torch_forward, "idx"),
+            "torch_lean": (torch_lean, "idx"),
             "sparse_numba": (pred.decision_function_indexed, "idx"),
             "sparse_scipy": (pred_scipy.decision_function_indexed, "idx"),
             "estimator.predict_proba": (est.predict_proba, "raw"),
@@ -295,7 +336,7 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
         }
         n_rounds = rounds if B < 4096 else max(1, rounds // 2)
         times = run_rounds(impls, pools, n_rounds, min_chunk_s, reps)
-        results["batches"][str(B)] = summarize(times, "torch_dense")
+        results["batches"][str(B)] = summarize(times, "torch_dense", "torch_lean")
         line = "  ".join(
             f"{k}={v['wall']['median_s'] * 1e6:.1f}us"
             f"({v['wall']['speedup_vs_torch']:.1f}x"
@@ -404,6 +445,17 @@ def fmt_table(report: dict) -> str:
                         f"{c['speedup_vs_torch']:.1f}x)"
                     )
                 lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+        if res["batches"] and "torch_lean" in res["batches"][batches[0]]:
+            cells = []
+            for b in batches:
+                v = res["batches"][b]["sparse_numba"]
+                cells.append(
+                    f"B={b} {v['wall']['speedup_vs_torch_lean']:.1f}x / "
+                    f"{v['cpu']['speedup_vs_torch_lean']:.1f}x"
+                )
+            lines.append(
+                "sparse_numba vs torch_lean (wall / CPU): " + ", ".join(cells) + "."
+            )
         if "paper_measure" in res:
             pm = res["paper_measure"]["wall"]
             pc = res["paper_measure"]["cpu"]
