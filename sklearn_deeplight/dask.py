@@ -119,7 +119,6 @@ True
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -138,16 +137,12 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 __all__ = ["TorchThreads", "predict", "predict_proba", "set_worker_threads"]
 
-_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
 
 # ----------------------------------------------------------------------
 # Threads per worker
 # ----------------------------------------------------------------------
 def _set_threads(n: int) -> int:
     """Set torch's (and BLAS') threads in this process; return torch's count."""
-    for var in _THREAD_ENV:
-        os.environ[var] = str(n)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -164,12 +159,31 @@ class TorchThreads(WorkerPlugin):
     """Worker plugin that sets torch's intra-op threads on every worker.
 
     Registered by :func:`set_worker_threads`; runs on the workers present
-    and on those that join later.
+    and on those that join later. It also limits the BLAS and OpenMP pools
+    (``threadpoolctl``) to the same count.
 
     Parameters
     ----------
     n : int, default=1
         Threads per worker process.
+
+    Attributes
+    ----------
+    n : int
+        Threads per worker process.
+    name : str
+        The plugin's name on the cluster (registering it again replaces it).
+
+    See Also
+    --------
+    set_worker_threads : Registers it and sets the threads of running tasks.
+
+    Examples
+    --------
+    >>> from sklearn_deeplight.dask import TorchThreads
+    >>> plugin = TorchThreads(n=1)  # client.register_plugin(plugin)
+    >>> plugin.n, plugin.name
+    (1, 'sklearn-deeplight-torch-threads')
     """
 
     name = "sklearn-deeplight-torch-threads"
@@ -178,7 +192,13 @@ class TorchThreads(WorkerPlugin):
         self.n = n
 
     def setup(self, worker) -> None:
-        """Set the threads on ``worker``."""
+        """Set the threads of the worker process.
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker (unused: the setting is per process).
+        """
         _set_threads(self.n)
 
 
@@ -204,6 +224,25 @@ def set_worker_threads(client, n: int = 1) -> dict[str, int]:
     -------
     threads : dict
         Worker address to the torch threads its task threads report.
+
+    See Also
+    --------
+    TorchThreads : The worker plugin it registers.
+
+    Examples
+    --------
+    A cluster in this process (``processes=False``) shares its threads with
+    the caller, so this keeps the caller's count:
+
+    >>> import torch
+    >>> from distributed import Client
+    >>> from sklearn_deeplight.dask import set_worker_threads
+    >>> n = torch.get_num_threads()
+    >>> with Client(processes=False, n_workers=1, threads_per_worker=1,
+    ...             dashboard_address=None) as client:
+    ...     threads = set_worker_threads(client, n)
+    >>> list(threads.values()) == [n]
+    True
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}.")
@@ -343,6 +382,28 @@ def predict_proba(predictor, data, *, encoder=None, client=None):
     proba : dask.array.Array of shape (n_samples, 2)
         Lazy float64 probabilities in the order of ``predictor.classes_``;
         the row chunks are unknown (NaN) for DataFrame input.
+
+    See Also
+    --------
+    predict : The labels.
+    sklearn_deeplight.SparseCTRPredictor : The torch-free predictor.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from sklearn_deeplight import FMClassifier
+    >>> from sklearn_deeplight.dask import predict_proba
+    >>> X = np.array([[0, 1], [1, 0], [0, 0], [1, 1]] * 25)
+    >>> sparse = FMClassifier(max_epochs=2, random_state=0).fit(
+    ...     X, X[:, 0]).to_sparse()
+    >>> proba = predict_proba(sparse, da.from_array(X, chunks=(30, 2)))
+    >>> proba.shape
+    (100, 2)
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     bool((proba.compute() == sparse.predict_proba(X)).all())
+    True
     """
     return _score(predictor, data, encoder, "predict_proba", client)
 
@@ -365,6 +426,10 @@ def predict(predictor, data, *, encoder=None, client=None):
     -------
     labels : dask.array.Array of shape (n_samples,)
         Lazy labels from ``predictor.classes_``.
+
+    See Also
+    --------
+    predict_proba : The class probabilities.
 
     Examples
     --------
