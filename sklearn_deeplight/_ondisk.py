@@ -231,6 +231,25 @@ class OnDiskFieldData:
         values); 0 for numeric fields.
     labels : ndarray
         The distinct labels, in order of first appearance.
+
+    See Also
+    --------
+    encode_to_memmap : Writes the directory.
+    fit_ondisk : Trains an estimator from it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_deeplight._ondisk import OnDiskFieldData, encode_to_memmap
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = encode_to_memmap([(np.array([[0, 1], [2, 3]]), ["no", "yes"])], d)
+    ...     data = OnDiskFieldData(d)  # reopened
+    ...     X, y = data.read()
+    >>> len(data), data.n_fields, data.labels.tolist()
+    (2, 2, ['no', 'yes'])
+    >>> X.to_numpy().tolist(), y.tolist()
+    ([[0, 1], [2, 3]], ['no', 'yes'])
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -690,6 +709,22 @@ def fit_encoder(encoder, chunks: Iterable):
     -------
     encoder : FieldEncoder
         The fitted encoder.
+
+    See Also
+    --------
+    encode_to_memmap : The next pass: encode the chunks to files.
+    sklearn_deeplight.FieldEncoder.partial_fit : What it calls per chunk.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_deeplight import FieldEncoder
+    >>> from sklearn_deeplight._ondisk import fit_encoder
+    >>> X = pd.DataFrame({"site": ["a", "b", "a", "c"],
+    ...                   "count": [1.0, 2.0, None, 4.0]})
+    >>> enc = fit_encoder(FieldEncoder(), [X.iloc[:2], X.iloc[2:]])
+    >>> enc.field_dims_, FieldEncoder().fit(X).field_dims_
+    (array([4, 1]), array([4, 1]))
     """
     first = True
     for item in chunks:
@@ -767,6 +802,24 @@ def encode_to_memmap(
     -------
     data : OnDiskFieldData
         The files.
+
+    See Also
+    --------
+    fit_encoder : The pass before: learn the encoder from the chunks.
+    fit_ondisk : The pass after: train from the files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_deeplight._ondisk import encode_to_memmap
+    >>> X = np.array([[0, 1], [1, 0], [2, 1]])
+    >>> chunks = [(X[:2], [0, 1]), (X[2:], [1])]  # e.g. a reader's chunks
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     data = encode_to_memmap(chunks, d)
+    ...     codes = np.load(f"{d}/codes.npy", mmap_mode="r").tolist()
+    >>> data.n_samples, codes
+    (3, [[0, 1], [1, 0], [2, 1]])
     """
     path = Path(path)
     _prepare_dir(path, overwrite)
@@ -1011,6 +1064,27 @@ def fit_ondisk(
     -------
     estimator : classifier
         The fitted estimator.
+
+    See Also
+    --------
+    encode_to_memmap : Writes the encoded log.
+    OnDiskFieldDataset : The dataset it trains through.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_deeplight import FwFMClassifier
+    >>> from sklearn_deeplight._ondisk import encode_to_memmap, fit_ondisk
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(0, 10, size=(600, 3))
+    >>> y = (X[:, 0] > 4).astype(int)
+    >>> chunks = [(X[i:i + 200], y[i:i + 200]) for i in range(0, 600, 200)]
+    >>> est = FwFMClassifier(max_epochs=5, batch_size=64, lr=0.01, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     est = fit_ondisk(est, encode_to_memmap(chunks, d))
+    >>> bool((est.predict(X) == y).mean() > 0.9)
+    True
     """
     from ._base import _reject_sample_weight
 
