@@ -30,9 +30,13 @@ def criteo_numeric_transform(x: np.ndarray) -> np.ndarray:
     ndarray of float64
         Transformed values, same shape as `x`.
 
+    See Also
+    --------
+    FieldEncoder : Applies a transform like this one to numeric fields.
+
     Examples
     --------
-    >>> from sklearn_deeplight._encoder import criteo_numeric_transform
+    >>> from sklearn_deeplight import criteo_numeric_transform
     >>> criteo_numeric_transform(np.array([-1.0, 0.0, 2.0, 3.0, 1382.0]))
     array([-1.,  0.,  2.,  1., 52.])
     """
@@ -141,7 +145,7 @@ default=None
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_deeplight._encoder import FieldEncoder
+    >>> from sklearn_deeplight import FieldEncoder
     >>> X = pd.DataFrame({"site": ["a", "b", "a", None, "a"],
     ...                   "count": [3.0, None, 1.0, 12.0, 0.0]})
     >>> enc = FieldEncoder(min_frequency=2).fit(X)

@@ -96,9 +96,13 @@ def pruning_schedule(
     rate : float or ndarray
         The sparsity rate ``s_t``, a float for scalar ``t``.
 
+    See Also
+    --------
+    DeepLightPruning : The fit-time callback that follows this schedule.
+
     Examples
     --------
-    >>> from sklearn_deeplight._pruning import pruning_schedule
+    >>> from sklearn_deeplight import pruning_schedule
     >>> round(pruning_schedule(0, 0.9), 6)
     0.0
     >>> round(pruning_schedule(6897, 0.9), 4)
@@ -342,11 +346,18 @@ class DeepLightPruning(Callback):
     skipped when the batch size divides the sample count). (4) The optional
     persistent masks (``regrow=False``).
 
+    See Also
+    --------
+    pruning_schedule : The sparsity rate after ``t`` iterations.
+    DeepFwFMClassifier.sparsity_report : The sparsity each component reached.
+    DeepFwFMClassifier.to_sparse : The fast predictor that turns sparsity into
+        speed.
+
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_deeplight import DeepFwFMClassifier
-    >>> from sklearn_deeplight._pruning import DeepLightPruning
+    >>> from sklearn_deeplight import DeepLightPruning
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randint(0, 10, size=(300, 5))
     >>> y = (X[:, 0] + X[:, 1] > 9).astype(int)
@@ -396,7 +407,14 @@ class DeepLightPruning(Callback):
     # Parameters and state
     # ------------------------------------------------------------------
     def targets(self) -> dict[str, float]:
-        """The target sparsity of each component, in report order."""
+        """The target sparsity of each component, in report order.
+
+        Returns
+        -------
+        targets : dict of str to float
+            Component name (``"dnn"``, ``"field_pairs"``, ``"embeddings"``,
+            ``"cin"``) to its target sparsity.
+        """
         return {c: getattr(self, c) for c in COMPONENTS}
 
     def _check_params(self) -> None:

@@ -183,6 +183,11 @@ def make_ctr_classification(
         ``intercept``, the ``b`` above; ``cardinalities``, of the categorical
         fields.
 
+    See Also
+    --------
+    load_criteo : Real click logs in the Criteo layout.
+    sklearn_deeplight.FieldEncoder : Encodes the raw values into field codes.
+
     Examples
     --------
     >>> from sklearn_deeplight.datasets import make_ctr_classification

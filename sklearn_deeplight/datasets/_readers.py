@@ -395,6 +395,12 @@ def load_criteo(
     y : ndarray of int64 of shape (n_rows,)
         The labels.
 
+    See Also
+    --------
+    load_avazu : The Avazu CSV layout.
+    load_libffm : The libffm ``field:feature:value`` layout.
+    sklearn_deeplight.FieldEncoder : Turns the frame into category codes.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -477,6 +483,12 @@ def load_avazu(
         The feature columns in file order: int64 or pandas string dtype.
     y : ndarray of int64 of shape (n_rows,)
         The ``click`` labels.
+
+    See Also
+    --------
+    load_criteo : The Criteo tab-separated layout.
+    load_libffm : The libffm ``field:feature:value`` layout.
+    sklearn_deeplight.FieldEncoder : Turns the frame into category codes.
 
     Examples
     --------
@@ -682,6 +694,11 @@ def load_libffm(
         Columns ``f0 .. f{n_fields-1}``.
     y : ndarray of int64 of shape (n_rows,)
         The labels, 0 or 1.
+
+    See Also
+    --------
+    load_criteo : The Criteo tab-separated layout.
+    load_avazu : The Avazu CSV layout.
 
     Examples
     --------

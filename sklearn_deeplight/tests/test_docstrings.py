@@ -47,89 +47,7 @@ HIDDEN_METHODS = {
 }
 
 # Known gaps in docstrings of modules owned elsewhere: (name, check) -> reason.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    (
-        "DeepLightPruning",
-        "see_also",
-    ): "_pruning.py: DeepLightPruning has no See Also section",
-    (
-        "pruning_schedule",
-        "see_also",
-    ): "_pruning.py: pruning_schedule has no See Also section",
-    (
-        "criteo_numeric_transform",
-        "see_also",
-    ): "_encoder.py: criteo_numeric_transform has no See Also section",
-    (
-        "datasets.load_criteo",
-        "see_also",
-    ): "datasets/_readers.py: load_criteo has no See Also section",
-    (
-        "datasets.load_avazu",
-        "see_also",
-    ): "datasets/_readers.py: load_avazu has no See Also section",
-    (
-        "datasets.load_libffm",
-        "see_also",
-    ): "datasets/_readers.py: load_libffm has no See Also section",
-    (
-        "datasets.make_ctr_classification",
-        "see_also",
-    ): "datasets/_generator.py: make_ctr_classification has no See Also section",
-    (
-        "DeepLightPruning.targets",
-        "returns",
-    ): "_pruning.py: DeepLightPruning.targets has no Returns section",
-    (
-        "dask.TorchThreads",
-        "attributes",
-    ): "dask.py: TorchThreads has no Attributes section (n, name)",
-    (
-        "dask.TorchThreads",
-        "examples",
-    ): "dask.py: TorchThreads has no Examples section",
-    (
-        "dask.TorchThreads",
-        "see_also",
-    ): "dask.py: TorchThreads has no See Also section",
-    (
-        "dask.TorchThreads.setup",
-        "parameters",
-    ): "dask.py: TorchThreads.setup does not document its parameter worker",
-    (
-        "dask.predict_proba",
-        "examples",
-    ): "dask.py: predict_proba has no Examples section (the module has one)",
-    (
-        "dask.set_worker_threads",
-        "examples",
-    ): "dask.py: set_worker_threads has no Examples section",
-    ("dask.predict", "see_also"): "dask.py: predict has no See Also section",
-    (
-        "DeepLightPruning",
-        "public_import",
-    ): "_pruning.py: the example imports from sklearn_deeplight._pruning",
-    (
-        "pruning_schedule",
-        "public_import",
-    ): "_pruning.py: the example imports from sklearn_deeplight._pruning",
-    (
-        "FieldEncoder",
-        "public_import",
-    ): "_encoder.py: the example imports from sklearn_deeplight._encoder",
-    (
-        "criteo_numeric_transform",
-        "public_import",
-    ): "_encoder.py: the example imports from sklearn_deeplight._encoder",
-    (
-        "dask.predict_proba",
-        "see_also",
-    ): "dask.py: predict_proba has no See Also section",
-    (
-        "dask.set_worker_threads",
-        "see_also",
-    ): "dask.py: set_worker_threads has no See Also section",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _public_objects() -> dict[str, object]:
@@ -262,13 +180,19 @@ def test_function_parameters_documented(name):
     )
 
 
+def _owner_and_attr(name: str) -> tuple[type, str]:
+    """'dask.TorchThreads.setup' -> (TorchThreads, 'setup')."""
+    owner, attr = name.rsplit(".", 1)
+    return PUBLIC[owner], attr
+
+
 @pytest.mark.parametrize("name", _params(sorted(METHODS), "parameters"))
 def test_method_parameters_documented(name):
     method = METHODS[name]
     doc = _doc(method, name)
     func = getattr(method, "__func__", method)
     is_static = isinstance(
-        inspect.getattr_static(PUBLIC[name.split(".")[0]], name.split(".")[-1]),
+        inspect.getattr_static(*_owner_and_attr(name)),
         staticmethod,
     )
     expected = _signature_params(func, skip_first=not is_static)
