@@ -137,7 +137,7 @@ class FMClassifier(_BaseFieldClassifier):
 class FwFMClassifier(_FieldPairMixin, _BaseFieldClassifier):
     __doc__ = compose_doc(
         "FwFMClassifier",
-        """Field-weighted factorization machine (paper eq. 6).
+        """Field-weighted factorization machine (the paper's equation 6).
 
     ``w0 + sum_i <e_i, v_F(i)> + sum_{i<j} <e_i, e_j> R_F(i),F(j)`` with R a
     symmetric field-pair matrix (its diagonal unused), stored as its upper
@@ -420,7 +420,7 @@ class XDeepFMClassifier(_BaseFieldClassifier):
 class DeepFwFMClassifier(_FieldPairMixin, _BaseFieldClassifier):
     __doc__ = compose_doc(
         "DeepFwFMClassifier",
-        """DeepFwFM, the DeepLight model (paper eq. 5).
+        """DeepFwFM, the DeepLight model (the paper's equation 5).
 
     A FwFM plus a DNN on the concatenated embeddings, with one global bias.
     Prune it while training with :class:`~sklearn_deeplight.DeepLightPruning`

@@ -18,6 +18,7 @@ import lzma
 import numbers
 import os
 import warnings
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -62,6 +63,54 @@ def _open(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
+# What a damaged compressed file raises while it is read (an OSError without
+# errno is bz2's "Invalid data stream"; gzip.BadGzipFile is an OSError too).
+_DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, OSError)
+
+
+def _take(f: IO[bytes], n: int, path: Path) -> list[bytes]:
+    """Up to `n` lines of `f`; a damaged compressed file is a ValueError."""
+    try:
+        return list(islice(f, n))
+    except _DECOMPRESSION_ERRORS as exc:
+        compressed = path.suffix.lower() in (".gz", ".bz2", ".xz")
+        if not compressed or (isinstance(exc, OSError) and exc.errno is not None):
+            raise  # a real I/O error (disk, permissions), not damaged data
+        raise ValueError(
+            f"{path}: damaged or not a {path.suffix.lower()[1:]} compressed file "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _split_undecodable(
+    lines: list[bytes], linenos: np.ndarray
+) -> tuple[list[bytes], np.ndarray, np.ndarray, list[str]]:
+    """Lines that are valid UTF-8, and the line numbers and reasons of the others."""
+    try:
+        b"".join(lines).decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return lines, linenos, linenos[:0], []
+    good, bad, reasons = [], [], []
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append(i)
+            byte = line[exc.start : exc.start + 1]
+            reasons.append(f"not valid UTF-8 (byte {byte!r} at column {exc.start + 1})")
+        else:
+            good.append(i)
+    keep = np.asarray(good, dtype=np.int64)
+    return (
+        [lines[i] for i in good],
+        linenos[keep],
+        linenos[np.asarray(bad, dtype=np.int64)],
+        reasons,
+    )
+
+
 def _check_path(path: PathLike) -> Path:
     p = Path(path)
     if not p.is_file():
@@ -101,12 +150,11 @@ def _stream(
     """Parse a file block by block: yield (X, y, n_bad, first bad description)."""
     emitted = 0
     with _open(path) as f:
-        for _ in range(first_line - 1):
-            f.readline()
+        _take(f, first_line - 1, path)
         lineno = first_line
         while nrows is None or emitted < nrows:
             want = block_lines if nrows is None else min(block_lines, nrows - emitted)
-            lines = list(islice(f, want))
+            lines = _take(f, want, path)
             if not lines:
                 return
             linenos = np.arange(lineno, lineno + len(lines), dtype=np.int64)
@@ -119,7 +167,18 @@ def _stream(
                 linenos = linenos[nonblank]
             if not lines:
                 continue
-            X, y, good_linenos, bad_linenos, reasons = parse(lines, linenos)
+            lines, linenos, utf_bad, utf_reasons = _split_undecodable(lines, linenos)
+            if lines:
+                X, y, good_linenos, bad_linenos, reasons = parse(lines, linenos)
+            else:
+                X, y, good_linenos = None, np.zeros(0, dtype=np.int64), linenos
+                bad_linenos, reasons = linenos[:0], []
+            if len(utf_bad):
+                bad_linenos = np.concatenate([bad_linenos, utf_bad])
+                reasons = reasons + utf_reasons
+                order = np.argsort(bad_linenos, kind="stable")
+                bad_linenos = bad_linenos[order]
+                reasons = [reasons[i] for i in order]
             if nrows is not None and emitted + len(y) > nrows:
                 keep = nrows - emitted
                 cut = good_linenos[keep]  # first line past the last row wanted
@@ -154,8 +213,9 @@ def _collect(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     frames, labels, n_bad, first_bad = [], [], 0, None
     for X, y, nb, fb in blocks:
-        frames.append(X)
-        labels.append(y)
+        if X is not None:
+            frames.append(X)
+            labels.append(y)
         n_bad += nb
         first_bad = first_bad or fb
     X = pd.concat(frames, ignore_index=True) if frames else empty
@@ -265,8 +325,14 @@ def _delimited_parser(
         if wrong.any():
             lines = [line for line, w in zip(lines, wrong) if not w]
             linenos = linenos[~wrong]
+        # one line per row: a lone "\r" inside a field is data, "\r\n" ends it
         data = b"".join(
-            line if line.endswith(b"\n") else line + b"\n" for line in lines
+            line[:-2] + b"\n"
+            if line.endswith(b"\r\n")
+            else line
+            if line.endswith(b"\n")
+            else line + b"\n"
+            for line in lines
         )
         raw = pd.read_csv(
             io.BytesIO(data),
@@ -278,6 +344,7 @@ def _delimited_parser(
             quoting=csv.QUOTE_NONE,
             na_filter=False,
             skip_blank_lines=False,
+            lineterminator="\n",
             engine="c",
         )
         df, row_reasons = _convert(raw, kinds, label)
@@ -558,7 +625,8 @@ def _libffm_parser(n_fields: int | None, numeric: frozenset[int]) -> _BlockParse
         is_feat = np.ones(len(tokens), dtype=bool)
         is_feat[starts] = False
         labels = pd.Series(tokens[starts], dtype=object)
-        feats = pd.Series(tokens[is_feat], dtype=object)
+        # "str" dtype, so that the .str accessor works on a block without tokens
+        feats = pd.Series(tokens[is_feat], dtype=str)
         tok_line = np.repeat(np.arange(n), n_tok - 1)
         reason: list[str | None] = [None] * n
 
@@ -638,8 +706,10 @@ def _libffm_parser(n_fields: int | None, numeric: frozenset[int]) -> _BlockParse
 
 def _digits(s: pd.Series) -> np.ndarray:
     """Which strings are non-negative integers of at most 18 digits."""
-    m = s.str.fullmatch(r"\d{1,18}")
-    return np.asarray(m.fillna(False), dtype=bool)
+    if not s.notna().any():  # no strings at all (the .str accessor refuses)
+        return np.zeros(len(s), dtype=bool)
+    m = s.astype(str).str.fullmatch(r"\d{1,18}")
+    return np.asarray(m.fillna(False), dtype=bool) & s.notna().to_numpy()
 
 
 def load_libffm(

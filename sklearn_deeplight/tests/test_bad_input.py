@@ -607,9 +607,10 @@ def _gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-_BAD_UTF8 = _criteo([_CRITEO_LINE] * 3).replace(
-    b"0badc0de", b"\xff\xfe", 27
-)  # the first category of line 2
+_BAD_UTF8 = b"".join(  # the first category of line 2 is not UTF-8
+    _criteo([line]).replace(b"0badc0de", b"\xff\xfe", i == 1)
+    for i, line in enumerate([_CRITEO_LINE] * 3)
+)
 
 
 #: (reader, name, file bytes or None (no file), file suffix, kwargs, outcome, regex)
@@ -996,33 +997,6 @@ class Case:
 
 
 #: Bugs in other modules found by this catalogue (reason of the xfail).
-BUG_GZIP = (
-    "bug (datasets/_readers): a damaged or non-gzip .gz file raises "
-    "gzip.BadGzipFile / EOFError / zlib.error instead of a ValueError naming "
-    "the file"
-)
-BUG_UTF8 = (
-    "bug (datasets/_readers): a line that is not valid UTF-8 raises a bare "
-    "UnicodeDecodeError naming neither the file nor the line, and "
-    "on_bad_lines='skip'/'warn' cannot skip it"
-)
-BUG_CR = (
-    "bug (datasets/_readers): a lone carriage return inside a line makes "
-    "pandas' C parser split the line and the reader raises IndexError; pass "
-    "lineterminator='\\n' to read_csv"
-)
-BUG_FFM_EMPTY = (
-    "bug (datasets/_readers): a libffm block without any field:feature:value "
-    "token (a line with a label only, or tokens without colons) raises "
-    "AttributeError from pandas' .str accessor"
-)
-_READER_BUGS = {
-    "gzip": BUG_GZIP,
-    "UTF-8 on": BUG_UTF8,
-    "carriage return": BUG_CR,
-    "label only": BUG_FFM_EMPTY,
-    "without colons": BUG_FFM_EMPTY,
-}
 BUG_CLI_PICKLE = (
     "security bug (_cli): predict/bench joblib.load the MODEL file, so a "
     "stranger's file runs code; it should use sklearn_deeplight load() (safe "
@@ -1168,8 +1142,7 @@ def _build_cases() -> list[Case]:
                 raise AssertionError("the reader changed the file")
             return result
 
-        xfail = next((bug for key, bug in _READER_BUGS.items() if key in name), None)
-        cases.append(Case(reader, name, run, outcome, regex, xfail=xfail))
+        cases.append(Case(reader, name, run, outcome, regex))
     cases += _persistence_cases()
     cases += _cli_cases()
     return cases

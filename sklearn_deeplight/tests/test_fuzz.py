@@ -68,19 +68,19 @@ READERS: dict[str, tuple[Callable, bytes, str, dict]] = {
     "avazu": (load_avazu, _AVAZU, ".csv", {}),
     "libffm": (load_libffm, _LIBFFM, ".ffm", {"numeric_fields": [2]}),
 }
-_SPECIAL = [b"\t", b"\n", b",", b":", b" ", b"\r\n", b"\x00", b"-", b"1e400", b"nan"]
-#: A lone carriage return splits a line in pandas' parser (a known bug, see
-#: test_readers_lone_carriage_return): the main fuzz loops leave it out.
-_CR = 13
-
-
-#: Exceptions of known bugs in other modules, by reader: counted and printed,
-#: and demonstrated by an xfail(strict=True) test each, so that the fuzz keeps
-#: running over the rest of the input space until they are fixed.
-KNOWN_BUGS = {
-    ("libffm", "AttributeError"): "a block without any field:feature:value "
-    "token (e.g. a line with a label only) fails in pandas' .str accessor",
-}
+_SPECIAL = [
+    b"\t",
+    b"\n",
+    b",",
+    b":",
+    b" ",
+    b"\r\n",
+    b"\r",
+    b"\x00",
+    b"-",
+    b"1e400",
+    b"nan",
+]
 
 
 class _Hang(BaseException):
@@ -135,7 +135,7 @@ def _mutate(data: bytes, rng: np.random.RandomState, ascii_only: bool) -> bytes:
     return bytes(b)
 
 
-def _inputs(seed_data: bytes, rng, ascii_only: bool, lone_cr: bool = False):
+def _inputs(seed_data: bytes, rng, ascii_only: bool):
     """Random bytes, then mutations of a valid file, within the budget."""
     start = time.perf_counter()
     for i in range(FUZZ_CASES):
@@ -147,9 +147,6 @@ def _inputs(seed_data: bytes, rng, ascii_only: bool, lone_cr: bool = False):
             data = bytes(rng.randint(lo, hi, n).tolist())
         else:
             data = _mutate(seed_data, rng, ascii_only)
-        if not lone_cr:  # keep CRLF line ends, drop other carriage returns
-            data = data.replace(b"\r\n", b"\x00CRLF\x00").replace(b"\r", b"")
-            data = data.replace(b"\x00CRLF\x00", b"\r\n")
         yield data
 
 
@@ -180,9 +177,6 @@ def test_readers_fuzz(name, tmp_path):
                     assert str(exc), "an error without a message"
                     continue
                 except Exception as exc:
-                    if (name, type(exc).__name__) in KNOWN_BUGS:
-                        outcomes[f"known bug {type(exc).__name__}"] += 1
-                        continue
                     pytest.fail(
                         f"{name} raised {type(exc).__name__}: {exc} on_bad_lines="
                         f"{on_bad_lines!r} on the bytes {data[:200]!r}"
@@ -195,15 +189,7 @@ def test_readers_fuzz(name, tmp_path):
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "criteo",
-        pytest.param(
-            "libffm",
-            marks=pytest.mark.xfail(
-                strict=True, reason="bug: " + KNOWN_BUGS["libffm", "AttributeError"]
-            ),
-        ),
-    ],
+    ["criteo", "libffm"],
 )
 def test_readers_skip_any_ascii_garbage(name, tmp_path):
     """With on_bad_lines='skip', malformed ASCII lines are skipped, never fatal."""
@@ -227,11 +213,6 @@ def test_readers_skip_any_ascii_garbage(name, tmp_path):
     assert n > 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (datasets/_readers): a lone carriage return inside a line makes "
-    "pandas' C parser split it, and the line bookkeeping raises IndexError",
-)
 @pytest.mark.parametrize("name", ["criteo", "avazu"])
 def test_readers_lone_carriage_return(name, tmp_path):
     reader, seed_data, suffix, kwargs = READERS[name]
@@ -245,11 +226,6 @@ def test_readers_lone_carriage_return(name, tmp_path):
         assert "line 3" in str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (datasets/_readers): damaged .gz files raise EOFError, "
-    "gzip.BadGzipFile or zlib.error, not a ValueError naming the file",
-)
 def test_readers_fuzz_gzip(tmp_path):
     rng = np.random.RandomState(10)
     packed = gzip.compress(_CRITEO, mtime=0)

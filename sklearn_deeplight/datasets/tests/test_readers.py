@@ -6,6 +6,7 @@ forbid it). The real files in ../shared/data are read in place, when present.
 
 import gzip
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -439,3 +440,78 @@ def test_real_avazu():
     assert (full["hour"] == 14102100).all()
     chunks = list(load_avazu(path, chunksize=5000))
     pd.testing.assert_frame_equal(pd.concat([c[0] for c in chunks]), X)
+
+
+# ------------------------------------------- damaged bytes (issue 8's catalogue)
+def test_lone_carriage_return_is_data_not_a_line_end(tmp_path):
+    lines = [criteo_line(i) for i in range(4)]
+    fields = lines[1].split("\t")
+    fields[20] = "ab\rcd"  # a categorical field (C7) of line 2
+    lines[1] = "\t".join(fields)
+    X, y = load_criteo(write(tmp_path, "cr.txt", lines))
+    assert len(X) == 4 and X.attrs["n_bad_lines"] == 0
+    assert X.iat[1, 19] == "ab\rcd"
+    # with CRLF line ends the "\r\n" ends the line and the lone "\r" stays
+    X2, _ = load_criteo(write(tmp_path, "crlf.txt", lines, end="\r\n"))
+    pd.testing.assert_frame_equal(X, X2)
+
+
+@pytest.mark.parametrize("on_bad_lines", ["error", "skip", "warn"])
+def test_invalid_utf8_is_a_malformed_line(tmp_path, on_bad_lines):
+    good = [criteo_line(i).encode() for i in range(5)]
+    data = b"\n".join(good[:3] + [good[3].replace(b"\t", b"\t\xc3\x28", 1)] + good[4:])
+    path = tmp_path / "u.txt"
+    path.write_bytes(data + b"\n")
+    if on_bad_lines == "error":
+        with pytest.raises(
+            ValueError, match=r"u\.txt: malformed line 4: not valid UTF-8"
+        ):
+            load_criteo(path)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X, y = load_criteo(path, on_bad_lines=on_bad_lines)
+    assert len(X) == 4 and X.attrs["n_bad_lines"] == 1
+    expected, _ = load_criteo(
+        write(tmp_path, "ok.txt", [criteo_line(i) for i in (0, 1, 2, 4)])
+    )
+    pd.testing.assert_frame_equal(X, expected)
+    assert len(caught) == (on_bad_lines == "warn")
+
+
+def test_a_block_of_undecodable_lines_only(tmp_path):
+    path = tmp_path / "all_bad.ffm"
+    path.write_bytes(b"1 0:1:1\xff\n0 0:2:1\xfe\n")
+    X, y = load_libffm(path, n_fields=2, on_bad_lines="skip")
+    assert X.shape == (0, 2) and len(y) == 0 and X.attrs["n_bad_lines"] == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",  # an empty .gz file
+        b"plain text, not gzip",
+        gzip.compress(b"1\t2\n" * 100)[:-12],  # truncated
+        gzip.compress(b"1\t2\n" * 100)[:-8] + b"\0\0\0\0" + b"\x90\x01\0\0",  # CRC
+    ],
+    ids=["empty", "not-gzip", "truncated", "bad-crc"],
+)
+def test_damaged_gzip_is_a_value_error_naming_the_file(tmp_path, data):
+    path = tmp_path / "log.txt.gz"
+    path.write_bytes(data)
+    if not data:  # an empty file is an empty (valid) stream for gzip
+        X, y = load_criteo(path)
+        assert len(X) == 0
+        return
+    with pytest.raises(ValueError, match=r"log\.txt\.gz: damaged or not a gz"):
+        load_criteo(path)
+
+
+def test_libffm_lines_with_a_label_only(tmp_path):
+    path = tmp_path / "labels.ffm"
+    path.write_bytes(b"1\n0\n-1 1:7:1\n")
+    X, y = load_libffm(path, n_fields=2)
+    np.testing.assert_array_equal(y, [1, 0, 0])
+    np.testing.assert_array_equal(X.to_numpy(), [[-1, -1], [-1, -1], [-1, 7]])
+    with pytest.raises(ValueError, match=r"line 1: 'x' is not field:feature:value"):
+        load_libffm(write(tmp_path, "x.ffm", ["1 x"]))
