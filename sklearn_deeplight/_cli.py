@@ -11,11 +11,17 @@ Python.
   shape of the paper's Table 5: test AUC and logloss, nonzero parameters,
   saved bytes, latency and speed-up, dense torch against the sparse predictor.
 - ``deeplight train LOG --out MODEL`` fits a ``FieldEncoder`` + classifier
-  pipeline on a click log (pruning targets as options) and saves it with
-  joblib; ``--sparse`` saves the encoder + sparse predictor instead, which
-  serves without torch.
+  pipeline on a click log (pruning targets as options) and saves the encoder
+  + the classifier's torch-free sparse predictor with
+  :func:`sklearn_deeplight.save`, a format that runs no code when it is
+  loaded. ``--pickle`` saves the encoder + the torch classifier with joblib
+  instead (a pickle: only for files you trust).
 - ``deeplight predict MODEL LOG`` writes one click probability per line.
 - ``deeplight bench MODEL`` times ``predict_proba`` of a saved model.
+
+``predict`` and ``bench`` read MODEL with :func:`sklearn_deeplight.load`; a
+pickle or joblib file is refused unless ``--trust-pickle`` is given, since
+unpickling runs whatever code the file names.
 
 Progress goes to stderr, results (tables, probabilities) to stdout. Nothing
 here imports torch at module level: predicting with a saved sparse predictor
@@ -97,7 +103,11 @@ exit codes:
   130  interrupted (Ctrl-C)
 
 Progress goes to stderr, results to stdout. --debug prints the traceback of
-an error. Models are joblib (pickle) files: load only files you trust.
+an error. Models are saved in sklearn_deeplight's safe format
+(sklearn_deeplight.save/load), which runs no code when it is read. A pickle or
+joblib model (train --pickle, or a file of an older version) is read only with
+--trust-pickle: unpickling runs any code the file names, so pass it only for
+files you trust.
 """
 
 
@@ -1113,7 +1123,6 @@ def _build_estimator(args, parser: argparse.ArgumentParser):
 
 
 def _cmd_train(args, parser) -> int:
-    import joblib
     from sklearn.pipeline import make_pipeline
 
     from . import FieldEncoder
@@ -1147,10 +1156,19 @@ def _cmd_train(args, parser) -> int:
     with _torch_threads(args.threads):
         _fit_with_progress(est, Xt, y, progress)
     fit_seconds = time.perf_counter() - t0
-    final = est.to_sparse(engine=args.engine) if args.sparse else est
-    model = make_pipeline(encoder, final)
-    progress(f"saving {'the sparse predictor' if args.sparse else 'the model'}")
-    _atomic_write(out, lambda tmp: joblib.dump(model, tmp))
+
+    if args.pickle:
+        model = make_pipeline(encoder, est)
+        progress("saving FieldEncoder + the torch model with joblib (a pickle)")
+        _atomic_write(out, lambda tmp: _joblib_dump(model, tmp))
+        kind = f"FieldEncoder + {type(est).__name__}, a joblib pickle"
+    else:
+        from ._persistence import save
+
+        model = make_pipeline(encoder, est.to_sparse(engine=args.engine))
+        progress("saving FieldEncoder + SparseCTRPredictor (sklearn_deeplight.save)")
+        _atomic_write(out, lambda tmp: save(model, tmp))
+        kind = "FieldEncoder + SparseCTRPredictor, safe format"
 
     epochs = len(est.history)
     stopped = " (early stopping)" if epochs < est.max_epochs else ""
@@ -1168,25 +1186,79 @@ def _cmd_train(args, parser) -> int:
                 for c in report.index
             )
         )
-    kind = "FieldEncoder + SparseCTRPredictor" if args.sparse else "FieldEncoder + "
-    kind += "" if args.sparse else type(est).__name__
     print(f"saved: {out} ({_human_bytes(out.stat().st_size)}, pipeline {kind})")
     return EXIT_OK
+
+
+def _joblib_dump(obj, path: str) -> None:
+    import joblib
+
+    joblib.dump(obj, path)
 
 
 # ----------------------------------------------------------------------
 # predict and bench
 # ----------------------------------------------------------------------
-def _load_model(path: Path):
-    """A saved model (anything with ``predict_proba``); ValueError otherwise."""
-    import joblib
+#: How a pickle or joblib file starts: a pickle of protocol 2 or later, or
+#: joblib's compressed files (zlib, gzip, bz2, xz, lzma, lz4).
+_PICKLE_STARTS = (
+    b"\x80",
+    b"x\x01",
+    b"x\x5e",
+    b"x\x9c",
+    b"x\xda",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"\x5d\x00\x00",
+    b"\x04\x22\x4d\x18",
+)
 
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # pickle raises many kinds on a foreign file
+
+def _load_model(path: Path, trust_pickle: bool = False):
+    """A saved model (anything with ``predict_proba``); ValueError otherwise.
+
+    A file in the safe format (:func:`sklearn_deeplight.save`) is read with
+    :func:`sklearn_deeplight.load`, which runs no code from the file. Any
+    other file is unpickled with ``joblib.load`` only when ``trust_pickle``
+    is true, since unpickling runs whatever code the file names; without it
+    the ValueError names the file and ``--trust-pickle``.
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        from ._persistence import load
+
+        try:
+            model = load(path)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{path}: cannot load a model from this file: {exc}"
+            ) from None
+    elif not trust_pickle:
+        if head.startswith(_PICKLE_STARTS):
+            raise ValueError(
+                f"{path}: cannot load a model from this file without --trust-pickle: "
+                "it is a pickle (joblib) file, and loading one runs any code stored "
+                "in it. Pass --trust-pickle only if you trust where the file came "
+                "from; 'deeplight train' saves in the safe format, which needs no "
+                "flag."
+            )
         raise ValueError(
-            f"{path}: cannot load a model from this file ({type(exc).__name__}: {exc})"
-        ) from exc
+            f"{path}: cannot load a model from this file: it is not a model file "
+            "of 'deeplight train' (sklearn_deeplight.save format); a pickle or "
+            "joblib model needs --trust-pickle"
+        )
+    else:
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        except Exception as exc:  # pickle raises many kinds on a foreign file
+            raise ValueError(
+                f"{path}: cannot load a model from this file ({type(exc).__name__}: "
+                f"{exc})"
+            ) from exc
     if not hasattr(model, "predict_proba"):
         raise ValueError(
             f"{path}: holds a {type(model).__name__}, not a model with "
@@ -1217,7 +1289,7 @@ def _cmd_predict(args, parser) -> int:
     out = None if args.out in (None, "-") else _output_file(args.out)
     progress = _Progress(args.quiet)
 
-    model = _load_model(model_path)
+    model = _load_model(model_path, args.trust_pickle)
     progress(f"predicting the rows of {log} ({args.format} format)")
     labels: list[np.ndarray] = []
     probas: list[np.ndarray] = []
@@ -1314,7 +1386,7 @@ def _cmd_bench(args, parser) -> int:
     model_path = _input_file(args.model, "model file")
     log = None if args.log is None else _input_file(args.log, "log file")
     progress = _Progress(args.quiet)
-    model = _load_model(model_path)
+    model = _load_model(model_path, args.trust_pickle)
     rng = np.random.default_rng(args.seed)
     sizes = args.batch_sizes
     if log is not None:
@@ -1427,6 +1499,16 @@ def _set_metavars(parser: argparse.ArgumentParser) -> None:
 def _wrap(text: str) -> str:
     """Paragraphs (separated by blank lines) filled to 79 columns."""
     return "\n\n".join(textwrap.fill(p, 79) for p in text.split("\n\n"))
+
+
+def _add_trust_pickle(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also read a MODEL that is a pickle or joblib file ('train "
+        "--pickle', older versions): loading one runs any code stored in it, "
+        "so only for files you trust",
+    )
 
 
 def _common(debug_default: Any) -> argparse.ArgumentParser:
@@ -1569,20 +1651,31 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         formatter_class=fmt,
         help="train a model on a click log and save it",
         description=_wrap(
-            "Fit FieldEncoder + a classifier on a click log and save the "
-            "fitted pipeline with joblib (written to a temporary file, then "
-            "renamed: an existing file survives a failure). Pruning targets "
+            "Fit FieldEncoder + a classifier on a click log and save FieldEncoder "
+            "+ the classifier's torch-free SparseCTRPredictor (the same "
+            "predictions) with sklearn_deeplight.save, a format that runs no "
+            "code when it is loaded (the torch classifier itself cannot be "
+            "stored in it). The file is written to a temporary file, then "
+            "renamed: an existing file survives a failure. Pruning targets "
             "(--dnn, --field-pairs, --embeddings, --cin) train with "
-            "DeepLightPruning, its schedule scaled to the run. --sparse saves "
-            "FieldEncoder + SparseCTRPredictor, which serves without torch.\n\n"
-            "Load it in Python with joblib.load(MODEL).predict_proba(X) on the "
-            "raw columns of a reader (sklearn_deeplight.datasets.load_criteo)."
+            "DeepLightPruning, its schedule scaled to the run.\n\n"
+            "--pickle saves FieldEncoder + the torch classifier with joblib "
+            "instead (to train it further or inspect it in Python). That file "
+            "is a pickle: reading it runs code stored in it, so 'predict' and "
+            "'bench' read it only with --trust-pickle.\n\n"
+            "Load it in Python with sklearn_deeplight.load(MODEL).predict_proba(X) "
+            "on the raw columns of a reader (sklearn_deeplight.datasets."
+            "load_criteo)."
         ),
         epilog=_EPILOG,
     )
     p.add_argument("log", metavar="LOG", help="the click log to train on")
     p.add_argument(
-        "--out", "-o", required=True, metavar="MODEL", help="file to save to"
+        "--out",
+        "-o",
+        required=True,
+        metavar="MODEL",
+        help="file to save to (e.g. model.skdl)",
     )
     _add_read_options(p)
     p.add_argument(
@@ -1656,16 +1749,25 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "(default: 8, as the DeepLight reference code on Criteo)",
     )
     p.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    p.add_argument(
+    saving = p.add_mutually_exclusive_group()
+    saving.add_argument(
         "--sparse",
         action="store_true",
-        help="save the torch-free sparse predictor instead of the estimator",
+        help="save FieldEncoder + SparseCTRPredictor in the safe format: the "
+        "default (kept for older command lines)",
+    )
+    saving.add_argument(
+        "--pickle",
+        action="store_true",
+        help="save FieldEncoder + the torch classifier with joblib instead: a "
+        "pickle, which runs code when it is loaded (predict and bench need "
+        "--trust-pickle); only for files that stay in your hands",
     )
     p.add_argument(
         "--engine",
         choices=("auto", "numba", "scipy"),
         default="auto",
-        help="engine of the sparse predictor with --sparse (default: auto)",
+        help="engine of the saved sparse predictor (default: auto)",
     )
     p.add_argument(
         "--threads",
@@ -1687,12 +1789,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "Write one click probability per line (same order as the log's "
             "rows) to --out or stdout. Criteo and Avazu logs have a label "
             "column, which is ignored (AUC and logloss against it go to "
-            "stderr); a csv log may lack it."
+            "stderr); a csv log may lack it.\n\n"
+            "MODEL is read with sklearn_deeplight.load, which runs no code from "
+            "the file; a pickle or joblib file is refused unless --trust-pickle "
+            "is given."
         ),
         epilog=_EPILOG,
     )
     p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
     p.add_argument("log", metavar="LOG", help="the click log to score")
+    _add_trust_pickle(p)
     _add_read_options(p)
     p.add_argument("--out", "-o", default=None, metavar="FILE", help="default: stdout")
     p.add_argument(
@@ -1719,11 +1825,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "sizes: median over rounds of the mean time per call, after two "
             "warm-up calls. Input: rows of --log, or rows drawn from the "
             "model's vocabulary. A pipeline is timed whole (from raw rows) and "
-            "its final step alone (on encoded rows)."
+            "its final step alone (on encoded rows).\n\n"
+            "MODEL is read with sklearn_deeplight.load, which runs no code from "
+            "the file; a pickle or joblib file is refused unless --trust-pickle "
+            "is given."
         ),
         epilog=_EPILOG,
     )
-    p.add_argument("model", metavar="MODEL", help="a joblib file with a model")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model saved by 'train' (or sklearn_deeplight.save)",
+    )
+    _add_trust_pickle(p)
     p.add_argument(
         "--batch-sizes",
         type=_int_list,

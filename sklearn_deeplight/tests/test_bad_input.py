@@ -996,14 +996,6 @@ class Case:
         return f"{self.entry} | {self.name}"
 
 
-#: Bugs in other modules found by this catalogue (reason of the xfail).
-BUG_CLI_PICKLE = (
-    "security bug (_cli): predict/bench joblib.load the MODEL file, so a "
-    "stranger's file runs code; it should use sklearn_deeplight load() (safe "
-    "format) and unpickle only behind an explicit trust flag"
-)
-
-
 def _n_rows(X) -> int:
     """Rows of X for a matching y (8 when X has none)."""
     shape = getattr(X, "shape", None)
@@ -1358,7 +1350,7 @@ def _cli_cases() -> list[Case]:
             "predict: pickle that runs code",
             exploit,
             "exit 1",
-            xfail=BUG_CLI_PICKLE,
+            r"without --trust-pickle",
         ),
         Case(
             "deeplight",

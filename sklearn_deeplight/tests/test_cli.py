@@ -6,6 +6,9 @@ layout) in a temporary folder: no real data is read or copied.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +19,13 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from sklearn_deeplight import DeepFwFMClassifier, FieldEncoder, SparseCTRPredictor, _cli
+from sklearn_deeplight import (
+    FieldEncoder,
+    FMClassifier,
+    SparseCTRPredictor,
+    _cli,
+    load,
+)
 from sklearn_deeplight._cli import main
 from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
 
@@ -60,29 +69,47 @@ def logs(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def pruned_model(logs, tmp_path_factory) -> Path:
-    """A DeepFwFM trained and pruned by ``deeplight train``."""
-    out = tmp_path_factory.mktemp("model") / "model.joblib"
-    code = main(
-        [
-            "train",
-            str(logs["train"]),
-            "--out",
-            str(out),
-            *TINY_DEEP,
-            "--epochs",
-            "3",
-            "--dnn",
-            "0.9",
-            "--field-pairs",
-            "0.5",
-            "--embeddings",
-            "0.4",
-            "--quiet",
-        ]
-    )
+def pruned_run(logs, tmp_path_factory) -> tuple[Path, str]:
+    """A DeepFwFM trained and pruned by ``deeplight train``, and its stdout."""
+    out = tmp_path_factory.mktemp("model") / "model.skdl"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(
+            [
+                "train",
+                str(logs["train"]),
+                "--out",
+                str(out),
+                *TINY_DEEP,
+                "--epochs",
+                "3",
+                "--dnn",
+                "0.9",
+                "--field-pairs",
+                "0.5",
+                "--embeddings",
+                "0.4",
+                "--quiet",
+            ]
+        )
     assert code == 0
-    return out
+    return out, stdout.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pruned_model(pruned_run) -> Path:
+    """The model file of :func:`pruned_run` (the safe format)."""
+    return pruned_run[0]
+
+
+class _Exploit:
+    """Unpickling this creates a marker file: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
 
 
 def _table_rows(text: str, first_cells: tuple[str, ...]) -> list[list[str]]:
@@ -161,18 +188,19 @@ def test_demo_on_a_criteo_log(logs, capsys):
 # ----------------------------------------------------------------------
 # train, predict, bench
 # ----------------------------------------------------------------------
-def test_train_saves_a_pruned_pipeline(pruned_model, logs):
-    model = joblib.load(pruned_model)
+def test_train_saves_a_pruned_pipeline_in_the_safe_format(pruned_run, logs):
+    path, stdout = pruned_run
+    assert path.read_bytes()[:4] == b"PK\x03\x04"  # sklearn_deeplight.save's zip
+    model = load(path)  # runs no code from the file
     assert isinstance(model, Pipeline)
     assert isinstance(model[0], FieldEncoder)
-    est = model[-1]
-    assert isinstance(est, DeepFwFMClassifier)
-    report = est.sparsity_report()
-    assert report.loc["dnn", "sparsity"] == pytest.approx(0.9, abs=1e-3)
-    assert report.loc["field_pairs", "sparsity"] == pytest.approx(0.5, abs=0.01)
-    assert report.loc["embeddings", "sparsity"] == pytest.approx(0.4, abs=1e-3)
-    # The progress callback is not saved; the pruning callback is.
-    assert [name for name, _ in est.callbacks] == ["prune"]
+    assert isinstance(model[-1], SparseCTRPredictor)
+    # The summary reports the pruned torch model the predictor was built from.
+    sparsity = dict(re.findall(r"(\w+) ([\d.]+)% of", stdout))
+    assert float(sparsity["dnn"]) == pytest.approx(90, abs=0.1)
+    assert float(sparsity["field_pairs"]) == pytest.approx(50, abs=1)
+    assert float(sparsity["embeddings"]) == pytest.approx(40, abs=0.1)
+    assert "pipeline FieldEncoder + SparseCTRPredictor, safe format" in stdout
     X, _ = load_criteo(logs["test"])
     proba = model.predict_proba(X)
     assert proba.shape == (300, 2)
@@ -201,7 +229,7 @@ def test_predict_writes_one_probability_per_line(pruned_model, logs, tmp_path):
     probs = np.array([float(v) for v in lines])
     assert np.all((probs > 0) & (probs < 1))
     X, _ = load_criteo(logs["test"])
-    expected = joblib.load(pruned_model).predict_proba(X)[:, 1]
+    expected = load(pruned_model).predict_proba(X)[:, 1]
     np.testing.assert_allclose(probs, expected, rtol=1e-8, atol=1e-9)
 
 
@@ -228,13 +256,13 @@ def test_bench_prints_a_table(pruned_model, logs, capsys):
 
 
 def test_sparse_model_predicts_and_benches_without_torch(logs, tmp_path):
-    model = tmp_path / "sparse.joblib"
+    model = tmp_path / "sparse.skdl"
     code = main(
         ["train", str(logs["train"]), "--out", str(model), *TINY_DEEP]
-        + ["--epochs", "2", "--dnn", "0.9", "--sparse", "--quiet"]
+        + ["--epochs", "2", "--dnn", "0.9", "--quiet"]
     )
     assert code == 0
-    pipe = joblib.load(model)
+    pipe = load(model)
     assert isinstance(pipe[-1], SparseCTRPredictor)
     script = (
         "import sys\n"
@@ -265,12 +293,14 @@ def test_csv_logs_with_and_without_labels(tmp_path, capsys):
     X = X.astype({c: str for c in X.columns if c.startswith("C")})
     X.assign(click=y).to_csv(tmp_path / "train.csv", index=False)
     X.iloc[:40].to_csv(tmp_path / "new.csv", index=False)  # no label column
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.skdl"
     args = ["train", str(tmp_path / "train.csv"), "--format", "csv"]
     args += ["--label", "click", "-o", str(model), "--model", "fwfm", *TINY]
-    assert main([*args, "--numeric", "I1,I2", "--epochs", "1", "--quiet"]) == 0
+    # --sparse: the default, still accepted.
+    args += ["--numeric", "I1,I2", "--epochs", "1", "--sparse", "--quiet"]
+    assert main(args) == 0
     capsys.readouterr()
-    encoder = joblib.load(model)[0]
+    encoder = load(model)[0]
     assert encoder.numeric_fields_.tolist() == [0, 1]  # I1, I2; C1..C4 categorical
     code = main(["predict", str(model), str(tmp_path / "new.csv"), "--format", "csv"])
     out, _ = capsys.readouterr()
@@ -288,6 +318,80 @@ def test_csv_logs_with_and_without_labels(tmp_path, capsys):
     _, err = capsys.readouterr()
     assert code == 1
     assert "no 'click' column" in err
+
+
+# ----------------------------------------------------------------------
+# Pickles: written only with --pickle, read only with --trust-pickle
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["predict", "bench"])
+def test_pickle_that_runs_code_is_refused_without_trust_pickle(
+    command, logs, tmp_path, capsys
+):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "exploit.joblib"
+    joblib.dump(_Exploit(marker), path)
+    out = tmp_path / "p.txt"
+    argv = [command, str(path)]
+    argv += [str(logs["test"]), "-o", str(out)] if command == "predict" else []
+    assert main([*argv, "--quiet"]) == 1
+    _, err = capsys.readouterr()
+    assert not marker.exists(), "the model file ran code when it was loaded"
+    assert str(path) in err and "--trust-pickle" in err
+    assert "pickle" in err and "Traceback" not in err
+    assert not out.exists()
+    # With the flag the file is unpickled: that is what the flag is for.
+    assert main([*argv, "--quiet", "--trust-pickle"]) == 1
+    capsys.readouterr()
+    assert marker.exists()
+
+
+def test_pickled_torch_model_with_trust_pickle(logs, tmp_path, capsys):
+    model = tmp_path / "fm.joblib"
+    argv = ["train", str(logs["train"]), "-o", str(model), "--model", "fm"]
+    argv += [*TINY, "--epochs", "2", "--embeddings", "0.5", "--pickle", "--quiet"]
+    assert main(argv) == 0
+    stdout, _ = capsys.readouterr()
+    assert "pipeline FieldEncoder + FMClassifier, a joblib pickle" in stdout
+    pipe = joblib.load(model)  # our own file: trusted
+    assert isinstance(pipe[0], FieldEncoder) and isinstance(pipe[-1], FMClassifier)
+    report = pipe[-1].sparsity_report()
+    assert report.loc["embeddings", "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    # The progress callback is not saved; the pruning callback is.
+    assert [name for name, _ in pipe[-1].callbacks] == ["prune"]
+
+    out = tmp_path / "p.txt"
+    argv = ["predict", str(model), str(logs["test"]), "-o", str(out), "--quiet"]
+    assert main(argv) == 1
+    _, err = capsys.readouterr()
+    assert f"{model}: cannot load a model from this file without --trust-pickle" in err
+    assert not out.exists()
+    assert main([*argv, "--trust-pickle"]) == 0
+    X, _ = load_criteo(logs["test"])
+    probs = np.array([float(v) for v in out.read_text().splitlines()])
+    np.testing.assert_allclose(probs, pipe.predict_proba(X)[:, 1], rtol=1e-8)
+    bench = ["bench", str(model), "--batch-sizes", "8", "--rounds", "1"]
+    bench += ["--min-time", "0.01", "--quiet"]
+    assert main(bench) == 1
+    assert main([*bench, "--trust-pickle"]) == 0
+
+
+def test_trust_pickle_still_reads_the_safe_format(pruned_model, logs, capsys):
+    # The flag allows pickles; a safe file is read with load() all the same.
+    argv = ["predict", str(pruned_model), str(logs["test"]), "--nrows", "5"]
+    assert main([*argv, "--quiet", "--trust-pickle"]) == 0
+    out, _ = capsys.readouterr()
+    assert len(out.splitlines()) == 5
+
+
+def test_altered_safe_file_is_refused(pruned_model, logs, tmp_path, capsys):
+    bad = tmp_path / "altered.skdl"
+    data = bytearray(pruned_model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    code = main(["predict", str(bad), str(logs["test"]), "--trust-pickle"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert f"{bad}: cannot load a model from this file" in err
 
 
 # ----------------------------------------------------------------------
@@ -347,6 +451,10 @@ def test_missing_file_exits_2_naming_it(argv, logs, pruned_model, tmp_path, caps
             ["train", "{train}", "-o", "{tmp}/m", "--numeric", "I1"],
             "--numeric applies to --format csv",
         ),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--sparse", "--pickle"],
+            "not allowed with argument",
+        ),
     ],
 )
 def test_bad_option_exits_2(argv, message, logs, tmp_path, capsys):
@@ -389,22 +497,54 @@ def test_malformed_log_exits_1_with_the_line(logs, tmp_path, capsys):
     assert "cannot load a model" in err
 
 
-def test_failed_save_keeps_the_existing_model(logs, tmp_path, monkeypatch, capsys):
-    out = tmp_path / "model.joblib"
+@pytest.mark.parametrize("pickle", [False, True], ids=["safe-format", "pickle"])
+def test_failed_save_keeps_the_existing_model(
+    pickle, logs, tmp_path, monkeypatch, capsys
+):
+    import sklearn_deeplight._persistence as persistence
+
+    out = tmp_path / "model.skdl"
     out.write_bytes(b"the previous model")
 
-    def broken_dump(value, filename, *args, **kwargs):
+    def broken_save(value, filename, *args, **kwargs):
         Path(filename).write_bytes(b"half a model")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(joblib, "dump", broken_dump)
+    # Whichever writer the command uses (save, or joblib.dump with --pickle)
+    # writes half a model and fails.
+    monkeypatch.setattr(persistence, "save", broken_save)
+    monkeypatch.setattr(joblib, "dump", broken_save)
+    argv = ["train", str(logs["train"]), "-o", str(out), "--model", "lr"]
+    argv += ["--pickle"] if pickle else []
+    code = main([*argv, "--epochs", "1", "--batch-size", "256", "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "No space left on device" in err
+    assert out.read_bytes() == b"the previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skdl"]
+
+
+def test_failed_write_inside_save_keeps_the_existing_model(
+    logs, tmp_path, monkeypatch, capsys
+):
+    # The real sklearn_deeplight.save, failing while it writes the zip.
+    import sklearn_deeplight._persistence as persistence
+
+    out = tmp_path / "model.skdl"
+    out.write_bytes(b"the previous model")
+
+    def broken_zip(f, entries):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(persistence, "_write_zip", broken_zip)
     argv = ["train", str(logs["train"]), "-o", str(out), "--model", "lr"]
     code = main([*argv, "--epochs", "1", "--batch-size", "256", "--quiet"])
     _, err = capsys.readouterr()
     assert code == 1
     assert "No space left on device" in err
     assert out.read_bytes() == b"the previous model"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skdl"]
 
 
 def test_interrupted_training_saves_nothing(logs, tmp_path, monkeypatch, capsys):
