@@ -29,6 +29,7 @@ from ._data import BatchIterator, FieldDataset
 from ._validation import (
     check_binary_target,
     check_field_matrix,
+    check_logits_are_numbers,
     global_index,
     table_sizes,
 )
@@ -227,8 +228,9 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
             raise ValueError(
-                f"y holds the label {y[unknown][0]!r}, which is not one of the "
-                f"classes seen in the first fit {list(self.classes_)}."
+                f"y holds the label {np.asarray(y[unknown][0]).tolist()!r}, which "
+                f"is not one of the classes seen in the first fit "
+                f"{np.asarray(self.classes_).tolist()}."
             )
         return (y == self.classes_[1]).astype(np.float32)
 
@@ -468,7 +470,11 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         if not isinstance(X, FieldDataset):
             X = self._predict_dataset(X)
         out = [to_numpy(y) for y in self.forward_iter(X, training=False)]
-        return np.concatenate(out).astype(np.float64)
+        logits = np.concatenate(out).astype(np.float64)
+        check_logits_are_numbers(
+            logits, X.xv.numpy(), getattr(self, "feature_names_in_", None)
+        )
+        return logits
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.

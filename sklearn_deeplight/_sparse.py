@@ -42,7 +42,12 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_field_matrix, global_index, table_sizes
+from ._validation import (
+    check_field_matrix,
+    check_logits_are_numbers,
+    global_index,
+    table_sizes,
+)
 
 __all__ = ["SparseCTRPredictor"]
 
@@ -633,7 +638,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
                 type(c) is not str or c != n for c, n in zip(columns, names)
             ):
                 return None
-            if not all(type(d) is np.dtype and d.kind in "if" for d in X.dtypes):
+            if not all(isinstance(d, np.dtype) and d.kind in "if" for d in X.dtypes):
                 return None  # extension dtypes (nullable ints...) take the long way
             arr = X.to_numpy()
         else:
@@ -678,7 +683,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """Logits from already indexed input (see :meth:`index_input`).
 
         The lean serving path: no column-wise validation, only shape, dtype
-        and row-range checks.
+        and row-range checks, and no check of the logits (a numeric value so
+        large that the float32 products overflow gives a NaN logit here, where
+        :meth:`decision_function` raises a ValueError).
 
         Parameters
         ----------
@@ -893,7 +900,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         logit : ndarray of float64 of shape (n_samples,)
         """
         xi, xv = self.index_input(X)
-        return self.decision_function_indexed(xi, xv).astype(np.float64)
+        logits = self.decision_function_indexed(xi, xv).astype(np.float64)
+        check_logits_are_numbers(logits, xv, getattr(self, "feature_names_in_", None))
+        return logits
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
@@ -910,6 +919,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """
         xi, xv = self.index_input(X)
         logit = self.decision_function_indexed(xi, xv)
+        check_logits_are_numbers(logit, xv, getattr(self, "feature_names_in_", None))
         proba = np.empty((logit.shape[0], 2), dtype=np.float64)
         expit(logit, out=proba[:, 1], dtype=np.float64)
         np.subtract(1.0, proba[:, 1], out=proba[:, 0])

@@ -404,3 +404,40 @@ def global_index(
     """
     unknown = (codes < 0) | (codes >= field_dims)
     return np.where(unknown, field_dims, codes) + offsets
+
+
+def check_logits_are_numbers(logits: np.ndarray, xv: np.ndarray, names=None) -> None:
+    """Refuse NaN logits computed from finite input.
+
+    Validated input is finite and within float32, but a numeric field's value
+    large enough (say 1e30) makes the model's float32 products overflow, and
+    ``inf - inf`` is NaN: a probability of NaN would be silent garbage.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples,)
+        The model's logits.
+    xv : ndarray of shape (n_samples, n_fields)
+        The field values the logits were computed from (1 for a categorical
+        field, the value for a numeric one).
+    names : sequence of str, default=None
+        Column names, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the row, the column and the value of largest magnitude.
+    """
+    bad = np.isnan(logits)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad)
+    values = np.abs(np.asarray(xv, dtype=np.float64)[rows])
+    r, j = np.unravel_index(int(np.argmax(values)), values.shape)
+    raise ValueError(
+        f"The model's float32 arithmetic overflows on {len(rows)} row(s) (first: "
+        f"row {int(rows[0])}): {_column_label(names, int(j))}, a numeric field, "
+        f"holds {float(xv[rows[r], j]):g}, so large that products of the embeddings "
+        "are infinite and the logit is not a number. Scale numeric fields down "
+        "(for example FieldEncoder(numeric_transform='log1p'))."
+    )

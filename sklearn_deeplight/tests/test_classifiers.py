@@ -270,7 +270,11 @@ def test_partial_fit_continues_training():
     first = clf.module_.field_pairs.detach().clone()
     clf.partial_fit(X[150:], y[150:])
     assert not np.array_equal(first.numpy(), clf.module_.field_pairs.detach().numpy())
-    with pytest.raises(ValueError, match="not one of the classes"):
+    with pytest.raises(
+        ValueError,
+        match=r"the label 7, which is not one of the classes seen in the first fit "
+        r"\[0, 1\]",
+    ):
         clf.partial_fit(X[:10], np.full(10, 7))
 
 
