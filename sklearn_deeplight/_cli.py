@@ -15,7 +15,9 @@ Python.
   + the classifier's torch-free sparse predictor with
   :func:`sklearn_deeplight.save`, a format that runs no code when it is
   loaded. ``--pickle`` saves the encoder + the torch classifier with joblib
-  instead (a pickle: only for files you trust).
+  instead (a pickle: only for files you trust). A log larger than
+  :data:`ON_DISK_BYTES` (or a tenth of the available memory) trains through
+  an encoded copy on disk (``--on-disk``, see :mod:`sklearn_deeplight._ondisk`).
 - ``deeplight predict MODEL LOG`` writes one click probability per line.
 - ``deeplight bench MODEL`` times ``predict_proba`` of a saved model.
 
@@ -41,6 +43,7 @@ import io
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -109,6 +112,20 @@ joblib model (train --pickle, or a file of an older version) is read only with
 --trust-pickle: unpickling runs any code the file names, so pass it only for
 files you trust.
 """
+
+#: ``deeplight train --on-disk auto`` trains through an encoded copy on disk
+#: when the log is larger than this many bytes, or than a tenth of the
+#: available memory (``ON_DISK_MEMORY_RATIO``) if that is less. The in-memory
+#: path holds the raw columns and their encoding, about 10 times the log's
+#: size at its peak (2.6 GB for a 245 MB Criteo-shaped log of 1M rows,
+#: ``benchmarks/results/scale.json``). A compressed log counts
+#: ``COMPRESSED_RATIO`` times its size. The environment variable
+#: ``DEEPLIGHT_ON_DISK_BYTES`` replaces the threshold.
+ON_DISK_BYTES = 1 << 30
+ON_DISK_MEMORY_RATIO = 10
+COMPRESSED_RATIO = 4
+ON_DISK_ENV = "DEEPLIGHT_ON_DISK_BYTES"
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 
 
 class UsageError(Exception):
@@ -530,15 +547,22 @@ def _strip_progress(est) -> None:
         est.callbacks_ = [(n, c) for n, c in est.callbacks_ if n != "progress"]
 
 
-def _fit_with_progress(est, X, y, progress: _Progress):
-    """Fit ``est`` with an epoch line per epoch on stderr (skorch logs too)."""
+def _fit_with_progress(est, X, y, progress: _Progress, *, fit=None):
+    """Fit ``est`` with an epoch line per epoch on stderr (skorch logs too).
+
+    ``fit``, when given, is called with ``est`` instead of ``est.fit(X, y)``
+    (the on-disk path: ``fit_ondisk``).
+    """
     callbacks = list(est.callbacks or [])
     if not progress.quiet:
         callbacks.append(("progress", _epoch_progress(progress.detail)))
     est.callbacks = callbacks or None
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            est.fit(X, y)
+            if fit is None:
+                est.fit(X, y)
+            else:
+                fit(est)
     finally:
         _strip_progress(est)
     if _interrupted(est):
@@ -1122,6 +1146,125 @@ def _build_estimator(args, parser: argparse.ArgumentParser):
     return cls(**params), targets, warm_up
 
 
+def _parse_bytes(text: str) -> int:
+    """``"1073741824"``, ``"512M"``, ``"1G"`` or ``"1GiB"`` as bytes."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = 1
+    if value[-1:] in ("K", "M", "G", "T"):
+        scale = 1024 ** ("KMGT".index(value[-1]) + 1)
+        value = value[:-1]
+    number = float(value)  # ValueError on anything else
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(text)
+    return int(number * scale)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _on_disk_threshold() -> tuple[int, str]:
+    """The log size above which ``--on-disk auto`` trains on disk, and why."""
+    env = os.environ.get(ON_DISK_ENV, "").strip()
+    if env:
+        try:
+            return _parse_bytes(env), f"{ON_DISK_ENV}={env}"
+        except (ValueError, IndexError):
+            raise UsageError(
+                f"the environment variable {ON_DISK_ENV}={env!r} is not a size in "
+                "bytes (e.g. 1073741824, 512M or 1G)"
+            ) from None
+    available = _available_memory()
+    if available is not None and available // ON_DISK_MEMORY_RATIO < ON_DISK_BYTES:
+        return (
+            available // ON_DISK_MEMORY_RATIO,
+            f"a tenth of the {_human_bytes(available)} of available memory",
+        )
+    return ON_DISK_BYTES, "the default"
+
+
+def _use_on_disk(mode: str, log: Path) -> tuple[bool, str]:
+    """Whether ``train`` takes the on-disk path, with a line saying why."""
+    if mode == "always":
+        return True, "--on-disk always"
+    if mode == "never":
+        return False, "--on-disk never"
+    size = log.stat().st_size
+    counted = size
+    what = _human_bytes(size)
+    if log.suffix.lower() in COMPRESSED_SUFFIXES:
+        counted = size * COMPRESSED_RATIO
+        what += f" compressed, counted {COMPRESSED_RATIO}x"
+    threshold, source = _on_disk_threshold()
+    above = counted > threshold
+    return above, (
+        f"--on-disk auto: the log is {what}, "
+        f"{'above' if above else 'within'} the threshold of "
+        f"{_human_bytes(threshold)} ({source})"
+    )
+
+
+@contextlib.contextmanager
+def _scratch_dir(parent: Path) -> Iterator[Path]:
+    """A new hidden folder in ``parent``, removed with its files afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=".deeplight-train-", dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _counted(chunks: Iterator, progress: _Progress, every: float = 10.0) -> Iterator:
+    """The chunks, with a line of rows read every ``every`` seconds."""
+    n = 0
+    last = time.perf_counter()
+    for chunk in chunks:
+        n += len(chunk[0])
+        yield chunk
+        now = time.perf_counter()
+        if now - last >= every:
+            progress.detail(f"{n:,} rows")
+            last = now
+
+
+def _encode_on_disk(args, log: Path, encoder, folder: Path, progress: _Progress):
+    """Passes 1 and 2 of the on-disk path: fit ``encoder``, encode to ``folder``."""
+    from ._ondisk import encode_to_memmap, fit_encoder
+
+    def chunks():
+        return _counted(
+            _iter_log(
+                log, args.format, **_read_options(args), chunksize=args.chunk_rows
+            ),
+            progress,
+        )
+
+    progress(
+        f"on-disk pass 1/3: learning the vocabularies of {log} ({args.format} "
+        f"format, {args.chunk_rows:,} rows at a time)"
+    )
+    fit_encoder(encoder, chunks())
+    progress(
+        f"learnt {len(encoder.field_dims_)} fields, "
+        f"{int(encoder.field_dims_.sum()):,} embedding rows"
+    )
+    progress(f"on-disk pass 2/3: encoding the log to {folder}")
+    data = encode_to_memmap(chunks(), folder / "encoded", encoder=encoder)
+    progress(
+        f"encoded {data.n_samples:,} rows: {data.n_fields} fields, "
+        f"{_human_bytes(data.nbytes)} on disk"
+    )
+    return data
+
+
 def _cmd_train(args, parser) -> int:
     from sklearn.pipeline import make_pipeline
 
@@ -1130,32 +1273,62 @@ def _cmd_train(args, parser) -> int:
     progress = _Progress(args.quiet)
     log = _input_file(args.log, "log file")
     out = _output_file(args.out)
+    read = _read_options(args)
+    workdir = out.parent if args.workdir is None else Path(args.workdir)
+    if not workdir.is_dir():
+        raise UsageError(f"--workdir: folder not found: {args.workdir}")
     est, targets, warm_up = _build_estimator(args, parser)
-
-    progress(f"reading {log} ({args.format} format)")
-    X, y = _read_log(
-        log,
-        args.format,
-        **_read_options(args),
-    )
+    on_disk, why = _use_on_disk(args.on_disk, log)
+    if args.on_disk == "never":
+        for option, value in (("--workdir", args.workdir), ("--shuffle", args.shuffle)):
+            if value is not None:
+                raise UsageError(
+                    f"{option} applies to on-disk training, not to --on-disk never"
+                )
+    shuffle = args.shuffle or "blocks"
     encoder = FieldEncoder(
         numeric_transform="criteo" if args.format == "criteo" else None,
         min_frequency=args.min_frequency,
-    )
-    Xt = encoder.fit_transform(X)
-    progress(
-        f"encoded {len(y):,} rows: {Xt.shape[1]} fields, "
-        f"{int(encoder.field_dims_.sum()):,} embedding rows"
     )
     pruning = ""
     if any(targets.values()):
         pruning = f", pruning {_structure(**targets)} after {warm_up} warm-up epoch(s)"
 
-    progress(f"training {type(est).__name__}: {args.epochs} epoch(s){pruning}")
-    t0 = time.perf_counter()
-    with _torch_threads(args.threads):
-        _fit_with_progress(est, Xt, y, progress)
-    fit_seconds = time.perf_counter() - t0
+    with contextlib.ExitStack() as stack:
+        if on_disk:
+            progress(f"training on disk ({why})")
+            folder = stack.enter_context(_scratch_dir(workdir))
+            data = _encode_on_disk(args, log, encoder, folder, progress)
+            n_rows = data.n_samples
+
+            def fit(e):
+                from ._ondisk import fit_ondisk
+
+                return fit_ondisk(e, data, shuffle=shuffle)
+
+            progress(
+                f"on-disk pass 3/3: training {type(est).__name__}: {args.epochs} "
+                f"epoch(s){pruning}, {shuffle} shuffle"
+            )
+        else:
+            progress(f"reading {log} ({args.format} format; {why})")
+            X, y = _read_log(log, args.format, **read, chunksize=args.chunk_rows)
+            Xt = encoder.fit_transform(X)
+            del X
+            n_rows = len(y)
+            progress(
+                f"encoded {n_rows:,} rows: {Xt.shape[1]} fields, "
+                f"{int(encoder.field_dims_.sum()):,} embedding rows"
+            )
+
+            def fit(e):
+                return e.fit(Xt, y)
+
+            progress(f"training {type(est).__name__}: {args.epochs} epoch(s){pruning}")
+        t0 = time.perf_counter()
+        with _torch_threads(args.threads):
+            _fit_with_progress(est, None, None, progress, fit=fit)
+        fit_seconds = time.perf_counter() - t0
 
     if args.pickle:
         model = make_pipeline(encoder, est)
@@ -1176,7 +1349,8 @@ def _cmd_train(args, parser) -> int:
         f"model: {type(est).__name__} ({args.model}), {epochs} epoch(s){stopped} "
         f"in {fit_seconds:.1f}s"
     )
-    print(f"rows: {len(y):,} from {log} ({args.format})")
+    where = f"on disk, {shuffle} shuffle" if on_disk else "in memory"
+    print(f"rows: {n_rows:,} from {log} ({args.format}; trained {where})")
     report = est.sparsity_report()
     if len(report):
         print(
@@ -1663,6 +1837,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "instead (to train it further or inspect it in Python). That file "
             "is a pickle: reading it runs code stored in it, so 'predict' and "
             "'bench' read it only with --trust-pickle.\n\n"
+            "Large logs: with --on-disk auto (the default) a log larger than "
+            f"{_human_bytes(ON_DISK_BYTES)}, or than a tenth of the available "
+            "memory if that is less, trains through an encoded copy on disk "
+            "(about 160 bytes per Criteo row) in three streaming passes: learn "
+            "the vocabularies, encode, train; memory then holds a chunk of "
+            "--chunk-rows rows, not the log (the in-memory path peaks at about "
+            "10 times the log's size). A compressed log (.gz, .bz2, .xz) counts "
+            f"{COMPRESSED_RATIO} times its size. The environment variable "
+            f"{ON_DISK_ENV} (bytes, or e.g. 512M, 2G) replaces the threshold. "
+            "The saved model is the same pipeline either way; with --shuffle "
+            "exact and the same --seed it is the model the in-memory path "
+            "trains.\n\n"
             "Load it in Python with sklearn_deeplight.load(MODEL).predict_proba(X) "
             "on the raw columns of a reader (sklearn_deeplight.datasets."
             "load_criteo)."
@@ -1768,6 +1954,37 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         choices=("auto", "numba", "scipy"),
         default="auto",
         help="engine of the saved sparse predictor (default: auto)",
+    )
+    p.add_argument(
+        "--on-disk",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="train through an encoded copy of the log on disk: auto (the "
+        f"default) when the log is larger than {_human_bytes(ON_DISK_BYTES)} or "
+        "a tenth of the available memory (see above)",
+    )
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        default=None,
+        help="on disk: an existing folder to hold the encoded copy, in a "
+        "temporary subfolder removed afterwards (default: the folder of --out)",
+    )
+    p.add_argument(
+        "--chunk-rows",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="rows read (and, on disk, encoded) at a time (default: 100000)",
+    )
+    p.add_argument(
+        "--shuffle",
+        choices=("blocks", "exact"),
+        default=None,
+        help="on disk: blocks (memory independent of the log's size; the last "
+        "--validation-fraction of the rows validates) or exact (the in-memory "
+        "shuffle and stratified split, the same model as in memory; 8 bytes "
+        "per row, about 90 with a validation split) (default: blocks)",
     )
     p.add_argument(
         "--threads",

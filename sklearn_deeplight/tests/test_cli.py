@@ -395,6 +395,111 @@ def test_altered_safe_file_is_refused(pruned_model, logs, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------
+# On-disk training (--on-disk, --workdir, --chunk-rows, --shuffle)
+# ----------------------------------------------------------------------
+def test_on_disk_always_trains_a_model_that_predicts(logs, tmp_path, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    model = tmp_path / "disk.skdl"
+    argv = ["train", str(logs["train"]), "-o", str(model), *TINY_DEEP]
+    argv += ["--epochs", "2", "--dnn", "0.5", "--on-disk", "always"]
+    argv += ["--chunk-rows", "250", "--workdir", str(work)]
+    assert main(argv) == 0
+    stdout, err = capsys.readouterr()
+    for stage in ("on-disk pass 1/3", "on-disk pass 2/3", "on-disk pass 3/3"):
+        assert stage in err
+    assert f"encoding the log to {work}" in err
+    assert "encoded 1,200 rows: 39 fields" in err
+    assert "epoch 2/2" in err and "blocks shuffle" in err
+    assert "trained on disk, blocks shuffle" in stdout
+    # The encoded copy is gone: the work folder and the output folder are clean.
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.skdl", "work"]
+    pipe = load(model)
+    assert isinstance(pipe[0], FieldEncoder)
+    assert isinstance(pipe[-1], SparseCTRPredictor)
+    out = tmp_path / "p.txt"
+    assert main(["predict", str(model), str(logs["test"]), "-o", str(out)]) == 0
+    probs = np.array([float(v) for v in out.read_text().splitlines()])
+    assert probs.shape == (300,) and np.all((probs > 0) & (probs < 1))
+
+
+def test_on_disk_exact_shuffle_equals_in_memory(logs, tmp_path, capsys):
+    # fit_encoder equals FieldEncoder.fit, and fit_ondisk(shuffle="exact")
+    # equals estimator.fit with the same seed (test_ondisk.py): the saved
+    # models predict the same, bit for bit.
+    argv = ["train", str(logs["train"]), *TINY_DEEP, "--epochs", "2"]
+    argv += ["--dnn", "0.5", "--threads", "1", "--seed", "3", "--quiet"]
+    memory, disk = tmp_path / "memory.skdl", tmp_path / "disk.skdl"
+    assert main([*argv, "-o", str(memory), "--on-disk", "never"]) == 0
+    assert (
+        main(
+            [*argv, "-o", str(disk), "--on-disk", "always", "--shuffle", "exact"]
+            + ["--chunk-rows", "100"]
+        )
+        == 0
+    )
+    stdout, _ = capsys.readouterr()
+    assert "trained in memory" in stdout and "trained on disk, exact shuffle" in stdout
+    a, b = load(memory), load(disk)
+    np.testing.assert_array_equal(a[0].field_dims_, b[0].field_dims_)
+    X, _ = load_criteo(logs["test"])
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_on_disk_auto_follows_the_threshold(logs, tmp_path, monkeypatch, capsys):
+    size = logs["train"].stat().st_size
+    argv = ["train", str(logs["train"]), "-o", str(tmp_path / "m.skdl")]
+    argv += ["--model", "lr", "--epochs", "1", "--batch-size", "256"]
+    monkeypatch.setenv(_cli.ON_DISK_ENV, str(size - 1))
+    assert main(argv) == 0
+    stdout, err = capsys.readouterr()
+    assert "training on disk (--on-disk auto: the log is" in err
+    assert f"above the threshold of {_cli._human_bytes(size - 1)}" in err
+    assert f"{_cli.ON_DISK_ENV}={size - 1}" in err
+    assert "trained on disk" in stdout
+    monkeypatch.setenv(_cli.ON_DISK_ENV, "1G")
+    assert main(argv) == 0
+    stdout, err = capsys.readouterr()
+    assert "within the threshold of 1.0 GiB" in err
+    assert "trained in memory" in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.skdl"]
+
+
+def test_on_disk_threshold_without_the_variable(monkeypatch, tmp_path):
+    monkeypatch.delenv(_cli.ON_DISK_ENV, raising=False)
+    small = tmp_path / "log.txt"
+    small.write_bytes(b"x" * 1000)
+    monkeypatch.setattr(_cli, "_available_memory", lambda: 64 * 2**30)
+    assert _cli._on_disk_threshold() == (_cli.ON_DISK_BYTES, "the default")
+    assert _cli._use_on_disk("auto", small)[0] is False
+    assert _cli._use_on_disk("always", small)[0] is True
+    # Little memory: a tenth of it.
+    monkeypatch.setattr(_cli, "_available_memory", lambda: 5000)
+    assert _cli._on_disk_threshold()[0] == 500
+    assert _cli._use_on_disk("auto", small)[0] is True
+    assert _cli._use_on_disk("never", small)[0] is False
+    # A compressed log counts COMPRESSED_RATIO times its size.
+    monkeypatch.setattr(_cli, "_available_memory", lambda: None)
+    monkeypatch.setenv(_cli.ON_DISK_ENV, "3000")
+    gz = tmp_path / "log.txt.gz"
+    gz.write_bytes(b"x" * 1000)
+    assert _cli._use_on_disk("auto", small)[0] is False
+    on, why = _cli._use_on_disk("auto", gz)
+    assert on is True and f"counted {_cli.COMPRESSED_RATIO}x" in why
+
+
+@pytest.mark.parametrize("value", ["lots", "-5", "1X"])
+def test_bad_threshold_variable_exits_2(value, logs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(_cli.ON_DISK_ENV, value)
+    argv = ["train", str(logs["train"]), "-o", str(tmp_path / "m.skdl")]
+    assert main(argv) == 2
+    _, err = capsys.readouterr()
+    assert f"{_cli.ON_DISK_ENV}={value!r} is not a size in bytes" in err
+    assert not (tmp_path / "m.skdl").exists()
+
+
+# ----------------------------------------------------------------------
 # Errors and exit codes
 # ----------------------------------------------------------------------
 @pytest.mark.parametrize(
@@ -450,6 +555,24 @@ def test_missing_file_exits_2_naming_it(argv, logs, pruned_model, tmp_path, caps
         (
             ["train", "{train}", "-o", "{tmp}/m", "--numeric", "I1"],
             "--numeric applies to --format csv",
+        ),
+        (["train", "{train}", "-o", "{tmp}/m", "--chunk-rows", "0"], "must be >= 1"),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--chunk-rows", "1e5"],
+            "--chunk-rows: not an integer: '1e5'",
+        ),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--on-disk", "sometimes"],
+            "invalid choice",
+        ),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--workdir", "{tmp}/nowhere"],
+            "--workdir: folder not found",
+        ),
+        (
+            ["train", "{train}", "-o", "{tmp}/m", "--on-disk", "never"]
+            + ["--shuffle", "exact"],
+            "--shuffle applies to on-disk training",
         ),
         (
             ["train", "{train}", "-o", "{tmp}/m", "--sparse", "--pickle"],
