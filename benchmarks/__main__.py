@@ -9,7 +9,10 @@ Usage::
     python -m benchmarks sparse-latency [--quick]
     python -m benchmarks pruning-sweep [--quick]
 
-``all --quick`` runs on small slices of the real rows with one seed and
+``table2`` writes Table 2 on the real rows and on generated Criteo-shaped
+rows, Tables 4-6 and latency against sparsity on the generated rows (see
+``benchmarks/paper_tables.py``). ``all --quick`` runs on small slices of the
+real rows and 4,000 generated rows with one seed and
 writes git-ignored ``*.json.tmp`` files and a report under
 ``benchmarks/results/quick_report.tmp/`` (docs/ is left alone); ``all
 --existing`` also runs the sparse-latency and pruning-sweep scripts.
@@ -47,13 +50,19 @@ def main(argv=None) -> None:
         action="store_true",
         help="with 'all': also run sparse_latency.py and pruning_sweep.py",
     )
+    parser.add_argument(
+        "--parts",
+        default=None,
+        help="table2: comma-separated subset of real, gen-table2, gen-table45, "
+        "gen-table6 (updates those keys of an existing paper_tables.json)",
+    )
     args = parser.parse_args(argv)
     q = ["--quick"] if args.quick else []
     t0 = time.perf_counter()
     if args.what in ("all", "table2"):
         from benchmarks import paper_tables
 
-        paper_tables.main(q)
+        paper_tables.main(q + (["--parts", args.parts] if args.parts else []))
     if args.what in ("all", "peer"):
         from benchmarks import peer
 

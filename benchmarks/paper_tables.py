@@ -282,46 +282,556 @@ def fig2(ds: dict, seeds, quick: bool) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------
+# Generated Criteo-shaped data: Table 2, Tables 4-6, latency against sparsity
+# ---------------------------------------------------------------------------
+GEN_ROWS = 100_000
+GEN_ROWS_QUICK = 4_000
+# Table 2 / Table 6 on generated rows: the small networks of SMALL at the
+# paper's batch 2,048, with the pruning sweep's embedding penalty (the
+# generator's signal sits in rare values; without it DeepFwFM overfits from
+# the second epoch, see pruning_sweep.py).
+GEN = dict(SMALL, batch_size=2048, embedding_l2=1e-3)
+# Tables 4 and 5: DeepFwFM with the paper's DNN 400x3 (N-400), k = 10.
+BIG_HIDDEN = 400
+PRUNE_KW = {"warm_up_epochs": 1, "damping_steps": "auto", "ramp_fraction": 0.285}
+TABLE5 = {
+    "high performance": {"dnn": 0.9, "field_pairs": 0.9, "embeddings": 0.4},
+    "low memory": {"dnn": 0.9, "field_pairs": 0.9, "embeddings": 0.9},
+    "low latency": {"dnn": 0.99, "field_pairs": 0.95, "embeddings": 0.4},
+}
+TABLE6 = {
+    "DeepFM": {"dnn": 0.98, "embeddings": 0.4},
+    "NFM": {"dnn": 0.98, "embeddings": 0.4},
+    "XDeepFM": {"dnn": 0.99, "cin": 0.99, "embeddings": 0.4},
+    "DeepFwFM": {"dnn": 0.99, "field_pairs": 0.95, "embeddings": 0.4},
+}
+# Latency against sparsity (Figs. 4-6): the structures of the pruning sweep.
+SWEEP = {
+    "fig4": [{"dnn": s} for s in (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)],
+    "fig5": [{"dnn": 0.99, "field_pairs": s} for s in (0.0, 0.5, 0.8, 0.9, 0.95, 0.98)],
+    "fig6": [{"embeddings": s} for s in (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)],
+}
+SWEEP_QUICK = {
+    "fig4": [{"dnn": 0.0}, {"dnn": 0.9}],
+    "fig5": [{"dnn": 0.99, "field_pairs": 0.9}],
+    "fig6": [{"embeddings": 0.4}],
+}
+
+
+def structure_name(t: dict) -> str:
+    """The paper's label, e.g. ``D-90% & R-90% & F-40%`` (C for the CIN)."""
+    parts = [
+        f"{letter}-{100 * t[c]:g}%"
+        for c, letter in (
+            ("dnn", "D"),
+            ("field_pairs", "R"),
+            ("cin", "C"),
+            ("embeddings", "F"),
+        )
+        if c in t
+    ]
+    return " & ".join(parts) if parts else "dense"
+
+
+def load_generated(quick: bool) -> dict:
+    """Criteo-shaped rows of ``make_ctr_classification`` (13 numeric and 26
+    categorical fields), preprocessed as the pruning sweep (and the authors'
+    Criteo script): numeric log transform, rare categorical values (< 8 in
+    the training rows) share one code; the last 10% of the rows are the test
+    split. Returned as float64 arrays (the serving path, no pandas)."""
+    from benchmarks.pruning_sweep import make_data
+
+    n = GEN_ROWS_QUICK if quick else GEN_ROWS
+    t0 = time.perf_counter()
+    Xtr, ytr, Xte, yte = make_data(n, seed=0)
+    cols = list(Xtr.columns)
+    num = [i for i, c in enumerate(cols) if c.startswith("I")]
+    rows = len(num) + int(
+        sum(int(Xtr[c].max()) + 2 for c in cols if not c.startswith("I"))
+    )
+    return {
+        "Xtr": Xtr.to_numpy(np.float64),
+        "ytr": np.asarray(ytr),
+        "Xte": Xte.to_numpy(np.float64),
+        "yte": np.asarray(yte),
+        "num": num,
+        "info": {
+            "generator": "sklearn_deeplight.datasets.make_ctr_classification("
+            f"{n}, categorical_values='int', random_state=0)",
+            "preprocessing": "benchmarks.pruning_sweep.make_data (numeric "
+            "floor(log(x)^2) for x > 2, categorical values seen < 8 times in "
+            "the training rows share one code), last 10% of rows = test",
+            "n_train": len(Xtr),
+            "n_test": len(Xte),
+            "n_fields": len(cols),
+            "embedding_rows_approx": rows,
+            "click_rate_test": float(np.mean(yte)),
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+    }
+
+
+def fit_gen(name: str, seed: int, data: dict, targets=None, **over):
+    """Fit one model on the generated rows; with ``targets``, under
+    ``DeepLightPruning(**targets, warm_up_epochs=1, damping_steps="auto",
+    ramp_fraction=0.285)`` (the pruning sweep's schedule)."""
+    import torch
+
+    from sklearn_deeplight import DeepLightPruning
+
+    cb = None
+    if targets:
+        cb = [("prune", DeepLightPruning(**targets, **PRUNE_KW))]
+    params = dict(GEN, **over)
+    est = make_model(name, seed, numeric_fields=data["num"], callbacks=cb, **params)
+    t0, c0 = time.perf_counter(), time.thread_time()
+    est.fit(data["Xtr"], data["ytr"])
+    fit_s, fit_cpu = time.perf_counter() - t0, time.thread_time() - c0
+    p = est.predict_proba(data["Xte"])[:, 1]
+    params_all = list(est.module_.parameters())
+    rec = dict(
+        scores(data["yte"], p),
+        seed=seed,
+        fit_s=round(fit_s, 2),
+        fit_cpu_s=round(fit_cpu, 2),
+        total_params=int(sum(q.numel() for q in params_all)),
+        nonzero_params=int(sum(int(torch.count_nonzero(q)) for q in params_all)),
+    )
+    if targets:
+        rep = est.sparsity_report()
+        rec["achieved"] = {c: float(rep.loc[c, "sparsity"]) for c in rep.index}
+    return est, rec
+
+
+def summarize_runs(runs: list[dict]) -> dict:
+    out = {
+        k: mean_std(r[k] for r in runs)
+        for k in ("auc", "logloss", "fit_s", "fit_cpu_s")
+    }
+    last = runs[0]
+    out["total_params"] = last["total_params"]
+    out["nonzero_params"] = last["nonzero_params"]
+    if "achieved" in last:
+        out["achieved"] = last["achieved"]
+    out["runs"] = runs
+    return out
+
+
+def _timing_budget(quick: bool) -> dict:
+    return (
+        {"rounds": 1, "min_chunk_s": 0.01, "reps": 1}
+        if quick
+        else {"rounds": 5, "min_chunk_s": 0.1, "reps": 3}
+    )
+
+
+def indexed_latency(pred, Xte, quick: bool, dense=None, lean: bool = False) -> dict:
+    """Interleaved per-round timing on already indexed rows, one thread.
+
+    ``sparse``: ``pred.decision_function_indexed`` (numba kernels). With
+    ``dense`` (a fitted estimator): its torch module's forward on the same
+    indexed rows (``torch``), and for DeepFwFM with ``lean`` the lean dense
+    torch forward of ``benchmarks/sparse_latency.py`` (``torch_lean``, the
+    notes' baseline). Speed-ups are medians of per-round ratios; times per
+    sample (batch 1) and rows/s (batch 4096), wall clock and thread CPU time.
+    """
+    import torch
+
+    from benchmarks.sparse_latency import lean_forward, run_rounds, summarize
+
+    idx = np.arange(4096) % len(Xte)
+    xi, xv = pred.index_input(Xte[idx])
+    impls = {"sparse": (pred.decision_function_indexed, "x")}
+    if dense is not None:
+        module = dense.module_
+        module.eval()
+
+        def fwd(a, b):
+            with torch.inference_mode():
+                return module(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+
+        impls["torch"] = (fwd, "x")
+        if lean:
+            impls["torch_lean"] = (lean_forward(module), "x")
+    tb = _timing_budget(quick)
+    out = {}
+    for label, pool in (
+        ("batch1", [(xi[i : i + 1], xv[i : i + 1]) for i in range(256)]),
+        ("batch4096", [(xi, xv)]),
+    ):
+        base = "torch" if "torch" in impls else "sparse"
+        lean_name = "torch_lean" if "torch_lean" in impls else None
+        times = run_rounds(
+            impls, {"x": pool}, tb["rounds"], tb["min_chunk_s"], tb["reps"]
+        )
+        s = summarize(times, base, lean_name)
+        n = 1 if label == "batch1" else 4096
+        res = {}
+        for name, clocks in s.items():
+            r = {}
+            for clock in ("wall", "cpu"):
+                c = clocks[clock]
+                if n == 1:
+                    r[f"us_per_sample_{clock}"] = c["median_s"] * 1e6
+                else:
+                    r[f"rows_per_s_{clock}"] = n / c["median_s"]
+                if name == "sparse" and dense is not None:
+                    r[f"speedup_vs_torch_{clock}"] = c["speedup_vs_torch"]
+                    if lean_name:
+                        r[f"speedup_vs_torch_lean_{clock}"] = c["speedup_vs_torch_lean"]
+            res[name] = r
+        out[label] = res
+    return out
+
+
+def paper_style(dense_est, sparse_est, quick: bool) -> dict:
+    """The paper's measure (batch 1, one scalar per-sample kernel both sides,
+    the dense model as CSR at density 1): ``sparse_latency.paper_measure``."""
+    from benchmarks.sparse_latency import paper_measure
+
+    tb = _timing_budget(quick)
+    return paper_measure(
+        dense_est, sparse_est, tb["rounds"], tb["min_chunk_s"], tb["reps"]
+    )
+
+
+def sizes(est, pred) -> dict:
+    """Bytes: the torch state_dict (dense storage) and the saved sparse
+    predictor (float32 and float16 embeddings)."""
+    from benchmarks.sparse_latency import saved_bytes, state_dict_bytes
+
+    sd_bytes = state_dict_bytes(est.module_)
+    p32 = saved_bytes(pred)
+    p16 = saved_bytes(est.to_sparse(dtype="float16"))
+    return {
+        "state_dict_bytes": sd_bytes,
+        "predictor_float32_bytes": p32,
+        "predictor_float16_bytes": p16,
+        "saving_float32": sd_bytes / p32,
+        "saving_float16": sd_bytes / p16,
+        "predictor_n_params": {k: int(v) for k, v in pred.n_params_.items()},
+    }
+
+
+def gen_table2(data: dict, seeds, quick: bool, keep=()) -> tuple[dict, dict]:
+    """The seven models dense on the generated rows (GEN config)."""
+    out, kept = {}, {}
+    for name in MODELS:
+        runs, fitted = [], None
+        for seed in seeds:
+            est, rec = fit_gen(name, seed, data)
+            runs.append(rec)
+            fitted = fitted or est
+        pred = fitted.to_sparse()
+        r = summarize_runs(runs)
+        r["latency_api"] = {
+            "estimator": latency_pair(fitted.predict_proba, data["Xte"], quick),
+            "sparse_predictor": latency_pair(pred.predict_proba, data["Xte"], quick),
+        }
+        r["latency_indexed"] = indexed_latency(
+            pred, data["Xte"], quick, dense=fitted, lean=name == "DeepFwFM"
+        )
+        out[name] = r
+        if name in keep:
+            kept[name] = fitted
+        print(
+            f"[generated] {name}: AUC {r['auc']['mean']:.4f}±{r['auc']['std']:.4f} "
+            f"fit {r['fit_s']['mean']:.0f}s",
+            flush=True,
+        )
+    return out, kept
+
+
+def n_x_width(nonzero_dnn: int, d_in: int) -> int:
+    """Width X of a dense 3-layer DNN (d_in -> X -> X -> X -> 1, biases
+    included) with about ``nonzero_dnn`` parameters (the paper's N-X)."""
+    # 2 X^2 + (d_in + 4) X + 1 = nonzero_dnn
+    b = d_in + 4
+    return max(1, round((-b + (b * b + 8 * (nonzero_dnn - 1)) ** 0.5) / 4))
+
+
+def gen_table45(data: dict, seeds5, seeds4, quick: bool) -> dict:
+    """DeepFwFM N-400 (k = 10): Table 5's three structures; Table 4's pruned
+    DNN (D-X) against dense N-X of the same DNN parameter count, and pruned
+    embeddings (F-X) against dense E-X of the same embedding count."""
+    n_fields = data["Xtr"].shape[1]
+    H, k = BIG_HIDDEN, GEN["embedding_dim"]
+    d_in = n_fields * k
+    dnn_total = d_in * H + 2 * H * H + 3 * H + H + 1  # hidden W, biases, out
+    hidden_w = d_in * H + 2 * H * H
+    big = {"hidden_units": (H, H, H)}
+    d_rates = [0.9] if quick else [0.9, 0.99]
+    f_rates = [0.4] if quick else [0.4, 0.8]
+    rows = {"dense N-400 / E-10": ({}, big)}
+    for name, t in TABLE5.items():
+        rows[f"Table 5 {name}: {structure_name(t)}"] = (t, big)
+    t4 = []
+    for d in d_rates:
+        nz = round((1 - d) * hidden_w) + (dnn_total - hidden_w)
+        x = n_x_width(nz, d_in)
+        a, b = f"D-{100 * d:g}%", f"N-{x}"
+        rows[a] = ({"dnn": d}, big)
+        rows[b] = ({}, {"hidden_units": (x, x, x)})
+        t4.append({"pruned": a, "small_dense": b, "dnn_params_pruned": nz})
+    for f in f_rates:
+        e = max(1, round((1 - f) * k))
+        a, b = f"F-{100 * f:g}%", f"E-{e}"
+        rows[a] = ({"embeddings": f}, big)
+        rows[b] = ({}, dict(big, embedding_dim=e))
+        t4.append({"pruned": a, "small_dense": b})
+    t5_rows = {"dense N-400 / E-10"} | {r for r in rows if r.startswith("Table 5")}
+    results, models = {}, {}
+    for label, (targets, over) in rows.items():
+        seeds = seeds5 if label in t5_rows else seeds4
+        runs = []
+        for seed in seeds:
+            est, rec = fit_gen("DeepFwFM", seed, data, targets or None, **over)
+            runs.append(rec)
+            if seed == seeds[0]:
+                models[label] = est
+        results[label] = dict(
+            summarize_runs(runs),
+            targets=targets,
+            hidden_units=list(over["hidden_units"]),
+            embedding_dim=over.get("embedding_dim", k),
+        )
+        a = results[label]["auc"]
+        print(
+            f"[generated N-400] {label}: AUC {a['mean']:.4f}±{a['std']:.4f} "
+            f"nonzero {results[label]['nonzero_params']:,}",
+            flush=True,
+        )
+    dense = models["dense N-400 / E-10"]
+    for label, est in models.items():
+        pred = est.to_sparse()
+        results[label]["latency_indexed"] = indexed_latency(
+            pred, data["Xte"], quick, dense=dense, lean=True
+        )
+        # Against its own dense torch forward too (small N-X / E-X models).
+        if est is not dense and not results[label]["targets"]:
+            results[label]["latency_indexed_own_torch"] = indexed_latency(
+                pred, data["Xte"], quick, dense=est, lean=True
+            )
+        results[label]["size"] = sizes(est, pred)
+        if est is not dense and results[label]["targets"]:
+            results[label]["paper_style_batch1"] = paper_style(dense, est, quick)
+    return {
+        "config": {
+            "hidden_units": [H, H, H],
+            "embedding_dim": k,
+            "dnn_params_dense": dnn_total,
+            "pruning": PRUNE_KW,
+        },
+        "seeds_table5": list(seeds5),
+        "seeds_table4": list(seeds4),
+        "table4_pairs": t4,
+        "table5": {
+            name: f"Table 5 {name}: {structure_name(t)}" for name, t in TABLE5.items()
+        },
+        "results": results,
+    }, dense
+
+
+def one_shot_prune(est, targets: dict):
+    """A copy of ``est`` magnitude-pruned once to ``targets`` (no training)."""
+    import copy
+
+    from sklearn_deeplight import DeepLightPruning
+
+    est = copy.deepcopy(est)
+    cb = DeepLightPruning(**targets).initialize()
+    cb.groups_ = cb._resolve(est)
+    cb._prune(est, final=True)
+    return est
+
+
+def latency_sweep(dense, data: dict, quick: bool) -> dict:
+    """Latency against sparsity: the seed-0 dense N-400 DeepFwFM, magnitude-
+    pruned once (no fine-tuning) to each structure of Figs. 4-6, timed as
+    ``indexed_latency`` against the dense torch forwards. Latency depends on
+    the structure (which weights are nonzero), not on how well the weights
+    were trained; the AUC of trained pruned models is in the pruning sweep
+    and Tables 4-6."""
+    sweeps = SWEEP_QUICK if quick else SWEEP
+    out = {"experiments": {}, "results": {}}
+    for exp, sweep in sweeps.items():
+        out["experiments"][exp] = []
+        for t in sweep:
+            full = {
+                c: float(t.get(c, 0.0)) for c in ("dnn", "field_pairs", "embeddings")
+            }
+            label = structure_name(full)
+            out["experiments"][exp].append(label)
+            if label in out["results"]:
+                continue
+            est = one_shot_prune(dense, {c: v for c, v in full.items() if v})
+            pred = est.to_sparse()
+            p = est.predict_proba(data["Xte"])[:, 1]
+            out["results"][label] = {
+                "targets": full,
+                "auc_one_shot": scores(data["yte"], p)["auc"],
+                "predictor_n_params": {k: int(v) for k, v in pred.n_params_.items()},
+                "latency_indexed": indexed_latency(
+                    pred, data["Xte"], quick, dense=dense, lean=True
+                ),
+            }
+            b = out["results"][label]["latency_indexed"]
+            print(
+                f"[latency sweep] {label}: b1 "
+                f"{b['batch1']['sparse']['us_per_sample_cpu']:.1f}us "
+                f"x{b['batch1']['sparse']['speedup_vs_torch_lean_cpu']:.1f}",
+                flush=True,
+            )
+    return out
+
+
+def gen_table6(data: dict, seeds, quick: bool, dense_models: dict) -> dict:
+    """Sparse DeepFM, NFM, xDeepFM and DeepLight at the paper's Table 6
+    structures, GEN config (small networks), against their dense seed-0
+    counterparts of the generated Table 2."""
+    out = {}
+    for name, t in TABLE6.items():
+        runs, fitted = [], None
+        for seed in seeds:
+            est, rec = fit_gen(name, seed, data, t)
+            runs.append(rec)
+            fitted = fitted or est
+        r = dict(summarize_runs(runs), structure=structure_name(t), targets=t)
+        pred = fitted.to_sparse()
+        dense = dense_models.get(name)
+        r["latency_indexed"] = indexed_latency(
+            pred, data["Xte"], quick, dense=dense, lean=name == "DeepFwFM"
+        )
+        r["size"] = sizes(fitted, pred)
+        if dense is not None:
+            r["paper_style_batch1"] = paper_style(dense, fitted, quick)
+        out[name] = r
+        print(
+            f"[table6] {name} {r['structure']}: AUC "
+            f"{r['auc']['mean']:.4f}±{r['auc']['std']:.4f}",
+            flush=True,
+        )
+    return out
+
+
+def generated(seeds, quick: bool, parts, save) -> dict:
+    """All generated-data parts; ``save(gen)`` after each one."""
+    t0 = time.perf_counter()
+    data = load_generated(quick)
+    gen = {
+        "data": data["info"],
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in GEN.items()},
+        "seeds": list(seeds),
+        "machine": machine_info(1),
+        "seconds": {},
+    }
+    dense6 = {}
+    if "gen-table2" in parts:
+        t = time.perf_counter()
+        gen["table2"], dense6 = gen_table2(data, seeds, quick, keep=tuple(TABLE6))
+        gen["seconds"]["table2"] = round(time.perf_counter() - t, 1)
+        save(gen)
+    if "gen-table45" in parts:
+        t = time.perf_counter()
+        seeds4 = seeds[:2]
+        gen["table45"], dense400 = gen_table45(data, seeds, seeds4, quick)
+        gen["seconds"]["table45"] = round(time.perf_counter() - t, 1)
+        save(gen)
+        t = time.perf_counter()
+        gen["latency_sweep"] = latency_sweep(dense400, data, quick)
+        gen["seconds"]["latency_sweep"] = round(time.perf_counter() - t, 1)
+        save(gen)
+        del dense400
+    if "gen-table6" in parts:
+        t = time.perf_counter()
+        gen["table6"] = gen_table6(data, seeds[:2], quick, dense6)
+        gen["seeds_table6"] = list(seeds[:2])
+        gen["seconds"]["table6"] = round(time.perf_counter() - t, 1)
+        save(gen)
+    gen["machine"]["loadavg_end"] = list(os.getloadavg())
+    gen["total_seconds"] = round(time.perf_counter() - t0, 1)
+    save(gen)
+    return gen
+
+
+PARTS = ("real", "gen-table2", "gen-table45", "gen-table6")
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated subset of {PARTS}; a subset updates those keys "
+        "of an existing output file and keeps the others",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if set(parts) - set(PARTS):
+        parser.error(f"unknown parts {sorted(set(parts) - set(PARTS))}")
     name = "paper_tables_quick.json.tmp" if args.quick else "paper_tables.json"
     out = Path(args.out) if args.out else RESULTS / name
     warnings.filterwarnings("ignore")
-    if not have_data():
-        print(f"no data under {data_dir()}: skipping paper_tables", flush=True)
-        return {}
     import torch
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     seeds = [0] if args.quick else list(range(args.seeds))
-    t_all = time.perf_counter()
-    report = {
-        "benchmark": "paper_tables",
-        "quick": args.quick,
-        "command": "python -m benchmarks table2" + (" --quick" if args.quick else ""),
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in SMALL.items()},
-        "seeds": seeds,
-        "machine": machine_info(1),
-        "datasets": {},
-    }
+    cmd = "python -m benchmarks table2" + (" --quick" if args.quick else "")
+    report = {}
+    if set(parts) != set(PARTS) and out.exists():
+        report = json.loads(out.read_text())
+    report.update({"benchmark": "paper_tables", "quick": args.quick})
+
+    def save(rep=None):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_text(json.dumps(report, indent=1))
+        tmp.replace(out)
+
     with threadpool_limits(1):
-        for dname in ("criteo", "avazu"):
-            ds = load_real(dname, args.quick)
-            res = {"data": ds["info"], "numeric_fields": ds["numeric_fields"]}
-            res["table2"] = table2(ds, seeds, args.quick)
-            if dname == "criteo":
-                res["fig2"] = fig2(ds, seeds, args.quick)
-            report["datasets"][dname] = res
-    report["machine"]["loadavg_end"] = list(os.getloadavg())
-    report["total_seconds"] = round(time.perf_counter() - t_all, 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out} in {report['total_seconds']}s", flush=True)
+        if "real" in parts and not have_data():
+            print(f"no data under {data_dir()}: skipping the real rows", flush=True)
+        elif "real" in parts:
+            t_all = time.perf_counter()
+            report.update(
+                {
+                    "command": cmd,
+                    "config": {
+                        k: list(v) if isinstance(v, tuple) else v
+                        for k, v in SMALL.items()
+                    },
+                    "seeds": seeds,
+                    "machine": machine_info(1),
+                    "datasets": {},
+                }
+            )
+            for dname in ("criteo", "avazu"):
+                ds = load_real(dname, args.quick)
+                res = {"data": ds["info"], "numeric_fields": ds["numeric_fields"]}
+                res["table2"] = table2(ds, seeds, args.quick)
+                if dname == "criteo":
+                    res["fig2"] = fig2(ds, seeds, args.quick)
+                report["datasets"][dname] = res
+            report["machine"]["loadavg_end"] = list(os.getloadavg())
+            report["total_seconds"] = round(time.perf_counter() - t_all, 1)
+            save()
+        gen_parts = [p for p in parts if p.startswith("gen-")]
+        if gen_parts:
+            gen_cmd = cmd + (
+                "" if set(parts) == set(PARTS) else f" --parts {','.join(parts)}"
+            )
+
+            def save_gen(gen):
+                report["generated"] = dict(gen, command=gen_cmd)
+                save()
+
+            generated(seeds, args.quick, gen_parts, save_gen)
+    print(f"wrote {out}", flush=True)
     return report
 
 
