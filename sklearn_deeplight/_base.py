@@ -29,7 +29,7 @@ from ._data import BatchIterator, FieldDataset
 from ._validation import (
     check_binary_target,
     check_field_matrix,
-    check_logits_are_numbers,
+    check_logits_are_finite,
     global_index,
     table_sizes,
 )
@@ -471,8 +471,10 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             X = self._predict_dataset(X)
         out = [to_numpy(y) for y in self.forward_iter(X, training=False)]
         logits = np.concatenate(out).astype(np.float64)
-        check_logits_are_numbers(
-            logits, X.xv.numpy(), getattr(self, "feature_names_in_", None)
+        check_logits_are_finite(
+            logits,
+            lambda rows: X.xv[torch.as_tensor(rows)].numpy(),
+            getattr(self, "feature_names_in_", None),
         )
         return logits
 

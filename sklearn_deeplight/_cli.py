@@ -1159,16 +1159,39 @@ def _parse_bytes(text: str) -> int:
     return int(number * scale)
 
 
+#: Memory limits of the process's control group (v2, then v1): inside a
+#: container /proc/meminfo reports the host's memory, not the limit.
+_CGROUP_LIMITS = (
+    "/sys/fs/cgroup/memory.max",
+    "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+)
+
+
 def _available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux), else None."""
+    """Bytes of memory available to a new allocation (Linux), else None.
+
+    ``MemAvailable`` of ``/proc/meminfo``, capped by the control group's
+    memory limit when there is one.
+    """
+    available = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    for limit_file in _CGROUP_LIMITS:
+        try:
+            text = Path(limit_file).read_text().strip()
+            limit = int(text)  # "max" (no limit) is a ValueError
+        except (OSError, ValueError):
+            continue
+        if 0 < limit < (1 << 60):  # v1 writes a huge number for "no limit"
+            available = limit if available is None else min(available, limit)
+        break
+    return available
 
 
 def _on_disk_threshold() -> tuple[int, str]:
@@ -1220,6 +1243,12 @@ def _scratch_dir(parent: Path) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            print(
+                f"deeplight: warning: could not remove the folder of the encoded "
+                f"log {path}; delete it by hand",
+                file=sys.stderr,
+            )
 
 
 def _counted(chunks: Iterator, progress: _Progress, every: float = 10.0) -> Iterator:
@@ -1406,8 +1435,9 @@ def _load_model(path: Path, trust_pickle: bool = False):
         try:
             model = load(path)
         except (ValueError, TypeError) as exc:
+            why = str(exc).removeprefix(f"{path}: ")
             raise ValueError(
-                f"{path}: cannot load a model from this file: {exc}"
+                f"{path}: cannot load a model from this file: {why}"
             ) from None
     elif not trust_pickle:
         if head.startswith(_PICKLE_STARTS):

@@ -44,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import (
     check_field_matrix,
-    check_logits_are_numbers,
+    check_logits_are_finite,
     global_index,
     table_sizes,
 )
@@ -684,8 +684,8 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
 
         The lean serving path: no column-wise validation, only shape, dtype
         and row-range checks, and no check of the logits (a numeric value so
-        large that the float32 products overflow gives a NaN logit here, where
-        :meth:`decision_function` raises a ValueError).
+        large that the float32 products overflow gives a NaN or infinite logit
+        here, where :meth:`decision_function` raises a ValueError).
 
         Parameters
         ----------
@@ -901,7 +901,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """
         xi, xv = self.index_input(X)
         logits = self.decision_function_indexed(xi, xv).astype(np.float64)
-        check_logits_are_numbers(logits, xv, getattr(self, "feature_names_in_", None))
+        check_logits_are_finite(
+            logits, xv.__getitem__, self.__dict__.get("feature_names_in_")
+        )
         return logits
 
     def predict_proba(self, X) -> np.ndarray:
@@ -919,7 +921,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """
         xi, xv = self.index_input(X)
         logit = self.decision_function_indexed(xi, xv)
-        check_logits_are_numbers(logit, xv, getattr(self, "feature_names_in_", None))
+        check_logits_are_finite(
+            logit, xv.__getitem__, self.__dict__.get("feature_names_in_")
+        )
         proba = np.empty((logit.shape[0], 2), dtype=np.float64)
         expit(logit, out=proba[:, 1], dtype=np.float64)
         np.subtract(1.0, proba[:, 1], out=proba[:, 0])

@@ -13,8 +13,9 @@ time.
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +32,10 @@ __all__ = ["MAX_CODE"]
 #: Largest category code accepted at fit. Larger codes would allocate an
 #: embedding table with billions of rows; re-encode them with ``FieldEncoder``.
 MAX_CODE = 2**31 - 1
+
+# A non-finite logit from a row whose largest |value| is below this is blamed
+# on the model's parameters, not on overflowing products of the input.
+_OVERFLOW_SUSPECT = 1e15
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -406,38 +411,60 @@ def global_index(
     return np.where(unknown, field_dims, codes) + offsets
 
 
-def check_logits_are_numbers(logits: np.ndarray, xv: np.ndarray, names=None) -> None:
-    """Refuse NaN logits computed from finite input.
+def check_logits_are_finite(
+    logits: np.ndarray,
+    values_of: Callable[[np.ndarray], np.ndarray],
+    names=None,
+) -> None:
+    """Refuse infinite or NaN logits computed from validated (finite) input.
 
     Validated input is finite and within float32, but a numeric field's value
-    large enough (say 1e30) makes the model's float32 products overflow, and
-    ``inf - inf`` is NaN: a probability of NaN would be silent garbage.
+    large enough (say 1e30) makes the model's float32 products overflow: the
+    logit is then ``inf - inf = NaN``, or an infinite value whose sign is an
+    accident of the arithmetic. A probability from it would be silent
+    garbage. The check costs about a microsecond at batch 1.
 
     Parameters
     ----------
     logits : ndarray of shape (n_samples,)
         The model's logits.
-    xv : ndarray of shape (n_samples, n_fields)
-        The field values the logits were computed from (1 for a categorical
-        field, the value for a numeric one).
+    values_of : callable
+        ``values_of(rows)`` returns the field values of those rows, shape
+        (len(rows), n_fields): 1 for a categorical field, the value for a
+        numeric one. Called only when a logit is not finite.
     names : sequence of str, default=None
         Column names, for the message.
 
     Raises
     ------
     ValueError
-        Naming the row, the column and the value of largest magnitude.
+        Naming the first such row and the column of its largest value, or
+        saying that the model's parameters are not finite.
     """
-    bad = np.isnan(logits)
+    if logits.size <= 16:
+        if all(map(math.isfinite, logits.tolist())):
+            return
+    elif math.isfinite(np.add.reduce(logits, dtype=np.float64)):
+        return
+    bad = ~np.isfinite(logits)
     if not bad.any():
         return
     rows = np.flatnonzero(bad)
-    values = np.abs(np.asarray(xv, dtype=np.float64)[rows])
-    r, j = np.unravel_index(int(np.argmax(values)), values.shape)
+    first = int(rows[0])
+    values = np.asarray(values_of(rows[:1]), dtype=np.float64).reshape(-1)
+    j = int(np.argmax(np.abs(values)))
+    where = f"{len(rows)} row(s) (first: row {first})"
+    if abs(values[j]) < _OVERFLOW_SUSPECT:
+        raise ValueError(
+            f"The model's logit is not finite on {where}, whose largest field "
+            f"value is {values[j]:g} ({_column_label(names, j)}): the model's "
+            "parameters are not finite (did training diverge? lower lr or raise "
+            "l2)."
+        )
     raise ValueError(
-        f"The model's float32 arithmetic overflows on {len(rows)} row(s) (first: "
-        f"row {int(rows[0])}): {_column_label(names, int(j))}, a numeric field, "
-        f"holds {float(xv[rows[r], j]):g}, so large that products of the embeddings "
-        "are infinite and the logit is not a number. Scale numeric fields down "
-        "(for example FieldEncoder(numeric_transform='log1p'))."
+        f"The model's float32 arithmetic overflows on {where}: "
+        f"{_column_label(names, j)}, a numeric field, holds {values[j]:g}, so "
+        "large that products of the embeddings are infinite and the logit is "
+        "not a number. Scale numeric fields down (for example "
+        "FieldEncoder(numeric_transform='log1p'))."
     )

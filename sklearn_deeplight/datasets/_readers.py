@@ -99,7 +99,7 @@ def _split_undecodable(
         except UnicodeDecodeError as exc:
             bad.append(i)
             byte = line[exc.start : exc.start + 1]
-            reasons.append(f"not valid UTF-8 (byte {byte!r} at column {exc.start + 1})")
+            reasons.append(f"not valid UTF-8 ({byte!r} at byte {exc.start + 1})")
         else:
             good.append(i)
     keep = np.asarray(good, dtype=np.int64)
@@ -577,7 +577,14 @@ def load_avazu(
     p = _check_path(path)
     _check_common(nrows, chunksize, on_bad_lines)
     with _open(p) as f:
-        header = f.readline().decode("utf-8-sig").rstrip("\r\n")
+        first = _take(f, 1, p)
+    try:
+        header = (first[0] if first else b"").decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{p}: the header line is not valid UTF-8 (byte {exc.start + 1}): "
+            f"{first[0][:200]!r}"
+        ) from exc
     names = header.split(",")
     if "click" not in names:
         raise ValueError(f"{p}: no 'click' column in the header line {header!r}")

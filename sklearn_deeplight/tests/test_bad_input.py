@@ -688,7 +688,7 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
         ".gz",
         {},
         "ValueError",
-        r"gz|compress|damaged|CRC",
+        r"\.gz: damaged or not a gz compressed file",
     ),
     (
         "load_criteo",
@@ -706,7 +706,7 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
         ".gz",
         {},
         "ValueError",
-        r"gz|compress|damaged|truncated",
+        r"\.gz: damaged or not a gz compressed file",
     ),
     (
         "load_criteo",
@@ -715,7 +715,7 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
         ".gz",
         {},
         "ValueError",
-        r"gz|compress|damaged|gzip",
+        r"\.gz: damaged or not a gz compressed file",
     ),
     (
         "load_criteo",
@@ -816,7 +816,25 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
         ".csv",
         {},
         "ValueError",
-        r"utf|decode|click",
+        r"\.csv: the header line is not valid UTF-8",
+    ),
+    (
+        "load_avazu",
+        "not gzip at all",
+        _AVAZU,
+        ".gz",
+        {},
+        "ValueError",
+        r"\.gz: damaged or not a gz compressed file",
+    ),
+    (
+        "load_avazu",
+        "truncated gzip",
+        _gz(_AVAZU * 20)[:-30],
+        ".gz",
+        {},
+        "ValueError",
+        r"\.gz: damaged or not a gz compressed file",
     ),
     (
         "load_avazu",
@@ -1705,3 +1723,30 @@ def test_no_nan_where_fm_products_overflow(engine):
             assert re.search(r"overflows .* column 3, .* holds 1e\+30", str(exc)), exc
             return
     assert not np.isnan(proba).any()
+
+
+@pytest.mark.parametrize("engine", ["torch", "numba", "scipy"])
+def test_overflow_message_names_the_first_bad_row(engine):
+    """The row, column and value named are those of the first bad row."""
+    torch.set_num_threads(1)
+    est = _fm(max_epochs=1).fit(_X(), _y())
+    model = est if engine == "torch" else est.to_sparse(engine=engine)
+    X = _X(6, seed=5)
+    X[2, 3] = 1e30
+    X[4, 3] = -1e36
+    pattern = r"on 2 row\(s\) \(first: row 2\): column 3, a numeric field, holds 1e\+30"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=pattern):
+            model.predict_proba(X)
+    X[[2, 4], 3] = 1.0  # the other rows were fine all along
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_non_finite_parameters_are_not_blamed_on_the_input():
+    torch.set_num_threads(1)
+    est = _fm(max_epochs=1).fit(_X(), _y())
+    with torch.no_grad():
+        est.module_.embedding.weight[:] = float("nan")
+    with pytest.raises(ValueError, match=r"parameters are not finite"):
+        est.predict_proba(_X(4, seed=5))

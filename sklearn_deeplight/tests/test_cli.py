@@ -489,6 +489,27 @@ def test_on_disk_threshold_without_the_variable(monkeypatch, tmp_path):
     assert on is True and f"counted {_cli.COMPRESSED_RATIO}x" in why
 
 
+def test_available_memory_is_capped_by_the_cgroup_limit(monkeypatch, tmp_path):
+    host = _cli._available_memory()
+    assert host is None or host > 2**20
+    limit = tmp_path / "memory.max"
+    limit.write_text("1048576\n")
+    monkeypatch.setattr(_cli, "_CGROUP_LIMITS", (str(limit),))
+    assert _cli._available_memory() == 2**20
+    limit.write_text("max\n")  # cgroup v2 without a limit
+    assert _cli._available_memory() == host
+
+
+def test_scratch_folder_left_behind_is_reported(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(_cli.shutil, "rmtree", lambda *a, **k: None)
+    with _cli._scratch_dir(tmp_path) as folder:
+        assert folder.parent == tmp_path
+    assert folder.exists()
+    assert f"could not remove the folder of the encoded log {folder}" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize("value", ["lots", "-5", "1X"])
 def test_bad_threshold_variable_exits_2(value, logs, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(_cli.ON_DISK_ENV, value)
