@@ -127,7 +127,7 @@ def fig2_md(pt, img, rel) -> list[str]:
         f"Criteo rows (8,000 train); {_machine(pt['machine'])}; `{pt['command']}`",
         fontsize=8,
     )
-    fig.savefig(img / "bench_fig2_R.png", dpi=100)
+    fig.savefig(img / "bench_fig2_R.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return [
         "## Fig. 2: the learnt field-pair matrix R (Criteo rows)",
@@ -284,7 +284,12 @@ def _gen_header(g) -> str:
         f"Generated data: `{d['generator']}`, {d['n_train']:,} train / "
         f"{d['n_test']:,} test rows, {d['n_fields']} fields (preprocessing: "
         f"{d['preprocessing']}). Command `{g['command']}`; machine: "
-        f"{_machine(m)}, load average {m.get('loadavg_end', [0])[0]:.1f} at end."
+        f"{_machine(m)}"
+        + (
+            f", load average {m['loadavg_end'][0]:.1f} at end."
+            if m.get("loadavg_end")
+            else "."
+        )
     )
 
 
@@ -401,7 +406,12 @@ def gen_table45_md(g) -> list[str]:
         "sparse predictor kernel over the dense N-400 model's torch forward on the "
         "same indexed rows (module forward / lean forward, thread CPU time), and "
         "the paper-style ratio (batch 1, the dense model as CSR at density 1 "
-        "through the same per-sample kernel).",
+        "through the same per-sample kernel). The paper's memory measure is the "
+        "parameter ratio (total / nonzero); the byte ratio is what a saved model "
+        "takes (below 1 for the dense model: its CSR predictor is larger than the "
+        "dense `state_dict`). Timings on a shared machine: the per-round paired "
+        "ratios are steadier than the absolute µs, which vary between rows by up "
+        "to 2x with the load.",
         "",
         "| structure | test AUC | logloss | nonzero / total params | memory saving "
         "f32 / f16 | b=1 vs torch (module / lean) | b=4096 vs torch (module / lean) "
@@ -418,6 +428,7 @@ def gen_table45_md(g) -> list[str]:
         L.append(
             f"| {lab.replace('Table 5 ', '')} | {_ms(r['auc'])} | {_ms(r['logloss'])} "
             f"| {r['nonzero_params']:,} / {r['total_params']:,} "
+            f"({_x(r['total_params'] / r['nonzero_params'])}) "
             f"| {_x(sz['saving_float32'])} / {_x(sz['saving_float16'])} "
             f"| {_x(_lat(r, 'batch1', 'speedup_vs_torch_cpu'))} / "
             f"{_x(_lat(r, 'batch1'))} "
@@ -540,8 +551,10 @@ def latency_sweep_md(g, ps, img, rel) -> list[str]:
         ax.set_ylabel("speed-up vs lean dense torch")
         ax.legend(fontsize=7)
     fig.suptitle(
-        "AUC: pruning_sweep.json (500k generated rows, DNN 200x3); latency: "
-        f"N-400 DeepFwFM, {_machine(g['machine'])}; `{g['command']}`",
+        "AUC: benchmarks/results/pruning_sweep.json (500k generated rows, DNN "
+        "200x3, one seed; `python benchmarks/pruning_sweep.py`)\nlatency: "
+        f"N-400 DeepFwFM on {g['data']['n_train']:,} generated rows, "
+        f"{_machine(g['machine'])}; `{g['command']}`",
         fontsize=8,
     )
     fig.tight_layout()
@@ -741,6 +754,21 @@ def main(argv=None) -> Path:
         "",
     ]
     g = (pt or {}).get("generated")
+    parts = []
+    if pt and pt.get("datasets"):
+        parts.append(("Table 2 and Fig. 2 on the real rows", pt["total_seconds"]))
+    if g:
+        parts.append(("the generated-data tables", g.get("total_seconds", 0)))
+    if pe:
+        parts.append(("the peer comparison", pe["total_seconds"]))
+    if parts:
+        total = sum(t for _, t in parts)
+        L += [
+            "Duration of the run shown here (one thread on a shared 2-core box): "
+            + ", ".join(f"{n} {t / 60:.1f} min" for n, t in parts)
+            + f"; {total / 60:.0f} min in all.",
+            "",
+        ]
     if pt and pt.get("datasets"):
         L += table2_md(pt, img, rel)
     if g:
