@@ -5,7 +5,7 @@ Usage::
     python -m benchmarks all [--quick]      # table2 + peer + report
     python -m benchmarks table2 [--quick]   # benchmarks/paper_tables.py
     python -m benchmarks peer [--quick]     # benchmarks/peer.py
-    python -m benchmarks report [--quick]   # docs/benchmarks.md from the JSON
+    python -m benchmarks report [--quick]   # docs/benchmarks.{md,rst} + PNGs
     python -m benchmarks sparse-latency [--quick]
     python -m benchmarks pruning-sweep [--quick]
 

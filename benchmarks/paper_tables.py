@@ -22,9 +22,30 @@ path).
 Fig. 2: the learnt field-pair matrix R of DeepFwFM, dense and pruned with
 ``DeepLightPruning(dnn=0.9, field_pairs=0.9)``, with field names.
 
+Generated Criteo-shaped rows (``make_ctr_classification``, 100k rows: 90k
+train / 10k test; ``--quick``: 4k), parts ``gen-table2``, ``gen-table45``,
+``gen-table6``:
+
+- Table 2 again, the small networks at batch 2,048 with ``embedding_l2=1e-3``
+  (as the pruning sweep), 3 epochs, seeds 0-2, plus the dense torch forward
+  against the sparse predictor's kernel on indexed rows.
+- Table 5: DeepFwFM with DNN 400x3 (N-400) at the paper's high-performance,
+  low-memory and low-latency structures (seeds 0-2): AUC, parameter and byte
+  savings, speed-ups at batch 1 and 4096 against the dense torch forwards and
+  the paper-style ratio (``sparse_latency.paper_measure``).
+- Table 4: D-90% / D-99% of N-400 against dense N-X with as many DNN
+  parameters, F-40% / F-80% of k=10 against dense E-6 / E-2 (seeds 0-1).
+- Latency against sparsity (Figs. 4-6): the seed-0 dense N-400 magnitude-
+  pruned once to each structure of the pruning sweep.
+- Table 6: sparse DeepFM, NFM (D-98% F-40%), xDeepFM (D-99% C-99% F-40%) and
+  DeepLight (D-99% R-95% F-40%), small networks, seeds 0-1.
+
+The full run took 4 min (real rows) + 43.5 min (generated rows) on a shared
+2-core box, one thread.
+
 Usage::
 
-    python -m benchmarks table2 [--quick]
+    python -m benchmarks table2 [--quick] [--parts real,gen-table2,...]
 
 Writes ``benchmarks/results/paper_tables.json`` (``--quick``:
 ``paper_tables_quick.json.tmp``, git-ignored).
