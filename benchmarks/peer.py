@@ -1,8 +1,10 @@
-"""Our DeepFMClassifier against DeepCTR-Torch's DeepFM on the same data.
+"""Our DeepFM, NFM and xDeepFM against DeepCTR-Torch's on the same data.
 
-Both get exactly the same encoded rows and split of
-:func:`benchmarks.paper_tables.load_real` (Criteo time split, Avazu random
-80/20), the same small network (embedding 10, DNN 128x3, dropout 0.5, Adam
+The models of our seven that DeepCTR-Torch also has (it has no FwFM, and
+its LR/FM are not standalone models). Both libraries get exactly the same
+encoded rows and split of :func:`benchmarks.paper_tables.load_real` (Criteo
+time split, Avazu random 80/20), the same small network (embedding 10, DNN
+128x3, dropout 0.5, CIN 32x32 with split-half and identity activation, Adam
 lr 1e-3, batch 256, 3 epochs, L2 3e-7) and the same seeds. DeepCTR-Torch
 gets each categorical field as a ``SparseFeat`` of the encoder's vocabulary
 and each Criteo numeric field (after the Criteo transform) as a
@@ -20,7 +22,8 @@ Usage::
 
     python -m benchmarks peer [--quick]
 
-Writes ``benchmarks/results/peer.json`` (``--quick``: ``peer_quick.json.tmp``).
+Writes ``benchmarks/results/peer.json`` (``--quick``: ``peer_quick.json.tmp``):
+``models[name][dataset]`` per model (``--models`` to choose).
 """
 
 from __future__ import annotations
@@ -56,9 +59,13 @@ CANNOT = {
 }
 
 
-def deepctr_model(ds: dict, seed: int):
+#: Our class name -> DeepCTR-Torch's model class name.
+PEER_MODELS = {"DeepFM": "DeepFM", "NFM": "NFM", "XDeepFM": "xDeepFM"}
+
+
+def deepctr_model(ds: dict, seed: int, name: str = "DeepFM"):
+    import deepctr_torch.models
     from deepctr_torch.inputs import DenseFeat, SparseFeat
-    from deepctr_torch.models import DeepFM
 
     num = set(ds["numeric_fields"])
     feats = []
@@ -73,7 +80,14 @@ def deepctr_model(ds: dict, seed: int):
                     embedding_dim=SMALL["embedding_dim"],
                 )
             )
-    model = DeepFM(
+    extra = {}
+    if name == "XDeepFM":  # ours: split-half CIN with identity activation
+        extra = dict(
+            cin_layer_size=tuple(SMALL["cin_layer_sizes"]),
+            cin_split_half=True,
+            cin_activation="linear",
+        )
+    model = getattr(deepctr_torch.models, PEER_MODELS[name])(
         feats,
         feats,
         dnn_hidden_units=SMALL["hidden_units"],
@@ -82,6 +96,7 @@ def deepctr_model(ds: dict, seed: int):
         l2_reg_embedding=SMALL["l2"],
         seed=seed,
         device="cpu",
+        **extra,
     )
     import torch
 
@@ -95,7 +110,7 @@ def as_dict(Z) -> dict:
     return {str(c): Z[c].to_numpy() for c in Z.columns}
 
 
-def run_dataset(ds: dict, seeds, quick: bool) -> dict:
+def run_dataset(ds: dict, seeds, quick: bool, name: str = "DeepFM") -> dict:
     import torch
 
     Xtr, Xte, num = as_array(ds)
@@ -107,13 +122,13 @@ def run_dataset(ds: dict, seeds, quick: bool) -> dict:
         for who in ("ours", "deepctr") if seed % 2 == 0 else ("deepctr", "ours"):
             t0, c0 = time.perf_counter(), time.thread_time()
             if who == "ours":
-                est = make_model("DeepFM", seed, numeric_fields=num)
+                est = make_model(name, seed, numeric_fields=num)
                 est.fit(Xtr, ds["ytr"])
                 fit_s = time.perf_counter() - t0
                 fit_c = time.thread_time() - c0
                 p = est.predict_proba(Xte)[:, 1]
             else:
-                est = deepctr_model(ds, seed)
+                est = deepctr_model(ds, seed, name)
                 est.fit(
                     dtr,
                     ds["ytr"].astype(np.float32),
@@ -140,7 +155,10 @@ def run_dataset(ds: dict, seeds, quick: bool) -> dict:
                 )
             )
             fitted.setdefault(who, (est, n_params))
-            print(f"[{ds['name']}] {who} seed {seed}: {runs[who][-1]}", flush=True)
+            print(
+                f"[{ds['name']} {name}] {who} seed {seed}: {runs[who][-1]}",
+                flush=True,
+            )
 
     ours, _ = fitted["ours"]
     theirs, _ = fitted["deepctr"]
@@ -236,7 +254,7 @@ def run_dataset(ds: dict, seeds, quick: bool) -> dict:
         "forward_batch4096_time_cpu": f["deepctr"]["batch4096_rows_per_s_cpu"]
         / f["ours"]["batch4096_rows_per_s_cpu"],
     }
-    print(f"[{ds['name']}] ratios ours/theirs: {out['ratios_ours_over_theirs']}")
+    print(f"[{ds['name']} {name}] ratios ours/theirs: {out['ratios_ours_over_theirs']}")
     return out
 
 
@@ -245,6 +263,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--models", nargs="+", choices=list(PEER_MODELS), default=list(PEER_MODELS)
+    )
     args = parser.parse_args(argv)
     name = "peer_quick.json.tmp" if args.quick else "peer.json"
     out = Path(args.out) if args.out else RESULTS / name
@@ -272,12 +293,15 @@ def main(argv=None) -> dict:
         "seeds": seeds,
         "machine": machine_info(1),
         "capabilities": {k: {"ours": v[0], "deepctr": v[1]} for k, v in CANNOT.items()},
-        "datasets": {},
+        "models": {},
     }
     with threadpool_limits(1):
         for dname in ("criteo", "avazu"):
             ds = load_real(dname, args.quick)
-            report["datasets"][dname] = run_dataset(ds, seeds, args.quick)
+            for name in args.models:
+                report["models"].setdefault(name, {})[dname] = run_dataset(
+                    ds, seeds, args.quick, name
+                )
     report["machine"]["loadavg_end"] = list(os.getloadavg())
     report["total_seconds"] = round(time.perf_counter() - t_all, 1)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -144,8 +144,10 @@ def fig2_md(pt, img, rel) -> list[str]:
 
 
 def peer_md(pe) -> list[str]:
+    models = pe.get("models") or {"DeepFM": pe["datasets"]}  # older files
+    names = ", ".join(models)
     L = [
-        f"## Peer: {pe['peer']} DeepFM against our DeepFMClassifier",
+        f"## Peer: {pe['peer']} against our classifiers ({names})",
         "",
         f"Command `{pe['command']}` ({pe['total_seconds']:.0f} s wall); machine: "
         f"{_machine(pe['machine'])}. Same encoded rows and split as Table 2, same "
@@ -153,11 +155,15 @@ def peer_md(pe) -> list[str]:
         "the same process. DeepCTR-Torch takes Criteo's numeric fields as dense "
         "inputs (to the DNN and a linear term); ours scales one embedding per "
         "numeric field, as the paper. Avazu is all categorical: same architecture. "
+        "xDeepFM: both with a split-half CIN of identity activation (DeepCTR-Torch's "
+        "default is ReLU). DeepCTR-Torch has no FwFM or DeepFwFM. "
         "Times are thread CPU time (the machine is shared; wall clock in the JSON). "
         "Ratios are ours / theirs: below 1 means ours is faster.",
         "",
     ]
-    for dname, r in pe["datasets"].items():
+    for model, dname, r in (
+        (m, d, r) for m, per in models.items() for d, r in per.items()
+    ):
         for who in ("ours", "deepctr"):  # older files: wall clock only
             r["quality"][who].setdefault(
                 "fit_cpu_s_per_epoch", r["quality"][who]["fit_s_per_epoch"]
@@ -172,7 +178,7 @@ def peer_md(pe) -> list[str]:
             r["ratios_ours_over_theirs"],
         )
         L += [
-            f"### {dname.capitalize()}",
+            f"### {model} on {dname.capitalize()}",
             "",
             "| | ours | DeepCTR-Torch | ours/theirs |",
             "|---|---|---|---|",
