@@ -176,6 +176,63 @@ def _cin_sample(x0, fp, ip, pp, meta, cur, new):  # pragma: no cover - compiled
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
+def _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc):  # pragma: no cover
+    """CIN logits of a tile's ``ns`` samples, added to ``acc``.
+
+    The arithmetic of :func:`_cin_sample` with the sample index innermost:
+    ``et`` holds the tile's embeddings (n_fields * k, TILE), ``cur`` and
+    ``new`` are (max feature maps * k, TILE) feature maps, so each surviving
+    filter weight updates k contiguous rows of ``ns`` samples (SIMD) instead
+    of k scalars of one sample.
+    """
+    one = np.uint64(1)
+    zero = np.float32(0.0)
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    oo = np.uint64(meta[M_CIN_OUT])
+    base = M_LAYERS + DNN_SLOTS * meta[M_DNN_NL]
+    for j in range(F * k):
+        for s in range(ns):
+            cur[j, s] = et[j, s]
+    for li in range(meta[M_CIN_NL]):
+        d = base + CIN_SLOTS * li
+        h_out = np.uint64(meta[d + 1])
+        kept = np.uint64(meta[d + 2])
+        doff = np.uint64(meta[d + 4])
+        ioff = np.uint64(meta[d + 5])
+        poff = np.uint64(meta[d + 6])
+        boff = np.uint64(meta[d + 7])
+        for o in range(h_out):
+            bo = fp[boff + o]
+            ob = o * k
+            for kk in range(k):
+                for s in range(ns):
+                    new[ob + kk, s] = bo
+            for p in range(pp[poff + o], pp[poff + o + one]):
+                c = np.uint64(ip[ioff + p])
+                w = fp[doff + p]
+                h = c // F
+                hb = h * k
+                mb = (c - h * F) * k
+                for kk in range(k):
+                    for s in range(ns):
+                        new[ob + kk, s] += w * (cur[hb + kk, s] * et[mb + kk, s])
+        first = h_out - kept
+        for o in range(first, h_out):
+            for s in range(ns):
+                t1[s] = zero
+            ob = o * k
+            for kk in range(k):
+                for s in range(ns):
+                    t1[s] += new[ob + kk, s]
+            wo = fp[oo + (o - first)]
+            for s in range(ns):
+                acc[s] += wo * t1[s]
+        oo += kept
+        cur, new = new, cur
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
 def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compiled
     """Logits of a small batch, one sample at a time.
 
@@ -305,7 +362,7 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
-          x0, cur, new):  # fmt: skip  # pragma: no cover - compiled
+          cur, new):  # fmt: skip  # pragma: no cover - compiled
     """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
     one = np.uint64(1)
     two = np.uint64(2)
@@ -425,11 +482,7 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
         for s in range(ns):
             acc[s] += t1[s]
     if ncin > 0:
-        fk = F * k
-        for s in range(ns):
-            for j in range(fk):
-                x0[j] = et[j, s]
-            acc[s] += _cin_sample(x0, fp, ip, pp, meta, cur, new)
+        _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc)
     for s in range(ns):
         out[t0 + s] = acc[s]
     return bad
@@ -449,10 +502,9 @@ def _buffers(meta):  # pragma: no cover - compiled
     acc = np.empty(TILE, dtype=np.float32)
     t1 = np.empty(TILE, dtype=np.float32)
     t2 = np.empty(TILE, dtype=np.float32)
-    x0 = np.empty(F * k, dtype=np.float32)
-    cur = np.empty(maxh * k, dtype=np.float32)
-    new = np.empty(maxh * k, dtype=np.float32)
-    return et, bt, ha, hb, acc, t1, t2, x0, cur, new
+    cur = np.empty((maxh * k, TILE), dtype=np.float32)
+    new = np.empty((maxh * k, TILE), dtype=np.float32)
+    return et, bt, ha, hb, acc, t1, t2, cur, new
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -463,14 +515,14 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, x0, cur, new = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new = _buffers(meta)
     bad = 0
     n_tiles = (n + TILE - 1) // TILE
     for t in range(n_tiles):
         t0 = np.uint64(t * TILE)
         ns = np.uint64(min(TILE, n - t * TILE))
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
-                     acc, t1, t2, x0, cur, new)  # fmt: skip
+                     acc, t1, t2, cur, new)  # fmt: skip
     return out, bad
 
 

@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_deeplight import (
     DeepFMClassifier,
     DeepFwFMClassifier,
+    DeepLightPruning,
     FMClassifier,
     FwFMClassifier,
     LRClassifier,
@@ -747,3 +748,29 @@ def test_after_deeplight_pruning(name):
         assert _rel(pred.predict_proba(X_test), ref) <= TOL
         assert pred.n_params_["dnn"] == n_dnn
         assert pred.n_params_["embedding"] == int((sd["embedding.weight"] != 0).sum())
+
+
+@pytest.mark.parametrize("cin", [0.0, 0.6])
+def test_tiled_cin_equals_per_sample_cin(cin):
+    """The tile-wide CIN kernel computes the per-sample kernel's logits.
+
+    150 rows: two full tiles and a partial one; a pruned CIN skips filters.
+    """
+    rng = np.random.RandomState(3)
+    X = np.column_stack([rng.randint(0, c, 400) for c in CARD] + [rng.randn(400)])
+    y = (X[:, 0] % 3 == 0).astype(int)
+    callbacks = None
+    if cin:
+        prune = DeepLightPruning(cin=cin, warm_up_epochs=0, damping_steps="auto")
+        callbacks = [("prune", prune)]
+    est = XDeepFMClassifier(
+        cin_layer_sizes=(6, 5, 4), numeric_fields=[4], callbacks=callbacks, **_DEEP
+    ).fit(X, y)
+    pred = est.to_sparse(engine="numba")
+    xi, xv = pred.index_input(X[:150])
+    packed = pred._get_packed(_kernels)
+    tiled, _ = _kernels.forward_tiled(pred._table, xi, xv, *packed)
+    samples, _ = _kernels.forward_samples(pred._table, xi, xv, *packed)
+    np.testing.assert_allclose(tiled, samples, rtol=1e-5, atol=1e-6)
+    ref = est.decision_function(X[:150])
+    assert np.linalg.norm(tiled - ref) <= TOL * np.linalg.norm(ref)
