@@ -117,3 +117,21 @@ def test_all_quick_end_to_end():
     assert (rep / "benchmarks.md").exists() and (rep / "benchmarks.rst").exists()
     for png in ("bench_table2_generated.png", "bench_sparsity_latency.png"):
         assert (rep / "img" / png).stat().st_size > 0
+
+
+def test_cin_kernel_quick(tmp_path):
+    out = tmp_path / "cin.json"
+    r = subprocess.run(
+        [sys.executable, "benchmarks/cin_kernel.py", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(out.read_text())["results"]
+    assert set(res) == {"dense", "CIN and DNN pruned 90%"}
+    for r in res.values():
+        assert r["max_abs_diff_tiled_vs_per_sample"] < 1e-4
+        assert r["rel_err_tiled_vs_torch"] < 1e-5
+        assert set(r["median_ms"]) == {"tiled", "per_sample", "torch"}
