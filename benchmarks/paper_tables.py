@@ -766,6 +766,8 @@ def generated(seeds, quick: bool, parts, save) -> dict:
         del dense400
     if "gen-table6" in parts:
         t = time.perf_counter()
+        if not dense6:  # Table 2 not run now: fit the dense seed-0 baselines
+            dense6 = {name: fit_gen(name, seeds[0], data)[0] for name in TABLE6}
         gen["table6"] = gen_table6(data, seeds[:2], quick, dense6)
         gen["seeds_table6"] = list(seeds[:2])
         gen["seconds"]["table6"] = round(time.perf_counter() - t, 1)
@@ -847,8 +849,20 @@ def main(argv=None) -> dict:
                 "" if set(parts) == set(PARTS) else f" --parts {','.join(parts)}"
             )
 
+            previous = report.get("generated") or {}
+
             def save_gen(gen):
-                report["generated"] = dict(gen, command=gen_cmd)
+                # keep the parts of an earlier run that this one does not redo
+                merged = dict(previous, **gen)
+                merged["seconds"] = dict(previous.get("seconds", {}), **gen["seconds"])
+                merged["commands"] = dict(
+                    previous.get("commands", {}), **dict.fromkeys(gen_parts, gen_cmd)
+                )
+                merged["command"] = "; ".join(
+                    dict.fromkeys(merged["commands"].values())
+                )
+                merged["total_seconds"] = round(sum(merged["seconds"].values()), 1)
+                report["generated"] = merged
                 save()
 
             generated(seeds, args.quick, gen_parts, save_gen)
