@@ -826,8 +826,17 @@ def main(argv=None) -> Path:
         + ", so absolute AUCs are not the paper's.",
         "- Table 4 and Table 6 on generated data use the first two seeds only "
         "(time budget); Tables 2 and 5 use three.",
-        "- Peer comparison of NFM and xDeepFM (DeepCTR-Torch has both): only DeepFM "
-        "is compared.",
+    ]
+    compared = set((pe or {}).get("models") or {"DeepFM": None})
+    missing = [m for m in ("DeepFM", "NFM", "XDeepFM") if m not in compared]
+    if pe and missing:
+        L.append(
+            f"- Peer comparison of {', '.join(missing)} (DeepCTR-Torch has them): "
+            f"only {', '.join(sorted(compared))} compared."
+        )
+    L += [
+        "- DeepCTR-Torch has no FwFM or DeepFwFM: the peer comparison cannot "
+        "cover DeepLight's own model.",
         "",
     ]
     md.parent.mkdir(parents=True, exist_ok=True)
