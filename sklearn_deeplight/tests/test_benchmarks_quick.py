@@ -2,8 +2,9 @@
 
 ``test_all_quick_end_to_end`` runs ``python -m benchmarks all --quick`` in a
 subprocess (small slices of the real rows, 4,000 generated rows, one seed;
-about 2 minutes on an idle core) and checks that it finishes within 5
-minutes and writes the JSON, the page and its figures. The real-data and
+about 2 minutes on an idle core) and checks that it writes the JSON, the page
+and its figures (the subprocess timeouts only guard against a hang: no test
+here depends on how fast the machine is). The real-data and
 peer parts skip cleanly without ``../shared/data`` or deepctr-torch; the
 generated-data parts always run. Set ``DEEPLIGHT_BENCH_E2E=0`` to skip it.
 """
@@ -12,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -91,16 +91,14 @@ def test_n_x_width():
 )
 def test_all_quick_end_to_end():
     pytest.importorskip("matplotlib")
-    t0 = time.perf_counter()
     r = subprocess.run(
         [sys.executable, "-m", "benchmarks", "all", "--quick"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1800,
     )
     assert r.returncode == 0, r.stderr[-3000:]
-    assert time.perf_counter() - t0 < 300
     res = ROOT / "benchmarks" / "results"
     gen = json.loads((res / "paper_tables_quick.json.tmp").read_text())["generated"]
     assert {"table2", "table45", "latency_sweep", "table6"} <= set(gen)
@@ -126,7 +124,7 @@ def test_cin_kernel_quick(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1800,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(out.read_text())["results"]

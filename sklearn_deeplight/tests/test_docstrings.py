@@ -29,7 +29,7 @@ import pytest
 import sklearn_deeplight
 
 numpydoc_docscrape = pytest.importorskip(
-    "numpydoc.docscrape", reason="numpydoc is in the docs extra"
+    "numpydoc.docscrape", reason="numpydoc is in the test extra"
 )
 
 # Methods of the estimators that are skorch extension points or scikit-learn's
