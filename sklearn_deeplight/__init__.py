@@ -21,6 +21,8 @@ _LAZY = {
     "DeepFwFMClassifier": "._classifiers",
     "DeepLightPruning": "._pruning",
     "pruning_schedule": "._pruning",
+    "reach_iteration": "._pruning",
+    "auto_damping_steps": "._pruning",
     "SparseCTRPredictor": "._sparse",
     "FieldEncoder": "._encoder",
     "criteo_numeric_transform": "._encoder",
@@ -40,10 +42,12 @@ __all__ = [
     "NFMClassifier",
     "SparseCTRPredictor",
     "XDeepFMClassifier",
+    "auto_damping_steps",
     "criteo_numeric_transform",
     "datasets",
     "load",
     "pruning_schedule",
+    "reach_iteration",
     "save",
     "__version__",
 ]
@@ -61,7 +65,12 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ._encoder import FieldEncoder, criteo_numeric_transform
     from ._persistence import load, save
-    from ._pruning import DeepLightPruning, pruning_schedule
+    from ._pruning import (
+        DeepLightPruning,
+        auto_damping_steps,
+        pruning_schedule,
+        reach_iteration,
+    )
     from ._sparse import SparseCTRPredictor
 
 

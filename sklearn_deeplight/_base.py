@@ -15,16 +15,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import (
-    EarlyStopping,
     EpochScoring,
     EpochTimer,
-    LRScheduler,
     PassthroughScoring,
     PrintLog,
     ProgressBar,
 )
 from skorch.utils import to_numpy
 
+from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
 from ._data import BatchIterator, FieldDataset
 from ._validation import (
     check_binary_target,
@@ -338,7 +337,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             cbs.append(
                 (
                     "lr_plateau",
-                    LRScheduler(
+                    TargetAwareLRScheduler(
                         torch.optim.lr_scheduler.ReduceLROnPlateau,
                         monitor="valid_loss",
                         patience=self.lr_patience,
@@ -350,7 +349,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             cbs.append(
                 (
                     "early_stopping",
-                    EarlyStopping(
+                    TargetAwareEarlyStopping(
                         monitor="valid_auc",
                         lower_is_better=False,
                         patience=self.patience,

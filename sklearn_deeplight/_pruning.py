@@ -41,10 +41,13 @@ from torch import nn
 
 __all__ = [
     "COMPONENTS",
+    "PAPER_RAMP_FRACTION",
     "DeepLightPruning",
+    "auto_damping_steps",
     "component_parameters",
     "field_pair_matrix",
     "pruning_schedule",
+    "reach_iteration",
     "sparsity_report",
 ]
 
@@ -60,9 +63,108 @@ _GLOBAL_THRESHOLD = {
     "cin": False,
 }
 
-# A 99% share of the target is what damping_steps="auto" reaches at the end of
-# the ramp (1 - D^(T/U) = 0.99).
+# The share of the target at which the ramp ends (1 - D^(t/U) = 0.99): from
+# there on every component is pruned to its full target.
 _AUTO_REACH = 0.99
+
+# The paper's published Criteo run: 8 pruning epochs of ~20,100 iterations
+# (45M rows, batch 2,048) with D = 0.99, U = 100 reach 99% of the targets after
+# U ln(0.01) / ln(D) = 45,821 iterations, 28.5% of the 160,800. The default
+# ramp_fraction, so that damping_steps="auto" gives back U = 100 on that run.
+PAPER_RAMP_FRACTION = 0.285
+
+# A prune that raises a component's rate by more than this share of its
+# weights at once, with no schedule step before it, is a one-shot prune.
+_ONE_SHOT = 0.05
+
+# Training batches of the BatchNorm recomputation at the end of each pruning
+# epoch (the final one after training uses them all).
+_BN_BATCHES = 100
+
+# Fewest prune steps a ramp is split into: with a short run, pruning every
+# ``prune_every`` iterations would leave the ramp only one or two steps.
+_MIN_RAMP_STEPS = 10
+
+
+def reach_iteration(damping: float = 0.99, damping_steps: float = 100.0) -> float:
+    """Iterations after which the DeepLight schedule reaches 99% of its target.
+
+    ``t = U ln(0.01) / ln(D)``; from there :class:`DeepLightPruning` prunes to
+    the full target (the end of the ramp), and the rest of the run fine-tunes
+    the final structure. With the paper's constants (0.99, 100): 45,821.
+
+    Parameters
+    ----------
+    damping : float, default=0.99
+        Damping ratio ``D`` in (0, 1).
+    damping_steps : float, default=100.0
+        Damping period ``U`` in iterations (> 0).
+
+    Returns
+    -------
+    t : float
+        Iterations since the warm-up.
+
+    See Also
+    --------
+    pruning_schedule : The sparsity rate after ``t`` iterations.
+
+    Examples
+    --------
+    >>> from sklearn_deeplight import reach_iteration
+    >>> round(reach_iteration(0.99, 100))
+    45821
+    """
+    _check_fraction("damping", damping, low_open=True, high_open=True)
+    _check_positive("damping_steps", damping_steps)
+    return float(damping_steps) * math.log(1 - _AUTO_REACH) / math.log(damping)
+
+
+def auto_damping_steps(
+    pruning_iterations: float,
+    ramp_fraction: float = PAPER_RAMP_FRACTION,
+    damping: float = 0.99,
+) -> float:
+    """The damping period ``U`` that ``damping_steps="auto"`` sets for a run.
+
+    ``U = ramp_fraction * T * ln(D) / ln(0.01)`` for ``T`` pruning
+    iterations, so that the schedule reaches 99% of the targets (and then the
+    full targets) after ``ramp_fraction * T`` iterations.
+
+    Parameters
+    ----------
+    pruning_iterations : float
+        Training iterations after the warm-up, ``T`` (> 0).
+    ramp_fraction : float, default=0.285
+        Share of ``T`` that the ramp takes.
+    damping : float, default=0.99
+        Damping ratio ``D`` in (0, 1).
+
+    Returns
+    -------
+    damping_steps : float
+        The damping period ``U`` in iterations.
+
+    See Also
+    --------
+    DeepLightPruning : The callback that uses it.
+
+    Examples
+    --------
+    The paper's Criteo run (8 pruning epochs of 20,100 iterations) gives back
+    the paper's ``U = 100``; a run of 9 iterations per epoch gets a short one:
+
+    >>> from sklearn_deeplight import auto_damping_steps
+    >>> round(auto_damping_steps(8 * 20_100), 1)
+    100.0
+    >>> round(auto_damping_steps(9 * 8), 3)
+    0.045
+    """
+    _check_positive("pruning_iterations", pruning_iterations)
+    _check_fraction("ramp_fraction", ramp_fraction, low_open=True, high_open=False)
+    _check_fraction("damping", damping, low_open=True, high_open=True)
+    ramp = ramp_fraction * float(pruning_iterations)
+    return ramp * math.log(damping) / math.log(1 - _AUTO_REACH)
 
 
 def pruning_schedule(
@@ -228,9 +330,21 @@ class DeepLightPruning(Callback):
     each component ``X`` with a target ``S_X > 0`` has its bottom
     ``s_t = S_X (1 - damping ** (t / damping_steps))`` share of weights (by
     magnitude) set to zero, ``t`` counting training iterations since the
-    warm-up (see :func:`pruning_schedule`). When training ends (also when
-    early stopping interrupts it) a final prune at the full targets makes the
-    fitted model meet every target exactly.
+    warm-up (see :func:`pruning_schedule`). Once ``s_t`` reaches 99% of the
+    target (the end of the ramp, :func:`reach_iteration`), every prune is at
+    the full target, and the rest of the run fine-tunes the final structure.
+
+    By default (``damping_steps="auto"``) the ramp is scaled to the run, so
+    that it ends after 28.5% of the pruning iterations at every data size, as
+    in the paper's Criteo run; ``damping_steps=100`` gives the paper's
+    constant (made for ~20,000 iterations per epoch). Each epoch records
+    ``pruned_to_target`` in the history; the estimators' early stopping
+    (``patience``) and learning-rate decay (``lr_patience``) only consider
+    epochs at the full targets, so ``fit`` returns the best model *at full
+    sparsity*. When training ends (also when early stopping interrupts it) a
+    final prune at the full targets is a safety net; if it has to remove more
+    than 5% of a component at once (a one-shot prune, with no fine-tuning
+    after it), a ``UserWarning`` names the component.
 
     Use it as ``callbacks=[("prune", DeepLightPruning(...))]``; the targets
     are then grid-searchable as ``callbacks__prune__dnn`` etc. All state is
@@ -262,27 +376,31 @@ class DeepLightPruning(Callback):
         ``partial_fit`` calls.
     prune_every : int, default=10
         Prune every this many training iterations of an epoch (and at its
-        last batch), as the authors' code.
+        last batch), as the authors' code. A ramp shorter than
+        ``10 * prune_every`` iterations is pruned more often, so that it
+        still takes at least 10 steps.
     damping : float, default=0.99
         Damping ratio ``D`` of the schedule.
-    damping_steps : float or "auto", default=100
-        Damping period ``U`` of the schedule, in iterations. The paper's 100
-        suits Criteo (20,000 iterations per epoch at batch 2,048); on a
-        dataset of a few thousand iterations in all, the schedule never
-        approaches the targets and the final prune would then do almost all
-        of the pruning at once, without fine-tuning. ``"auto"`` scales U to
-        the run: with ``T = (max_epochs - warm_up_epochs) * batches per
-        epoch`` pruning iterations (batches per epoch read at the first
-        pruning epoch, ``max_epochs`` the net's), U is set so that the rate
-        reaches 99% of each target after ``ramp_fraction * T`` iterations,
-        i.e. ``U = ramp_fraction * T * ln(D) / ln(0.01)``. The value used is
-        ``damping_steps_``.
-    ramp_fraction : float, default=0.5
+    damping_steps : float or "auto", default="auto"
+        Damping period ``U`` of the schedule, in iterations. ``"auto"``
+        scales U to the run: with ``T = (max_epochs - warm_up_epochs) *
+        batches per epoch`` pruning iterations (batches per epoch read at the
+        first pruning epoch, ``max_epochs`` the net's), the ramp ends after
+        ``ramp_fraction * T`` iterations, i.e. ``U = ramp_fraction * T *
+        ln(D) / ln(0.01)`` (:func:`auto_damping_steps`); the value used is
+        ``damping_steps_``. A number fixes U: the paper's 100 suits Criteo
+        (20,000 iterations per epoch at batch 2,048), but on a dataset of a
+        few thousand iterations in all it never approaches the targets, and
+        the final prune then does almost all of the pruning at once (a
+        ``UserWarning`` says so).
+    ramp_fraction : float, default=0.285
         With ``damping_steps="auto"``, the share of the pruning iterations
-        after which the rate reaches 99% of the targets; the rest fine-tunes
-        the near-final structure (the paper's Criteo run reaches 99% after
-        29% of its 8 pruning epochs). Ignored otherwise.
-    regrow : bool, default=True
+        after which the rate reaches 99% of the targets (then the full
+        targets); the rest fine-tunes the final structure. 0.285 is where the
+        paper's Criteo run reaches it (45,821 of its 8 x 20,100 pruning
+        iterations), so ``"auto"`` gives back the paper's U = 100 there.
+        Ignored otherwise.
+    regrow : bool or "ramp", default=True
         True, the authors' scheme: pruned weights are only set to zero, so
         the optimizer (Adam's momentum) can make them grow back until the
         next prune, which re-selects the bottom ``s_t`` of all weights
@@ -291,6 +409,8 @@ class DeepLightPruning(Callback):
         ``on_grad_computed``), their optimizer state (Adam's moments) is
         zeroed when they are pruned, they are re-zeroed after every step,
         and a later prune keeps every earlier pruned entry pruned.
+        ``"ramp"``: regrowth during the ramp, persistent masks from its end
+        on, so that the fine-tuning trains exactly the network it returns.
 
     Attributes
     ----------
@@ -300,11 +420,17 @@ class DeepLightPruning(Callback):
         Epochs begun since :meth:`initialize`.
     damping_steps_ : float or None
         The damping period in use (None until pruning starts with "auto").
+    reach_iteration_ : float or None
+        The iteration at which the ramp ends and the full targets apply.
+    prune_every_ : int or None
+        The pruning interval in use (``prune_every``, or less for a short
+        ramp).
     rates_ : dict
         The sparsity rate last applied per component.
     masks_ : dict
-        With ``regrow=False``: ``{parameter name: bool tensor}``, True where
-        the weight is kept.
+        With persistent masks (``regrow=False``, or ``"ramp"`` after the
+        ramp): ``{parameter name: bool tensor}``, True where the weight is
+        kept.
 
     Notes
     -----
@@ -317,27 +443,42 @@ class DeepLightPruning(Callback):
 
     **History.** Every epoch, after its last training batch (and that
     batch's prune), the achieved sparsity of each targeted component is
-    recorded as ``sparsity_<component>`` (e.g. ``sparsity_dnn``), also in
-    the epoch at which early stopping stops. The final prune at the end of
-    training comes after the last record: read its result from the
-    estimator's ``sparsity_report()``.
+    recorded as ``sparsity_<component>`` (e.g. ``sparsity_dnn``), and
+    ``pruned_to_target`` (True when every component was pruned at its full
+    target), also in the epoch at which early stopping stops. Validation
+    scores of that epoch are therefore those of the pruned model. If the
+    final prune at the end of training changes the model, the last record's
+    ``sparsity_<component>`` are updated.
+
+    **BatchNorm.** A prune that is not followed by training (the final prune,
+    when it changes the model) leaves eval-mode BatchNorm with running
+    statistics of the network before the prune; they are then recomputed by
+    one pass over the training rows in train mode, without gradient steps.
+
+    **The last epoch.** The last batch of the run's last epoch prunes at the
+    full targets, so that the last recorded epoch describes the returned
+    model (a UserWarning when this is a one-shot prune).
 
     **Warm-up.** A run whose epochs all fall in the warm-up
     (``warm_up_epochs >= max_epochs``) is pruned once, at the end, without
     fine-tuning; a ``UserWarning`` says so.
 
-    **Early stopping.** skorch runs default callbacks (the estimators'
-    ``patience`` creates ``early_stopping`` with ``load_best=True``) before
-    user callbacks, so a restored best epoch is pruned to the full targets
-    afterwards. If that best epoch is early in the ramp, the final prune is
-    mostly one-shot; give pruning runs a generous patience. An
-    ``EarlyStopping(load_best=True)`` listed *after* this callback would
+    **Early stopping.** The estimators' ``patience`` (early stopping with
+    best-epoch restore) and ``lr_patience`` (``ReduceLROnPlateau``) ignore
+    epochs whose ``pruned_to_target`` is False: neither counts, scores nor
+    decays during the warm-up and the ramp, and both start afresh at the
+    first epoch at full sparsity. The restored model is thus the best one at
+    the full targets. A plain skorch ``EarlyStopping`` added by hand knows
+    nothing of this: if it restores an epoch of the ramp, the final prune is
+    a one-shot prune (and warns). One listed *after* this callback would
     restore unpruned weights and is refused with a ValueError.
 
     **Deviations from the authors' code.** (1) R's rate is measured over its
     off-diagonal pairs; the authors threshold all n^2 entries of
     ``(W + W^T) / 2`` including the (near zero) diagonal, so their "R-90%"
-    keeps about 20% of the pairs. (2) The authors' name match ``"linear"``
+    keeps about 10% of the pairs (76 of the 741 pairs of Criteo's 39 fields
+    at "R-90%": R's n^2 entries hold each pair twice, and its 39 diagonal
+    entries are among the smallest). (2) The authors' name match ``"linear"``
     also prunes the first-order field vectors V (``fwfm_linear``); here
     first-order terms are never pruned (they are n_fields * k values and
     prune nothing that matters for latency or memory). (3) Exact k-th value
@@ -388,9 +529,9 @@ class DeepLightPruning(Callback):
         warm_up_epochs: int = 2,
         prune_every: int = 10,
         damping: float = 0.99,
-        damping_steps: float | str = 100,
-        ramp_fraction: float = 0.5,
-        regrow: bool = True,
+        damping_steps: float | str = "auto",
+        ramp_fraction: float = PAPER_RAMP_FRACTION,
+        regrow: bool | str = True,
     ):
         self.dnn = dnn
         self.field_pairs = field_pairs
@@ -433,8 +574,13 @@ class DeepLightPruning(Callback):
         _check_fraction(
             "ramp_fraction", self.ramp_fraction, low_open=True, high_open=False
         )
-        if not isinstance(self.regrow, (bool, np.bool_)):
-            raise ValueError(f"regrow must be a bool, got {self.regrow!r}.")
+        if not (
+            isinstance(self.regrow, (bool, np.bool_))
+            or (isinstance(self.regrow, str) and self.regrow == "ramp")
+        ):
+            raise ValueError(
+                f"regrow must be True, False or 'ramp', got {self.regrow!r}."
+            )
 
     def initialize(self):
         """Validate the parameters and reset the pruning state."""
@@ -443,12 +589,15 @@ class DeepLightPruning(Callback):
         self.epoch_ = 0
         self.batch_in_epoch_ = 0
         self.batches_per_epoch_ = None
-        self.damping_steps_ = (
-            None if self.damping_steps == "auto" else float(self.damping_steps)
-        )
+        self.damping_steps_ = None
+        self.reach_iteration_ = None
+        self.prune_every_ = None
+        self.run_end_epoch_ = None
+        self.at_target_ = False
         self.rates_ = {}
         self.masks_ = {}
         self.groups_ = None
+        self._dataset_train = None
         return self
 
     def _resolve(self, net) -> dict[str, list[tuple[str, nn.Parameter]]]:
@@ -477,7 +626,7 @@ class DeepLightPruning(Callback):
             scores = []
             for name, p in group:
                 score = p.detach().abs().flatten()
-                if not self.regrow and name in self.masks_:
+                if self._persistent() and name in self.masks_:
                     # Persistent masks: earlier pruned entries are selected first.
                     score = torch.where(
                         self.masks_[name].flatten(), score, score.new_full((), -1.0)
@@ -491,7 +640,7 @@ class DeepLightPruning(Callback):
                 pmask = prune[start : start + n].view_as(p)
                 start += n
                 p.masked_fill_(pmask, 0.0)
-                if not self.regrow:
+                if self._persistent():
                     self.masks_[name] = ~pmask
                     self._zero_optimizer_state(net, p, pmask)
         self.rates_[comp] = rate
@@ -505,36 +654,92 @@ class DeepLightPruning(Callback):
                 if isinstance(value, torch.Tensor) and value.shape == param.shape:
                     value.masked_fill_(pmask, 0)
 
-    def _prune(self, net, final: bool) -> None:
+    def _persistent(self) -> bool:
+        """Whether pruned entries stay pruned (masks) at this point."""
+        if isinstance(self.regrow, str):  # "ramp": masks once the ramp is over
+            return self.at_target_
+        return not self.regrow
+
+    def _ramp_over(self) -> bool:
+        return (
+            self.reach_iteration_ is not None
+            and self.iteration_ >= self.reach_iteration_
+        )
+
+    def _prune(self, net, final: bool) -> dict[str, float]:
+        """Prune every component; returns the rate jump of each full-target snap.
+
+        The rate follows the schedule during the ramp and is the full target
+        after it; ``final`` forces the full targets (end of the run).
+        """
+        snap = final or self._ramp_over()
+        if snap and not self.at_target_ and isinstance(self.regrow, str):
+            # "ramp": this prune fixes the structure for the rest of the run
+            self.at_target_ = True
+        jumps = {}
         for comp in self.groups_:
-            target = getattr(self, comp)
-            if final:
-                rate = float(target)
+            target = float(getattr(self, comp))
+            if snap:
+                rate = target
+                jumps[comp] = target - self.rates_.get(comp, 0.0)
             else:
                 rate = pruning_schedule(
                     self.iteration_, target, self.damping, self.damping_steps_
                 )
             self._prune_component(net, comp, rate)
+        self.at_target_ = snap
+        return jumps
+
+    def _warn_one_shot(self, jumps: dict[str, float], where: str) -> None:
+        big = {c: j for c, j in jumps.items() if j > _ONE_SHOT}
+        if not big:
+            return
+        what = ", ".join(f"{c} by {j:.0%} of its weights" for c, j in big.items())
+        warnings.warn(
+            f"DeepLightPruning: {where} pruned {what} at once, with no "
+            "fine-tuning after it (a one-shot prune); the model may lose much of "
+            "its accuracy. The schedule had not reached the targets: use "
+            "damping_steps='auto' (the default), more epochs, fewer "
+            "warm_up_epochs, or a larger patience.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _pruning(self) -> bool:
         return self.epoch_ > self.warm_up_epochs
 
-    def _set_auto_damping_steps(self, net) -> None:
-        if self.batches_per_epoch_ is None:
-            raise ValueError(
-                "damping_steps='auto' needs the number of batches per epoch, "
-                "but the training iterator has no len(); pass a number."
+    def _start_schedule(self, net) -> None:
+        """Set U, the end of the ramp and the prune interval at the first
+        pruning epoch."""
+        epochs = max(
+            1, int(self.run_end_epoch_ or net.max_epochs) - self.warm_up_epochs
+        )
+        if self.damping_steps == "auto":
+            if self.batches_per_epoch_ is None:
+                raise ValueError(
+                    "damping_steps='auto' needs the number of batches per epoch, "
+                    "but the training iterator has no len(); pass a number."
+                )
+            self.damping_steps_ = auto_damping_steps(
+                epochs * self.batches_per_epoch_, self.ramp_fraction, self.damping
             )
-        epochs = max(1, int(net.max_epochs) - int(self.warm_up_epochs))
-        total = epochs * self.batches_per_epoch_
-        ramp = self.ramp_fraction * total
-        self.damping_steps_ = ramp * math.log(self.damping) / math.log(1 - _AUTO_REACH)
+        else:
+            self.damping_steps_ = float(self.damping_steps)
+        self.reach_iteration_ = reach_iteration(self.damping, self.damping_steps_)
+        self.prune_every_ = int(
+            min(
+                self.prune_every,
+                max(1, math.floor(self.reach_iteration_ / _MIN_RAMP_STEPS)),
+            )
+        )
 
     # ------------------------------------------------------------------
     # skorch hooks
     # ------------------------------------------------------------------
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.groups_ = self._resolve(net)
+        # epochs are counted across partial_fit calls: this run ends at
+        self.run_end_epoch_ = self.epoch_ + int(net.max_epochs)
         names = [name for name, _ in net.callbacks_]
         mine = next((i for i, (_, cb) in enumerate(net.callbacks_) if cb is self), None)
         if mine is not None:
@@ -557,6 +762,7 @@ class DeepLightPruning(Callback):
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self.epoch_ += 1
+        self._dataset_train = dataset_train
         self.batch_in_epoch_ = 0
         try:
             self.batches_per_epoch_ = len(
@@ -565,12 +771,12 @@ class DeepLightPruning(Callback):
         except TypeError:
             self.batches_per_epoch_ = None
         if self._pruning() and self.damping_steps_ is None and self.groups_:
-            self._set_auto_damping_steps(net)
+            self._start_schedule(net)
 
     def on_grad_computed(
         self, net, named_parameters, X=None, y=None, training=None, **kwargs
     ):
-        if self.regrow or not self.masks_:
+        if not self._persistent() or not self.masks_:
             return
         for comp in self.groups_ or {}:
             for name, p in self.groups_[comp]:
@@ -581,7 +787,7 @@ class DeepLightPruning(Callback):
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         if not training or not self.groups_:
             return
-        if not self.regrow and self.masks_:
+        if self._persistent() and self.masks_:
             with torch.no_grad():
                 for comp in self.groups_:
                     for name, p in self.groups_[comp]:
@@ -592,9 +798,18 @@ class DeepLightPruning(Callback):
         last = i == self.batches_per_epoch_
         if self._pruning():
             self.iteration_ += 1
-            if i % self.prune_every == 0 or last:
+            last_of_run = last and self.epoch_ >= self.run_end_epoch_
+            if last_of_run:
+                # the last recorded epoch is the returned model: full targets
+                self._warn_one_shot(
+                    self._prune(net, final=True), "the last batch of the run"
+                )
+            elif i % self.prune_every_ == 0 or last:
                 self._prune(net, final=False)
         if last:
+            if self._pruning() and self._dataset_train is not None:
+                # validation sees the pruned network with its own statistics
+                _recalibrate_batchnorm(net, self._dataset_train, _BN_BATCHES)
             # Recorded here rather than in on_epoch_end, which early stopping
             # (a default callback, so notified first) can interrupt.
             self._record(net)
@@ -604,6 +819,7 @@ class DeepLightPruning(Callback):
             total = sum(p.numel() for _, p in params)
             zeros = sum(int((p == 0).sum()) for _, p in params)
             net.history.record(f"sparsity_{comp}", zeros / total if total else 0.0)
+        net.history.record("pruned_to_target", bool(self.at_target_))
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         if not self.groups_ or self.batches_per_epoch_ is not None:
@@ -615,10 +831,61 @@ class DeepLightPruning(Callback):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         if self.groups_:
-            self._prune(net, final=True)
-        # Drop the references to the module's parameters (pickle size); the
-        # next training run resolves them again.
+            before = [p.detach().clone() for ps in self.groups_.values() for _, p in ps]
+            self._warn_one_shot(self._prune(net, final=True), "the final prune")
+            after = [p.detach() for ps in self.groups_.values() for _, p in ps]
+            changed = any(not torch.equal(a, b) for a, b in zip(before, after))
+            if changed:
+                if len(net.history):
+                    self._record(net)
+                if X is not None and _batchnorms(net.module_):
+                    dataset_train, _ = net.get_split_datasets(X, y)
+                    _recalibrate_batchnorm(net, dataset_train)
+        # Drop the references to the module's parameters and the data (pickle
+        # size); the next training run resolves them again.
         self.groups_ = None
+        self._dataset_train = None
+
+
+def _batchnorms(module: nn.Module) -> list[nn.Module]:
+    return [
+        m
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
+@torch.no_grad()
+def _recalibrate_batchnorm(net, dataset_train, max_batches: int | None = None) -> bool:
+    """Recompute the BatchNorm running statistics of ``net``'s module.
+
+    A pass over (at most ``max_batches`` batches of) ``dataset_train`` in
+    train mode, without gradient steps, with each BatchNorm's statistics
+    reset and accumulated as a cumulative average (``momentum=None``).
+    Returns whether the module has BatchNorm layers.
+    """
+    module = net.module_
+    norms = _batchnorms(module)
+    if not norms:
+        return False
+    momenta = [m.momentum for m in norms]
+    was_training = module.training
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        module.train()
+        for i, (Xi, _) in enumerate(net.get_iterator(dataset_train, training=True)):
+            if max_batches is not None and i >= max_batches:
+                break
+            first = next(iter(Xi.values())) if isinstance(Xi, dict) else Xi
+            if len(first) > 1:  # train-mode BatchNorm needs two rows
+                net.infer(Xi)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        module.train(was_training)
+    return True
 
 
 def sparsity_report(module: nn.Module):

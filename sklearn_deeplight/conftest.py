@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
+
+# scikit-learn's common checks include check_array_api_input with the numpy
+# namespace, which skips unless scipy's array API support is on; it must be
+# set before scipy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import joblib
 import numpy as np
@@ -269,11 +270,12 @@ class RecordingPruning(DeepLightPruning):
                 before = self.zero_sets_.get(name)
                 if before is not None:
                     regrown += int((p.detach()[before] != 0).sum())
-        super()._prune(net, final)
+        jumps = super()._prune(net, final)
         for comp in self.groups_:
             for name, p in self.groups_[comp]:
                 self.zero_sets_[name] = p.detach() == 0
         self.log_.append((self.epoch_, self.iteration_, final, regrown))
+        return jumps
 
 
 def test_prune_every_and_last_batch_and_iteration_count(data):
@@ -282,30 +284,26 @@ def test_prune_every_and_last_batch_and_iteration_count(data):
         dnn=0.9, warm_up_epochs=1, prune_every=3, damping_steps=7.0
     )
     est = DeepFMClassifier(max_epochs=3, callbacks=[("prune", prune)], **DEEP)
-    est.fit(X, y)
+    # U = 7 is far too slow for 20 pruning iterations: the run's last batch
+    # prunes at the full target in one cut, and says so
+    with pytest.warns(UserWarning, match="last batch of the run pruned dnn by"):
+        est.fit(X, y)
     steps = [(e, t) for e, t, final, _ in prune.log_ if not final]
     # epoch 1 is warm-up; then batches 3, 6, 9 and the last (10) of each epoch,
     # t counting iterations since the warm-up
-    assert steps == [
-        (2, 3),
-        (2, 6),
-        (2, 9),
-        (2, 10),
-        (3, 13),
-        (3, 16),
-        (3, 19),
-        (3, 20),
-    ]
-    assert prune.log_[-1][2] is True  # the final prune
-    # each epoch's history is the schedule's rate at the epoch's last batch
+    assert steps == [(2, 3), (2, 6), (2, 9), (2, 10), (3, 13), (3, 16), (3, 19)]
+    # the run's last batch prunes at the full target, and so does the end
+    assert [x[:3] for x in prune.log_[-2:]] == [(3, 20, True), (3, 20, True)]
+    # each epoch's history is the rate at the epoch's last batch
     layer = est.module_.dnn.layers[1].weight
     n = layer.numel()
     hist = est.history[:, "sparsity_dnn"]
     assert hist[0] == 0.0
-    for epoch, t in ((2, 10), (3, 20)):
-        rate = pruning_schedule(t, 0.9, 0.99, 7.0)
-        assert rate < 0.9 * 0.9  # far from the target: the schedule acts
-        assert abs(hist[epoch - 1] - rate) < 1.5 / n
+    rate = pruning_schedule(10, 0.9, 0.99, 7.0)
+    assert rate < 0.9 * 0.9  # far from the target: the schedule acts
+    assert abs(hist[1] - rate) < 1.5 / n
+    assert abs(hist[2] - 0.9) < 1.5 / n
+    assert est.history[:, "pruned_to_target"] == [False, False, True]
 
 
 def test_damping_steps_auto_reaches_target_at_ramp_fraction(data):
@@ -327,12 +325,13 @@ def test_damping_steps_auto_reaches_target_at_ramp_fraction(data):
     assert hist[0] == 0.0  # warm-up
 
 
-def test_default_constants_barely_prune_small_data_but_final_prune_does(data):
+def test_paper_constants_barely_prune_small_data_and_warn_one_shot(data):
     X, y = data
-    prune = DeepLightPruning(dnn=0.9, warm_up_epochs=0)  # D=0.99, U=100
+    prune = DeepLightPruning(dnn=0.9, warm_up_epochs=0, damping_steps=100)
     est = DeepFMClassifier(max_epochs=2, callbacks=[("prune", prune)], **DEEP)
-    est.fit(X, y)
-    assert est.history[-1, "sparsity_dnn"] < 0.9 * 0.01  # 20 iterations only
+    with pytest.warns(UserWarning, match=r"pruned dnn by (89|90)% of its weights"):
+        est.fit(X, y)
+    assert est.history[0, "sparsity_dnn"] < 0.9 * 0.01  # 20 iterations only
     assert_target_met(est.module_, "dnn", 0.9)
 
 
@@ -343,7 +342,8 @@ def test_only_warm_up_epochs_warns_and_prunes_once_at_the_end(data):
     with pytest.warns(UserWarning, match="warm_up_epochs=2"):
         est.fit(X, y)
     assert prune.iteration_ == 0
-    assert est.history[:, "sparsity_dnn"] == [0.0, 0.0]
+    # the final prune changed the model: the last record describes it
+    assert est.history[:, "sparsity_dnn"] == [0.0, pytest.approx(0.8, abs=1e-3)]
     assert_target_met(est.module_, "dnn", 0.8)
     assert_target_met(est.module_, "embeddings", 0.3)
 
@@ -496,26 +496,42 @@ def test_grid_search_over_callback_targets(data):
     assert prune.dnn == 0.0 and not hasattr(prune, "iteration_")  # est untouched
 
 
-def test_early_stopping_restores_then_final_prune(data):
+def test_early_stopping_never_restores_an_epoch_below_target(data):
     X, y = make_data(n=640, seed=3)
     y = np.random.RandomState(1).permutation(y)  # no signal: AUC stalls
     prune = DeepLightPruning(
-        dnn=0.95, embeddings=0.5, field_pairs=0.8, warm_up_epochs=1,
-        damping_steps=50.0,
-    )  # fmt: skip
+        dnn=0.95, embeddings=0.5, field_pairs=0.8, warm_up_epochs=1
+    )
     est = DeepFwFMClassifier(
         max_epochs=30,
         patience=1,
         callbacks=[("prune", prune)],
         **(DEEP | dict(validation_fraction=0.25, batch_size=32)),
-    ).fit(X, y)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no one-shot prune
+        est.fit(X, y)
     names = [name for name, _ in est.callbacks_]
     assert names.index("early_stopping") < names.index("prune")
     es = dict(est.callbacks_)["early_stopping"]
     n_epochs = len(est.history)
     assert n_epochs < 30  # it did stop early
-    assert es.best_epoch_ < n_epochs  # and restored an earlier, less pruned epoch
-    assert est.history[es.best_epoch_ - 1, "sparsity_dnn"] < 0.95 - 0.01
+    at_target = est.history[:, "pruned_to_target"]
+    # the ramp (29 pruning epochs x 15 batches, 28.5%) ends in epoch 10
+    assert at_target.index(True) == 9
+    assert all(at_target[9:])
+    # the patience only counts epochs at the targets: no stop during the ramp
+    assert n_epochs >= 10 + 1
+    # the best epoch is one at full sparsity, and it is what fit returns
+    assert es.best_epoch_ >= 10
+    best = est.history[es.best_epoch_ - 1]
+    assert best["pruned_to_target"]
+    assert best["sparsity_dnn"] == pytest.approx(0.95, abs=1e-3)
+    last = est.history[-1]
+    assert last["returned_epoch"] == es.best_epoch_
+    if es.best_epoch_ != n_epochs:  # restored: the last record describes it
+        assert last["valid_auc"] == best["valid_auc"]
+        assert "last_valid_auc" in last
     # recorded in every epoch, the interrupted last one included
     assert len(est.history[:, "sparsity_dnn"]) == n_epochs
     for comp in ("dnn", "embeddings", "field_pairs"):
