@@ -45,9 +45,9 @@ def _planned(n_rows, max_epochs=10, batch_size=2048, validation_fraction=0.1, **
 @pytest.mark.parametrize("n_rows", [1_000, 100_000, 45_000_000])
 def test_default_schedule_reaches_targets_before_the_last_epoch(n_rows):
     epoch, every, _ = _planned(n_rows)
-    # the ramp ends after 28.5% of the 8 pruning epochs: in epoch 5 of 10,
-    # leaving half of the run to fine-tune at the full targets
-    assert epoch <= 5 < 10
+    # the ramp ends after 28.5% of the 9 pruning epochs: in epoch 4 of 10,
+    # leaving most of the run to fine-tune at the full targets
+    assert epoch <= 4 < 10
     assert every >= 1
 
 
@@ -77,7 +77,7 @@ def test_trained_small_run_reaches_targets_and_fine_tunes_without_warning():
     at_target = est.history[:, "pruned_to_target"]
     first = at_target.index(True)
     assert all(at_target[first:])
-    assert first + 1 <= 5  # epochs 1-2 warm-up, then 28.5% of 8 epochs
+    assert first + 1 <= 4  # epoch 1 warm-up, then 28.5% of 9 epochs
     assert est.history[first, "sparsity_dnn"] == pytest.approx(0.9, abs=1e-3)
 
 
