@@ -4,10 +4,11 @@ keeps the dense model's AUC under the defaults, at every data size).
 Trains :class:`~sklearn_deeplight.DeepFwFMClassifier` dense and pruned on the
 real Criteo rows (time split 8,000 / 1,999), the Avazu rows (random 80/20)
 and generated Criteo-shaped rows, under a set of pruning *variants* (the
-library's defaults, and one change each: warm-up length, ramp fraction, paper
-constant U = 100, regrowth throughout (the paper's) or never (persistent masks), BatchNorm
-in the DNN, with and without regrowth), for the structures of the paper's Table 5 ("high performance"
-D-90% R-90% F-40%, "low latency" D-99% R-95% F-40%) and D-99% alone. The
+library's defaults, and one change each: warm-up length, ramp fraction, the
+paper's constant U = 100, regrowth throughout (the paper's) or never
+(persistent masks), BatchNorm in the DNN with and without regrowth), for the
+structures of the paper's Table 5 ("high performance" D-90% R-90% F-40%,
+"low latency" D-99% R-95% F-40%) and D-99% alone. The
 same model with its DNN removed (:class:`~sklearn_deeplight.FwFMClassifier`
 on the same settings) is the floor a 99%-pruned DNN must not fall below.
 

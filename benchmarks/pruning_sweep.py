@@ -24,22 +24,16 @@ Data are preprocessed as the authors' Criteo script: missing numeric values
 in the training rows share one code.
 
 Training follows the paper's published run where the CPU allows: Adam, lr
-1e-3, L2 3e-7, dropout 0.5, k = 10, DNN 400x3, batch 2,048, 10 epochs of
-which 2 are warm-up, pruning every 10 iterations with D = 0.99. One
-addition: an embedding penalty ``embedding_l2=1e-3`` (``--embedding-l2``).
-The generator's signal sits largely in rare values (oracle test AUC 0.878,
-logistic regression 0.71), and without the penalty the dense DeepFwFM
-overfits from the second epoch (200k rows: test AUC 0.704, 0.693, 0.653 in
-epochs 1-3; with it 0.700, 0.711, 0.713, 0.711), which would make every
-sparsity look like a regulariser. The paper's
-damping period U = 100 was set for Criteo's ~20,100 iterations per epoch;
-with 500k rows (~220 iterations per epoch) it would reach 6% of the targets
-by the end and leave the rest to the one-shot final prune. The default here
-is ``--damping-steps auto`` with ``--ramp-fraction 0.285``: U is scaled so
-the rate reaches 99% of the targets after 28.5% of the pruning iterations,
-which is where the paper's own Criteo run reaches it (45,822 of its
-8 x 20,100 pruning iterations). ``--damping-steps 100`` gives the paper's
-constant.
+1e-3, L2 3e-7, dropout 0.5, k = 10, DNN 400x3, batch 2,048, 10 epochs,
+pruning under the library's defaults (``DeepLightPruning(**targets)``: one
+warm-up epoch, ``damping_steps="auto"`` with the ramp ending after 28.5% of
+the pruning iterations as in the paper's Criteo run, masks kept after the
+ramp; ``--warm-up``, ``--damping-steps``, ``--ramp-fraction``, ``--regrow``
+override them). One addition: an embedding penalty ``embedding_l2=1e-3``
+(``--embedding-l2``). The generator's signal sits largely in rare values
+(oracle test AUC 0.878, logistic regression 0.71), and without the penalty
+the dense DeepFwFM overfits from the second epoch, which would make every
+sparsity look like a regulariser.
 
 Usage::
 
@@ -63,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -84,12 +77,6 @@ from sklearn_deeplight._pruning import DeepLightPruning  # noqa: E402
 from sklearn_deeplight.datasets import make_ctr_classification  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-# The paper's Criteo run: 8 pruning epochs of ~20,100 iterations, rate at 99%
-# of the target after ln(0.01) / ln(0.99) * 100 = 45,822 iterations.
-PAPER_RAMP_FRACTION = round(
-    math.log(0.01) / math.log(0.99) * 100 / (8 * 20_100), 3
-)  # 0.285
 
 FULL_SWEEPS = {
     "fig4": [dict(dnn=s) for s in (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)],
@@ -164,15 +151,15 @@ def fit_one(targets: dict, data, args) -> dict:
     targets = {c: float(targets.get(c, 0.0)) for c in COMPONENTS}
     callbacks = None
     if any(targets.values()):
-        ds = args.damping_steps
+        # the library's defaults, but for the options given on the command line
+        over = {
+            "warm_up_epochs": args.warm_up,
+            "damping_steps": args.damping_steps,
+            "ramp_fraction": args.ramp_fraction,
+            "regrow": False if args.hard_masks else args.regrow,
+        }
         prune = DeepLightPruning(
-            **targets,
-            warm_up_epochs=args.warm_up,
-            prune_every=10,
-            damping=0.99,
-            damping_steps=ds if ds == "auto" else float(ds),
-            ramp_fraction=args.ramp_fraction,
-            regrow=not args.hard_masks,
+            **targets, **{k: v for k, v in over.items() if v is not None}
         )
         callbacks = [("prune", prune)]
     est = DeepFwFMClassifier(
@@ -184,7 +171,9 @@ def fit_one(targets: dict, data, args) -> dict:
         l2=3e-7,
         embedding_l2=args.embedding_l2,
         dropout=0.5,
-        validation_fraction=None,
+        validation_fraction=args.validation_fraction,
+        patience=args.patience,
+        lr_patience=args.lr_patience,
         random_state=args.seed,
         callbacks=callbacks,
     )
@@ -212,6 +201,8 @@ def fit_one(targets: dict, data, args) -> dict:
         "auc": float(roc_auc_score(y_test, proba)),
         "logloss": float(log_loss(y_test, proba, labels=[0, 1])),
         "fit_seconds": round(seconds, 2),
+        "epochs_run": len(est.history),
+        "returned_epoch": est.history[-1].get("returned_epoch", len(est.history)),
         "epoch_sparsity": history_sparsity,
         "damping_steps_used": (
             None
@@ -254,12 +245,41 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", type=int, nargs="+", default=None)
     parser.add_argument("--embedding-dim", type=int, default=10)
     parser.add_argument("--embedding-l2", type=float, default=1e-3)
-    parser.add_argument("--damping-steps", default="auto")
-    parser.add_argument("--ramp-fraction", type=float, default=PAPER_RAMP_FRACTION)
+    parser.add_argument(
+        "--damping-steps", default=None, help="default: the library's ('auto')"
+    )
+    parser.add_argument(
+        "--ramp-fraction", type=float, default=None, help="default: the library's"
+    )
+    parser.add_argument(
+        "--regrow",
+        choices=["true", "false", "ramp"],
+        default=None,
+        help="default: the library's ('ramp')",
+    )
     parser.add_argument(
         "--hard-masks", action="store_true", help="regrow=False (persistent masks)"
     )
     parser.add_argument("--experiments", default="fig4,fig5,fig6,table5")
+    parser.add_argument(
+        "--structures",
+        default=None,
+        help="only these structures of the experiments, e.g. "
+        "'D-0% & R-0% & F-0%;D-90% & R-90% & F-40%' (';'-separated)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early stopping (at full sparsity) on a validation split",
+    )
+    parser.add_argument("--lr-patience", type=int, default=None)
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=None,
+        help="default: 0.1 with --patience/--lr-patience, else none",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
@@ -267,17 +287,21 @@ def main(argv=None) -> int:
 
     quick = args.quick
     defaults = (
-        dict(n_samples=10_000, epochs=2, warm_up=1, batch_size=512, hidden=[16, 16])
+        dict(n_samples=10_000, epochs=2, batch_size=512, hidden=[16, 16])
         if quick
-        else dict(
-            n_samples=500_000, epochs=10, warm_up=2, batch_size=2048, hidden=[400] * 3
-        )
+        else dict(n_samples=500_000, epochs=10, batch_size=2048, hidden=[400] * 3)
     )
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.damping_steps != "auto":
+    if args.validation_fraction is None and (
+        args.patience is not None or args.lr_patience is not None
+    ):
+        args.validation_fraction = 0.1
+    if args.damping_steps not in (None, "auto"):
         args.damping_steps = float(args.damping_steps)
+    if args.regrow is not None:
+        args.regrow = {"true": True, "false": False, "ramp": "ramp"}[args.regrow]
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or RESULTS / (
@@ -291,6 +315,12 @@ def main(argv=None) -> int:
             f"unknown experiments {sorted(unknown)}; choose from {list(sweeps)}"
         )
     experiments = {e: sweeps[e] for e in names}
+    if args.structures:
+        keep = {s.strip() for s in args.structures.split(";")}
+        experiments = {
+            e: [t for t in sweep if structure_name(t) in keep]
+            for e, sweep in experiments.items()
+        }
 
     t0 = time.perf_counter()
     data = make_data(args.n_samples, args.seed)

@@ -102,6 +102,15 @@ def table2_md(pt, img, rel) -> list[str]:
     return L
 
 
+def _pruning_call(res: dict) -> str:
+    """The pruning callback as the run built it, from the JSON's own record."""
+    params = res.get("pruning_params")
+    if not params:
+        return "a pruning callback whose parameters this file does not record"
+    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"`DeepLightPruning({args})`"
+
+
 def fig2_md(pt, img, rel) -> list[str]:
     import matplotlib.pyplot as plt
 
@@ -134,7 +143,7 @@ def fig2_md(pt, img, rel) -> list[str]:
         "",
         f"DeepFwFM, same small network and data as Table 2. Dense: test AUC "
         f"{_ms(res['dense']['auc'])}; pruned {res['structure_pruned']} with "
-        f"`DeepLightPruning(dnn=0.9, field_pairs=0.9, warm_up_epochs=1)`: "
+        f"{_pruning_call(res)}: "
         f"{_ms(res['pruned']['auc'])} (seeds {pt['seeds']}). Heatmaps of the "
         "seed-0 models.",
         "",

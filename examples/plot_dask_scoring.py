@@ -39,9 +39,7 @@ X_train, y_train = make_ctr_classification(n_samples=6_000, random_state=0, **ge
 
 
 def make_model(dnn=0.9, field_pairs=0.9):
-    prune = DeepLightPruning(
-        dnn=dnn, field_pairs=field_pairs, warm_up_epochs=1, damping_steps="auto"
-    )
+    prune = DeepLightPruning(dnn=dnn, field_pairs=field_pairs)
     return make_pipeline(
         FieldEncoder(numeric_transform="criteo", min_frequency=2),
         DeepFwFMClassifier(

@@ -75,7 +75,7 @@ pruned = FwFMClassifier(
     callbacks=[
         (
             "prune",
-            DeepLightPruning(field_pairs=0.75, warm_up_epochs=2, damping_steps="auto"),
+            DeepLightPruning(field_pairs=0.75),
         )
     ],
 ).fit(X, y)

@@ -45,7 +45,7 @@ pipe = make_pipeline(
         max_epochs=4,
         validation_fraction=None,
         random_state=0,
-        callbacks=[("prune", DeepLightPruning(warm_up_epochs=1, damping_steps="auto"))],
+        callbacks=[("prune", DeepLightPruning())],
     ),
 )
 

@@ -47,15 +47,12 @@ Z_train, Z_test = encoder.transform(X_train), encoder.transform(X_test)
 def make_model(dnn=0.0, field_pairs=0.0, embeddings=0.0):
     callbacks = None
     if dnn or field_pairs or embeddings:
-        # Two dense warm-up epochs, then the schedule ramps the rates to the
-        # targets over half of the remaining iterations (damping_steps="auto"
-        # scales the paper's constant to this short run).
+        # The defaults: one dense warm-up epoch, then the schedule ramps the
+        # rates to the targets over 28.5% of the remaining iterations
+        # (damping_steps="auto" scales the paper's constant to this short
+        # run), and the rest fine-tunes the pruned network.
         prune = DeepLightPruning(
-            dnn=dnn,
-            field_pairs=field_pairs,
-            embeddings=embeddings,
-            warm_up_epochs=2,
-            damping_steps="auto",
+            dnn=dnn, field_pairs=field_pairs, embeddings=embeddings
         )
         callbacks = [("prune", prune)]
     return DeepFwFMClassifier(

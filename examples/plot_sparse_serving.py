@@ -53,13 +53,7 @@ model = make_pipeline(
         callbacks=[
             (
                 "prune",
-                DeepLightPruning(
-                    dnn=0.9,
-                    field_pairs=0.9,
-                    embeddings=0.4,
-                    warm_up_epochs=1,
-                    damping_steps="auto",
-                ),
+                DeepLightPruning(dnn=0.9, field_pairs=0.9, embeddings=0.4),
             )
         ],
     ),

@@ -610,7 +610,7 @@ class DeepLightPruning(Callback):
         self.rates_ = {}
         self.masks_ = {}
         self.groups_ = None
-        self._dataset_train = None
+        self._train_data_ = None
         return self
 
     def _resolve(self, net) -> dict[str, list[tuple[str, nn.Parameter]]]:
@@ -778,7 +778,7 @@ class DeepLightPruning(Callback):
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self.epoch_ += 1
-        self._dataset_train = dataset_train
+        self._train_data_ = dataset_train
         self.batch_in_epoch_ = 0
         try:
             self.batches_per_epoch_ = len(
@@ -823,9 +823,9 @@ class DeepLightPruning(Callback):
             elif i % self.prune_every_ == 0 or last:
                 self._prune(net, final=False)
         if last:
-            if self._pruning() and self._dataset_train is not None:
+            if self._pruning() and self._train_data_ is not None:
                 # validation sees the pruned network with its own statistics
-                _recalibrate_batchnorm(net, self._dataset_train, _BN_BATCHES)
+                _recalibrate_batchnorm(net, self._train_data_, _BN_BATCHES)
             # Recorded here rather than in on_epoch_end, which early stopping
             # (a default callback, so notified first) can interrupt.
             self._record(net)
@@ -860,7 +860,7 @@ class DeepLightPruning(Callback):
         # Drop the references to the module's parameters and the data (pickle
         # size); the next training run resolves them again.
         self.groups_ = None
-        self._dataset_train = None
+        self._train_data_ = None
 
 
 def _batchnorms(module: nn.Module) -> list[nn.Module]:

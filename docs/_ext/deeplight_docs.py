@@ -8,6 +8,10 @@
     is reported as such. No file at all gives a note with the commands that
     write them.
 
+``.. benchmark-result:: FILE.json``
+    The tables of one result file, e.g. the measured AUC cost of pruning in
+    the pruning guide.
+
 ``.. public-names-not-listed::``
     Placed at the end of ``api.rst``: documents (with autodoc) every name of
     ``sklearn_deeplight.__all__`` that ``api.rst`` does not list, so that a
@@ -35,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 
 COMMANDS = {
+    "pruning_recovery": "python benchmarks/pruning_recovery.py [--quick]",
     "pruning_sweep": "python benchmarks/pruning_sweep.py [--quick]",
     "sparse_latency": "python benchmarks/sparse_latency.py [--quick]",
     "train_throughput": "python benchmarks/train_throughput.py [--quick]",
@@ -277,6 +282,69 @@ def _render_train_throughput(data: dict) -> list[str]:
     return lines
 
 
+def _render_pruning_recovery(data: dict) -> list[str]:
+    """Mean test AUC per structure and pruning variant, against dense."""
+    lines = []
+    variants = data.get("variants", {})
+    for name, entry in data.get("data", {}).items():
+        cells = entry.get("cells", {})
+        info = entry.get("info", {})
+        seeds = entry.get("seeds", [])
+        lines += [
+            f"**{name}** ({_num(info.get('n_train'))} training / "
+            f"{_num(info.get('n_test'))} test rows; seeds {seeds}; "
+            f"``{entry.get('command', data.get('command', '?'))}``): mean test "
+            "AUC of DeepFwFM, and its difference to the dense model of the same "
+            "settings.",
+            "",
+        ]
+        rows = []
+        for key, cell in cells.items():
+            bn = " | batch_norm" in key
+            dense = cells.get("dense | batch_norm" if bn else "dense")
+            diff = (
+                f"{cell['auc_mean'] - dense['auc_mean']:+.4f}"
+                if dense and not key.startswith("dense")
+                else ""
+            )
+            epochs = [r.get("epochs") for r in cell.get("runs", [])]
+            returned = [r.get("returned_epoch") for r in cell.get("runs", [])]
+            rows.append(
+                [
+                    key,
+                    f"{cell['auc_mean']:.4f} ± {cell['auc_std']:.4f}",
+                    diff,
+                    ", ".join(f"{r}/{e}" for r, e in zip(returned, epochs)),
+                ]
+            )
+        lines += _list_table(
+            f"{name}: test AUC (structure | variant)",
+            ["fit", "test AUC", "vs dense", "epoch returned / run, per seed"],
+            rows,
+        )
+    if variants:
+        lines += ["Variants (estimator and ``DeepLightPruning`` overrides):", ""]
+        for key, v in variants.items():
+            lines.append(
+                f"- ``{key}``: estimator {v.get('estimator') or '{}'}, pruning "
+                f"{v.get('pruning') or '{} (the defaults)'}"
+            )
+        lines.append("")
+    base = data.get("base_settings")
+    if base:
+        lines += [
+            "Estimator settings (real rows): "
+            + ", ".join(f"``{k}={v}``" for k, v in base.items())
+            + "; generated rows: "
+            + ", ".join(
+                f"``{k}={v}``" for k, v in data.get("generated_settings", {}).items()
+            )
+            + ".",
+            "",
+        ]
+    return lines
+
+
 def _kind(path: Path, data: dict) -> str:
     kind = data.get("benchmark") if isinstance(data, dict) else None
     if kind:
@@ -288,10 +356,42 @@ def _kind(path: Path, data: dict) -> str:
 
 
 RENDERERS = {
+    "pruning_recovery": _render_pruning_recovery,
     "pruning_sweep": _render_pruning_sweep,
     "sparse_latency": _render_sparse_latency,
     "train_throughput": _render_train_throughput,
 }
+
+
+class BenchmarkResult(SphinxDirective):
+    """``.. benchmark-result:: FILE.json``: the tables of one result file."""
+
+    has_content = False
+    required_arguments = 1
+
+    def run(self):
+        f = RESULTS / self.arguments[0]
+        self.env.note_dependency(str(f))
+        src_dir = Path(self.env.doc2path(self.env.docname)).parent
+        if not f.is_file():
+            lines = [
+                f"*No* ``benchmarks/results/{f.name}`` *when these docs were built.*",
+                "",
+            ]
+            return _parse(self, lines, "benchmark-result")
+        data = json.loads(f.read_text())
+        renderer = RENDERERS[_kind(f, data)]
+        lines = renderer(data)
+        lines += [
+            f"From ``{f.relative_to(ROOT)}``, written by "
+            f"``{COMMANDS.get(_kind(f, data), '?')}``; "
+            f":download:`the JSON file <{_download_path(src_dir, f)}>`.",
+            "",
+        ]
+        machine = _machine(data.get("machine", {}))
+        if machine:
+            lines += [machine, ""]
+        return _parse(self, lines, "benchmark-result")
 
 
 class BenchmarkResults(SphinxDirective):
@@ -478,5 +578,6 @@ def _help_text(parser) -> str:
 def setup(app):
     app.add_directive("deeplight-help", DeeplightHelp)
     app.add_directive("benchmark-results", BenchmarkResults)
+    app.add_directive("benchmark-result", BenchmarkResult)
     app.add_directive("public-names-not-listed", PublicNamesNotListed)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

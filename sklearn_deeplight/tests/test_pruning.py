@@ -578,39 +578,56 @@ def test_pruned_estimator_survives_joblib(data, tmp_path):
 
 
 # ----------------------------------------------------------------------
-# Real data: DeepFwFM D-90% R-90% F-40% keeps the dense model's AUC
+# Real data: DeepFwFM pruned under the defaults keeps the dense model's AUC
 # ----------------------------------------------------------------------
-@pytest.mark.slow
+# The settings of benchmarks/pruning_recovery.py on the real rows: the small
+# networks of the real-data Table 2 with early stopping and LR decay.
+REAL = dict(
+    embedding_dim=10,
+    hidden_units=(128, 128, 128),
+    dropout=0.5,
+    lr=1e-3,
+    l2=3e-7,
+    batch_size=256,
+    max_epochs=15,
+    validation_fraction=0.1,
+    patience=2,
+    lr_patience=1,
+    random_state=0,
+)
+
+
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_criteo_pruned_deepfwfm_keeps_dense_auc(criteo_split):
-    # Paper Table 5's "high performance" structure, D-90% R-90% F-40%, on the
-    # Criteo head (8,000 train / 1,999 test rows, time split). Dense and
-    # pruned share every setting and the seed: 4 epochs (the dense model's
-    # test AUC peaks there and falls after), 2 of them warm-up, and a schedule
-    # scaled to the 2 pruning epochs (99% of the targets after the first).
+    # Paper Table 5's structures on the Criteo head (8,000 train / 1,999 test
+    # rows, time split), pruning under the defaults. The 3-seed means are in
+    # benchmarks/results/pruning_recovery.json; one seed's test AUC varies by
+    # about 0.01 between seeds, the bound here.
     X_train, y_train, X_test, y_test = criteo_split
-    settings_ = dict(
-        embedding_dim=10,
-        hidden_units=(64, 64),
-        batch_size=512,
-        lr=3e-3,
-        embedding_l2=3e-3,
-        max_epochs=4,
-        validation_fraction=None,
-        random_state=0,
-    )
-    dense = DeepFwFMClassifier(**settings_).fit(X_train, y_train)
-    auc_dense = roc_auc_score(y_test, dense.predict_proba(X_test)[:, 1])
-    prune = DeepLightPruning(
-        dnn=0.9, field_pairs=0.9, embeddings=0.4, warm_up_epochs=2,
-        damping_steps="auto",
-    )  # fmt: skip
-    pruned = DeepFwFMClassifier(callbacks=[("prune", prune)], **settings_)
-    pruned.fit(X_train, y_train)
-    auc_pruned = roc_auc_score(y_test, pruned.predict_proba(X_test)[:, 1])
-    report = pruned.sparsity_report()
-    assert report.loc["dnn", "sparsity"] == pytest.approx(0.9, abs=1e-3)
-    assert report.loc["field_pairs", "sparsity"] == pytest.approx(0.9, abs=2e-3)
-    assert report.loc["embeddings", "sparsity"] == pytest.approx(0.4, abs=1e-4)
-    assert auc_dense > 0.71  # a working dense model (LR on one-hot: 0.743)
-    assert auc_pruned >= auc_dense - 0.01, (auc_dense, auc_pruned)
+
+    def auc(est):
+        est.fit(X_train, y_train)
+        return roc_auc_score(y_test, est.predict_proba(X_test)[:, 1])
+
+    auc_dense = auc(DeepFwFMClassifier(**REAL))
+    # the same model with its DNN removed
+    fwfm = {k: v for k, v in REAL.items() if k not in ("hidden_units", "dropout")}
+    auc_fwfm = auc(FwFMClassifier(**fwfm))
+    targets = {
+        "D-90% R-90% F-40%": dict(dnn=0.9, field_pairs=0.9, embeddings=0.4),
+        "D-99% R-95% F-40%": dict(dnn=0.99, field_pairs=0.95, embeddings=0.4),
+    }
+    aucs = {}
+    for name, t in targets.items():
+        est = DeepFwFMClassifier(callbacks=[("prune", DeepLightPruning(**t))], **REAL)
+        aucs[name] = auc(est)
+        report = est.sparsity_report()
+        for comp, target in t.items():
+            tol = 2e-3 if comp == "field_pairs" else 1e-3
+            assert report.loc[comp, "sparsity"] == pytest.approx(target, abs=tol)
+    assert auc_dense > 0.70  # a working dense model
+    assert aucs["D-90% R-90% F-40%"] >= auc_dense - 0.01, (auc_dense, aucs)
+    assert aucs["D-99% R-95% F-40%"] >= auc_dense - 0.01, (auc_dense, aucs)
+    # a 99%-pruned DNN never scores below the same model without its DNN
+    assert aucs["D-99% R-95% F-40%"] >= auc_fwfm, (auc_fwfm, aucs)
