@@ -130,3 +130,44 @@ def test_final_prune_recomputes_batchnorm_statistics():
     )
     assert float(norm.running_var[dead].max()) < 1e-10
     assert float(norm.running_var[~dead].min()) > 0
+
+
+@pytest.mark.slow
+def test_dnn_pruned_99_never_scores_below_the_model_without_dnn():
+    """The D-99% collapse: a 99%-pruned DNN (many hidden units left without
+    any input) made DeepFwFM score below its own FwFM part. Under the
+    defaults (no BatchNorm) it may not. With ``batch_norm=True`` this
+    narrow network still does: see the pruning guide's BatchNorm section."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    from sklearn_deeplight import FieldEncoder
+    from sklearn_deeplight.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(n_samples=20_000, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0
+    )
+    enc = FieldEncoder(numeric_transform="criteo", min_frequency=5).fit(X_train)
+    Z_train, Z_test = enc.transform(X_train), enc.transform(X_test)
+    common = dict(
+        embedding_dim=8,
+        batch_size=512,
+        max_epochs=10,
+        patience=2,
+        lr_patience=1,
+        embedding_l2=1e-3,
+        random_state=0,
+    )
+    prune = DeepLightPruning(dnn=0.99, field_pairs=0.95, embeddings=0.4)
+    pruned = DeepFwFMClassifier(
+        hidden_units=(64, 64, 64),
+        callbacks=[("prune", prune)],
+        **common,
+    ).fit(Z_train, y_train)
+    without_dnn = FwFMClassifier(**common).fit(Z_train, y_train)
+    auc_pruned = roc_auc_score(y_test, pruned.predict_proba(Z_test)[:, 1])
+    auc_fwfm = roc_auc_score(y_test, without_dnn.predict_proba(Z_test)[:, 1])
+    dead = [int((w.weight == 0).all(dim=1).sum()) for w in pruned.module_.dnn.layers]
+    assert sum(dead) > 0  # the situation of the collapse: units without input
+    assert auc_pruned >= auc_fwfm, (auc_pruned, auc_fwfm, dead)
