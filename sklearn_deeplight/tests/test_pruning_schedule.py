@@ -51,6 +51,26 @@ def test_default_schedule_reaches_targets_before_the_last_epoch(n_rows):
     assert every >= 1
 
 
+@pytest.mark.parametrize("n_rows", [1_000, 100_000])
+def test_default_schedule_trained_reaches_targets_before_the_last_epoch(n_rows):
+    # the estimators' defaults (batch 2,048, 10 epochs, 10% validation): one
+    # batch per epoch at 1k rows, 44 at 100k; a tiny FwFM keeps it fast
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 20, size=(n_rows, 4))
+    y = ((X[:, 0] + X[:, 1]) % 3 == 0).astype(int)
+    prune = DeepLightPruning(field_pairs=0.5, embeddings=0.4)
+    est = FwFMClassifier(embedding_dim=2, random_state=0, callbacks=[("prune", prune)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no one-shot prune
+        est.fit(X, y)
+    at_target = est.history[:, "pruned_to_target"]
+    assert len(at_target) == 10
+    first = at_target.index(True)
+    assert first < 9 and all(at_target[first:])
+    # exactly round(0.4 * 168) of the 4 x 21 x 2 embedding entries
+    assert est.history[first, "sparsity_embeddings"] == pytest.approx(67 / 168)
+
+
 def test_paper_run_gives_back_the_papers_damping_period():
     # Criteo: 8 pruning epochs of ~20,100 iterations (45M rows at batch 2,048)
     assert auto_damping_steps(8 * 20_100) == pytest.approx(100, rel=1e-3)
