@@ -19,12 +19,19 @@ the sparse predictor read them):
   output Linear without bias;
 - ``cin.layers.<i>`` Linear (a 1x1 convolution), ``cin.out`` Linear, no bias;
 - ``bias``: the one global bias.
+
+Each module declares what DeepLight may prune (:meth:`_CTRModule.prunable_parts`):
+the components, the parameters of each, and whether a component gets one
+magnitude threshold per parameter tensor (per layer) or one across all of
+them. The pruning callback reads that declaration and knows no attribute
+names.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -40,6 +47,23 @@ __all__ = [
 ]
 
 LINEAR_TERMS = ("scalar", "feature_vector", "field_vector")
+
+
+@dataclass(frozen=True)
+class PrunablePart:
+    """One prunable component of a module, as the module declares it.
+
+    Parameters
+    ----------
+    params : tuple of (str, torch.nn.Parameter)
+        The parameters pruned, with their names in the module.
+    per_layer : bool
+        True: one magnitude threshold per parameter tensor (the DNN's and
+        CIN's layers); False: one threshold across all of them.
+    """
+
+    params: tuple[tuple[str, nn.Parameter], ...]
+    per_layer: bool
 
 
 class MLP(nn.Module):
@@ -78,6 +102,14 @@ class MLP(nn.Module):
             nn.init.xavier_normal_(layer.weight)
             nn.init.zeros_(layer.bias)
         nn.init.xavier_normal_(self.out.weight)
+
+    def prunable(self, prefix: str) -> PrunablePart:
+        """The hidden-layer weights (not biases, BatchNorm or ``out``)."""
+        params = tuple(
+            (f"{prefix}.layers.{i}.weight", layer.weight)
+            for i, layer in enumerate(self.layers)
+        )
+        return PrunablePart(params, per_layer=True)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         for layer, norm in zip(self.layers, self.norms):
@@ -120,6 +152,14 @@ class CIN(nn.Module):
             nn.init.xavier_normal_(layer.weight)
             nn.init.zeros_(layer.bias)
         nn.init.xavier_normal_(self.out.weight)
+
+    def prunable(self, prefix: str) -> PrunablePart:
+        """The filter matrices of the CIN layers (not ``out``)."""
+        params = tuple(
+            (f"{prefix}.layers.{i}.weight", layer.weight)
+            for i, layer in enumerate(self.layers)
+        )
+        return PrunablePart(params, per_layer=True)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         batch, m, k = x0.shape
@@ -247,6 +287,36 @@ class _CTRModule(nn.Module):
         if hasattr(self, "cin"):
             logit = logit + self.cin(e)
         return logit
+
+    def prunable_parts(self) -> dict[str, PrunablePart]:
+        """The components DeepLight prunes in this module, in report order.
+
+        ``embeddings``: the second-order table (numeric fields' rows
+        included), one global threshold; ``dnn``: the DNN's hidden-layer
+        weights, one threshold per layer; ``field_pairs``: R's pairs, one
+        threshold; ``cin``: the CIN's filter matrices, one per layer.
+        First-order terms, biases, BatchNorm and output layers are never
+        pruned.
+
+        Returns
+        -------
+        parts : dict of str to PrunablePart
+            Only the components this module has.
+        """
+        parts = {}
+        if hasattr(self, "embedding"):
+            parts["embeddings"] = PrunablePart(
+                (("embedding.weight", self.embedding.weight),), per_layer=False
+            )
+        if hasattr(self, "dnn"):
+            parts["dnn"] = self.dnn.prunable("dnn")
+        if hasattr(self, "field_pairs"):
+            parts["field_pairs"] = PrunablePart(
+                (("field_pairs", self.field_pairs),), per_layer=False
+            )
+        if hasattr(self, "cin"):
+            parts["cin"] = self.cin.prunable("cin")
+        return parts
 
     def embedding_penalty(self) -> torch.Tensor:
         """Squared L2 norm of every embedding table (``nn.Embedding`` weights)."""

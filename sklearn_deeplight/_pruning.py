@@ -9,8 +9,9 @@ docstring. :func:`sparsity_report` and :func:`field_pair_matrix` read a pruned
 module; the estimators expose them as ``sparsity_report()`` and
 ``field_pair_importance()``.
 
-Which parameters form each component is fixed by the parameter names of
-:mod:`sklearn_deeplight._modules`:
+Which parameters form each component, and whether it gets one threshold or
+one per layer, is what the module declares (``module.prunable_parts()``, see
+:mod:`sklearn_deeplight._modules`); for the seven models:
 
 ================  ==========================================  ===============
 component         parameters                                  threshold
@@ -32,7 +33,6 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -53,15 +53,6 @@ __all__ = [
 
 #: The prunable components, in report order.
 COMPONENTS = ("embeddings", "dnn", "field_pairs", "cin")
-
-# Components whose parameters share one magnitude threshold; the others get one
-# threshold per parameter tensor (per layer).
-_GLOBAL_THRESHOLD = {
-    "embeddings": True,
-    "dnn": False,
-    "field_pairs": True,
-    "cin": False,
-}
 
 # The share of the target at which the ramp ends (1 - D^(t/U) = 0.99): from
 # there on every component is pruned to its full target.
@@ -264,8 +255,9 @@ def component_parameters(
     Parameters
     ----------
     module : torch.nn.Module
-        A module following the parameter names of
-        :mod:`sklearn_deeplight._modules`.
+        A module that declares its prunable parts (``prunable_parts()``, as
+        the modules of :mod:`sklearn_deeplight._modules` do); any other
+        module has none.
 
     Returns
     -------
@@ -273,27 +265,21 @@ def component_parameters(
         ``{component: [(parameter name, parameter), ...]}`` for the
         components the module has, in the order of :data:`COMPONENTS`.
     """
-    groups: dict[str, list[tuple[str, nn.Parameter]]] = {}
-    emb = getattr(module, "embedding", None)
-    if isinstance(emb, nn.Embedding):
-        groups["embeddings"] = [("embedding.weight", emb.weight)]
-    for comp, attr in (("dnn", "dnn"), ("field_pairs", None), ("cin", "cin")):
-        if attr is None:
-            fp = getattr(module, "field_pairs", None)
-            if isinstance(fp, nn.Parameter):
-                groups["field_pairs"] = [("field_pairs", fp)]
-            continue
-        sub = getattr(module, attr, None)
-        layers = getattr(sub, "layers", None)
-        if isinstance(layers, Iterable) and not isinstance(layers, torch.Tensor):
-            params = [
-                (f"{attr}.layers.{i}.weight", layer.weight)
-                for i, layer in enumerate(layers)
-                if isinstance(getattr(layer, "weight", None), nn.Parameter)
-            ]
-            if params:
-                groups[comp] = params
-    return {c: groups[c] for c in COMPONENTS if c in groups}
+    return {c: list(part.params) for c, part in _parts(module).items()}
+
+
+def _parts(module: nn.Module) -> dict:
+    """``module.prunable_parts()`` in the order of :data:`COMPONENTS`."""
+    declare = getattr(module, "prunable_parts", None)
+    parts = declare() if callable(declare) else {}
+    unknown = set(parts) - set(COMPONENTS)
+    if unknown:
+        raise ValueError(
+            f"{type(module).__name__}.prunable_parts() declares components "
+            f"{sorted(unknown)} that DeepLightPruning has no target for; its "
+            f"targets are {list(COMPONENTS)}."
+        )
+    return {c: parts[c] for c in COMPONENTS if c in parts}
 
 
 def _n_to_prune(rate: float, numel: int) -> int:
@@ -607,6 +593,7 @@ class DeepLightPruning(Callback):
         self.prune_every_ = None
         self.run_end_epoch_ = None
         self.at_target_ = False
+        self.per_layer_ = {}
         self.rates_ = {}
         self.masks_ = {}
         self.groups_ = None
@@ -616,7 +603,9 @@ class DeepLightPruning(Callback):
     def _resolve(self, net) -> dict[str, list[tuple[str, nn.Parameter]]]:
         """Targeted components of ``net``'s module; ValueError for missing ones."""
         module = net.module_
-        groups = component_parameters(module)
+        parts = _parts(module)
+        self.per_layer_ = {c: part.per_layer for c, part in parts.items()}
+        groups = {c: list(part.params) for c, part in parts.items()}
         name = type(net).__name__
         for comp, target in self.targets().items():
             if target > 0 and comp not in groups:
@@ -634,7 +623,7 @@ class DeepLightPruning(Callback):
     @torch.no_grad()
     def _prune_component(self, net, comp: str, rate: float) -> None:
         params = self.groups_[comp]
-        tensor_groups = [params] if _GLOBAL_THRESHOLD[comp] else [[p] for p in params]
+        tensor_groups = [[p] for p in params] if self.per_layer_[comp] else [params]
         for group in tensor_groups:
             scores = []
             for name, p in group:

@@ -631,3 +631,32 @@ def test_criteo_pruned_deepfwfm_keeps_dense_auc(criteo_split):
     assert aucs["D-99% R-95% F-40%"] >= auc_dense - 0.01, (auc_dense, aucs)
     # a 99%-pruned DNN never scores below the same model without its DNN
     assert aucs["D-99% R-95% F-40%"] >= auc_fwfm, (auc_fwfm, aucs)
+
+
+def test_modules_declare_their_prunable_parts():
+    module = DeepFwFMModule([3, 4, 5], embedding_dim=2, hidden_units=(4, 3))
+    parts = module.prunable_parts()
+    assert list(parts) == ["embeddings", "dnn", "field_pairs"]
+    assert parts["dnn"].per_layer and not parts["embeddings"].per_layer
+    assert [n for n, _ in parts["dnn"].params] == [
+        "dnn.layers.0.weight",
+        "dnn.layers.1.weight",
+    ]
+    assert component_parameters(module) == {c: list(p.params) for c, p in parts.items()}
+
+
+def test_a_module_declaring_an_unknown_component_is_refused():
+    class Cross(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def prunable_parts(self):
+            from sklearn_deeplight._modules import PrunablePart
+
+            return {"cross": PrunablePart((("w", self.w),), per_layer=False)}
+
+    with pytest.raises(ValueError, match=r"\['cross'\].*no target"):
+        component_parameters(Cross())
+    # a module that declares nothing has nothing to prune
+    assert component_parameters(torch.nn.Linear(2, 1)) == {}
