@@ -610,28 +610,24 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 def _pruning_callback(
     targets: dict[str, float], warm_up_epochs: int, max_epochs: int
 ) -> list[tuple[str, Any]] | None:
-    """``[("prune", DeepLightPruning(...))]`` scaled to a short run, or None.
+    """``[("prune", DeepLightPruning(...))]`` under the library's defaults, or None.
 
-    ``damping_steps="auto"`` scales the paper's schedule to the run: the rate
-    reaches 99% of each target after half the pruning iterations, the other
-    half fine-tunes the near-final structure (see ``DeepLightPruning``).
+    The schedule is scaled to the run (``damping_steps="auto"``): the ramp
+    ends after 28.5% of the pruning iterations, the rest fine-tunes the
+    pruned network (see ``DeepLightPruning``); only the warm-up is the
+    command's.
     """
     if not any(targets.values()):
         return None
     from ._pruning import DeepLightPruning
 
-    prune = DeepLightPruning(
-        **targets,
-        warm_up_epochs=min(warm_up_epochs, max_epochs),
-        damping_steps="auto",
-        ramp_fraction=0.5,
-    )
+    prune = DeepLightPruning(**targets, warm_up_epochs=min(warm_up_epochs, max_epochs))
     return [("prune", prune)]
 
 
 def _default_warm_up(epochs: int) -> int:
-    """Dense epochs before pruning: a fifth of the run (the paper: 2 of 10)."""
-    return 0 if epochs <= 1 else max(1, round(0.2 * epochs))
+    """Dense epochs before pruning: the library's one (none for one epoch)."""
+    return 0 if epochs <= 1 else 1
 
 
 # ----------------------------------------------------------------------
@@ -726,7 +722,7 @@ DEMO_SMALL_LOG = DemoConfig(
     hidden_units=(64, 64),
     batch_size=512,
     epochs=4,
-    warm_up_epochs=2,
+    warm_up_epochs=1,
     embedding_l2=3e-3,
 )
 
@@ -919,7 +915,7 @@ def _cmd_demo(args) -> int:
             f"training pruned DeepFwFM {structure}: same settings, "
             f"{cfg.warm_up_epochs} dense warm-up epoch(s), then the DeepLight "
             f"schedule scaled to {cfg.epochs - cfg.warm_up_epochs} pruning "
-            "epoch(s) (99% of the targets halfway, then fine-tuning)"
+            "epoch(s) (the full targets after 28.5% of them, then fine-tuning)"
         )
         t0 = time.perf_counter()
         callbacks = _pruning_callback(targets, cfg.warm_up_epochs, cfg.epochs)
@@ -1806,7 +1802,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--warm-up-epochs",
         type=_non_negative_int,
         default=None,
-        help="dense epochs before pruning (default: 1, or a fifth of --epochs)",
+        help="dense epochs before pruning (default: 1; 0 for one epoch)",
     )
     p.add_argument(
         "--embedding-dim", type=_positive_int, default=None, help="k (default: 10)"
@@ -1917,7 +1913,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--warm-up-epochs",
         type=_non_negative_int,
         default=None,
-        help="dense epochs before pruning (default: a fifth of --epochs, >= 1)",
+        help="dense epochs before pruning (default: 1; 0 for one epoch)",
     )
     p.add_argument("--epochs", type=_positive_int, default=5, help="(default: 5)")
     p.add_argument(

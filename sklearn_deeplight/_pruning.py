@@ -375,9 +375,12 @@ class DeepLightPruning(Callback):
         Damping ratio ``D`` of the schedule.
     damping_steps : float or "auto", default="auto"
         Damping period ``U`` of the schedule, in iterations. ``"auto"``
-        scales U to the run: with ``T = (max_epochs - warm_up_epochs) *
-        batches per epoch`` pruning iterations (batches per epoch read at the
-        first pruning epoch, ``max_epochs`` the net's), the ramp ends after
+        scales U to the run: with ``T = min(max_epochs - warm_up_epochs, 8)
+        * batches per epoch`` pruning iterations (batches per epoch read at
+        the first pruning epoch, ``max_epochs`` the net's; at most the
+        paper's 8 pruning epochs, so that a generous ``max_epochs`` with
+        early stopping does not push the ramp's end past the point where the
+        model starts to overfit), the ramp ends after
         ``ramp_fraction * T`` iterations, i.e. ``U = ramp_fraction * T *
         ln(D) / ln(0.01)`` (:func:`auto_damping_steps`); the value used is
         ``damping_steps_``. A number fixes U: the paper's 100 suits Criteo
@@ -396,8 +399,8 @@ class DeepLightPruning(Callback):
         ``"ramp"``: the authors' regrowth during the ramp, persistent masks
         from its end on, so that the fine-tuning trains exactly the network
         it returns (with BatchNorm in the DNN, regrowth during fine-tuning
-        trains a denser network than the one evaluated, and loses 0.01-0.06
-        AUC at D-99%: ``benchmarks/pruning_recovery.py``). True, the
+        trains a denser network than the one evaluated; the measured effect
+        is in ``benchmarks/results/pruning_recovery.json``). True, the
         authors' scheme throughout: pruned weights are only set to zero, so
         the optimizer (Adam's momentum) can make them grow back until the
         next prune, which re-selects the bottom ``s_t`` of all weights

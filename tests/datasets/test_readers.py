@@ -20,7 +20,7 @@ from sklearn_deeplight.datasets import _readers, load_avazu, load_criteo, load_l
 
 def shared_data_dir() -> Path:
     """``../shared/data`` beside the repository root."""
-    return Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def _real_file(rel: str) -> Path:

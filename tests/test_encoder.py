@@ -18,7 +18,7 @@ from sklearn_deeplight._encoder import FieldEncoder, criteo_numeric_transform
 
 def shared_data_dir() -> Path:
     """``../shared/data`` beside the repository root."""
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    return Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def _real_file(rel: str) -> Path:

@@ -41,7 +41,7 @@ from sklearn_deeplight import (
 )
 from sklearn_deeplight._persistence import FORMAT_VERSION, TRUSTED_TYPES, load, save
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 _COMMON = dict(
     max_epochs=1, batch_size=64, random_state=0, validation_fraction=None, lr=1e-2
 )

@@ -18,7 +18,7 @@ from sklearn_deeplight import (
     auto_damping_steps,
     reach_iteration,
 )
-from sklearn_deeplight.tests.test_pruning import DEEP, SMALL, make_data
+from tests.test_pruning import DEEP, SMALL, make_data
 
 
 @pytest.fixture(autouse=True)

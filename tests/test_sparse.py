@@ -42,7 +42,7 @@ from sklearn_deeplight import (
 )
 from sklearn_deeplight._sparse import SparseCTRPredictor
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-5
 
 N_TRAIN = 300

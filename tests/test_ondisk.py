@@ -25,8 +25,8 @@ from sklearn_deeplight._ondisk import (
     fit_ondisk,
 )
 from sklearn_deeplight._validation import global_index, table_sizes
-from sklearn_deeplight.conftest import SHARED_DATA
 from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
+from tests.conftest import SHARED_DATA
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from sklearn_deeplight import (
 from sklearn_deeplight._cli import main
 from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 # Small nets and short runs: every training call takes a second or two.
 TINY = ["--embedding-dim", "4", "--batch-size", "128", "--min-frequency", "2"]
