@@ -160,7 +160,13 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         positive_int("batch_size")
         positive_int("max_epochs")
         positive_int("patience", allow_none=True)
-        positive_int("lr_patience", allow_none=True)
+        v = self.lr_patience
+        if v is not None and (
+            not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0
+        ):
+            raise ValueError(
+                f"lr_patience must be None or a non-negative int, got {v!r}."
+            )
         non_negative("l2")
         non_negative("embedding_l2")
         non_negative("lr")

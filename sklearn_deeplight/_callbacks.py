@@ -6,7 +6,11 @@ callbacks below, which ignore epochs where it is False (the warm-up and the
 ramp of the pruning schedule): a model whose validation score falls while it
 is being pruned is neither stopped nor has its learning rate decayed, and the
 restored best epoch is one at full sparsity. Without a pruning callback every
-epoch counts and they behave as skorch's own.
+epoch counts and they behave as skorch's own, but for one thing: early
+stopping counts its patience from the last learning-rate decay, so that a
+decay always gets ``patience`` epochs to act (with ``patience=2`` and
+``lr_patience=1``, skorch's own would stop at the very epoch of the first
+decay).
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from skorch.callbacks import EarlyStopping, LRScheduler
 __all__: list[str] = []
 
 _RESTORED_KEYS = ("valid_loss", "valid_auc", "valid_logloss")
+
+
+def _lr(net) -> float | None:
+    """The learning rate of the net's (first) optimizer, if it has one."""
+    opt = getattr(net, "optimizer_", None)
+    groups = getattr(opt, "param_groups", None)
+    return float(groups[0]["lr"]) if groups else None
 
 
 def _counts(net) -> bool:
@@ -28,6 +39,11 @@ class TargetAwareEarlyStopping(EarlyStopping):
 
     Epochs with ``pruned_to_target=False`` neither count towards the patience
     nor can be the best epoch; the first epoch at the targets starts afresh.
+    An epoch whose learning rate was decayed (by an LR scheduler notified
+    before this callback) restarts the patience count, if the score improved
+    since the previous decay (or this is the first): a decay gets
+    ``patience`` epochs to act, but a plateau that decay after decay does not
+    lift still stops the run.
     After a restore, the history's last record describes the returned model:
     ``returned_epoch`` names the restored epoch, its validation scores and
     ``sparsity_*`` replace the last epoch's, which are kept as ``last_<key>``.
@@ -36,10 +52,20 @@ class TargetAwareEarlyStopping(EarlyStopping):
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
         self.counting_ = False
+        self.last_lr_ = _lr(net)
+        self.improved_since_decay_ = True
 
     def on_epoch_end(self, net, **kwargs):
+        lr = _lr(net)
+        decayed = lr is not None and self.last_lr_ is not None and lr < self.last_lr_
+        self.last_lr_ = lr
         if not _counts(net):
             return
+        if decayed:
+            if self.improved_since_decay_:
+                # the decay gets `patience` epochs: this one does not count
+                self.misses_ = -1
+            self.improved_since_decay_ = False
         if not self.counting_:
             # the first epoch at full sparsity: earlier (denser) scores do
             # not compete with the pruned model's
@@ -47,6 +73,8 @@ class TargetAwareEarlyStopping(EarlyStopping):
             self.misses_ = 0
             self.dynamic_threshold_ = float("inf" if self.lower_is_better else "-inf")
             self.best_model_weights_ = None
+        if self._is_score_improved(net.history[-1, self.monitor]):
+            self.improved_since_decay_ = True
         super().on_epoch_end(net, **kwargs)
 
     def on_train_end(self, net, **kwargs):

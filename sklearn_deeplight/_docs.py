@@ -49,12 +49,16 @@ COMMON_TAIL = """\
         ``valid_logloss`` in ``history_`` each epoch. None trains on all data.
     patience : int or None, default=None
         Early stopping: stop when ``valid_auc`` has not improved for
-        ``patience`` epochs and restore the best epoch's weights. None trains
-        for ``max_epochs``.
+        ``patience`` epochs and restore the best epoch's weights. The count
+        restarts at a learning-rate decay (``lr_patience``) that follows an
+        improvement, so a decay gets ``patience`` epochs to act. With
+        ``DeepLightPruning``, only epochs at the full sparsity targets count.
+        None trains for ``max_epochs``.
     lr_patience : int or None, default=None
-        Divide the learning rate by 10 when ``valid_loss`` has not improved for
-        ``lr_patience`` epochs (``ReduceLROnPlateau``). BARS/FuxiCTR settings
-        use 1 together with ``patience=2``.
+        Divide the learning rate by 10 when ``valid_loss`` has not improved
+        for more than ``lr_patience`` epochs (``ReduceLROnPlateau``; 0 decays
+        after every epoch without improvement). The recommended pair, as in
+        BARS/FuxiCTR, is ``lr_patience=1`` with ``patience=2``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, shuffling and the validation
         split. The same int gives identical predictions; the caller's global
