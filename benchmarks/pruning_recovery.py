@@ -5,8 +5,8 @@ Trains :class:`~sklearn_deeplight.DeepFwFMClassifier` dense and pruned on the
 real Criteo rows (time split 8,000 / 1,999), the Avazu rows (random 80/20)
 and generated Criteo-shaped rows, under a set of pruning *variants* (the
 library's defaults, and one change each: warm-up length, ramp fraction, the
-paper's constant U = 100, regrowth throughout (the paper's) or never
-(persistent masks), BatchNorm in the DNN with and without regrowth), for the
+paper's constant U = 100, persistent masks after the ramp or from the first
+prune, BatchNorm in the DNN with and without masks after the ramp), for the
 structures of the paper's Table 5 ("high performance" D-90% R-90% F-40%,
 "low latency" D-99% R-95% F-40%) and D-99% alone. The
 same model with its DNN removed (:class:`~sklearn_deeplight.FwFMClassifier`
@@ -69,10 +69,10 @@ VARIANTS = {
     "warm_up_2": ({}, {"warm_up_epochs": 2}),
     "ramp_0.5": ({}, {"ramp_fraction": 0.5}),
     "paper_U_100": ({}, {"damping_steps": 100}),
-    "regrow_always": ({}, {"regrow": True}),
+    "regrow_ramp": ({}, {"regrow": "ramp"}),
     "masks": ({}, {"regrow": False}),
     "batch_norm": ({"batch_norm": True}, {}),
-    "batch_norm_regrow_always": ({"batch_norm": True}, {"regrow": True}),
+    "batch_norm_regrow_ramp": ({"batch_norm": True}, {"regrow": "ramp"}),
 }
 
 # Estimator settings: the small networks of the real-data Table 2, with early

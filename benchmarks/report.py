@@ -244,25 +244,48 @@ def pruning_md(ps, img, rel) -> list[str]:
 
     c = ps["config"]
     by = {r["structure"]: r for r in ps["results"]}
+    figs_run = [k for k in ("fig4", "fig5", "fig6") if k in ps["experiments"]]
+    what = "Table 5" + (
+        " and " + ", ".join(k.replace("fig", "Fig. ") for k in figs_run)
+        if figs_run
+        else ""
+    )
+    stop = (
+        f"up to {c['epochs']} epochs with early stopping (patience "
+        f"{c.get('patience')}, lr_patience {c.get('lr_patience')}, validation "
+        f"fraction {c.get('validation_fraction')})"
+        if c.get("patience") is not None
+        else f"{c['epochs']} epochs"
+    )
+    pruning = ", ".join(
+        f"{k}={c[k]}"
+        for k in ("warm_up", "damping_steps", "ramp_fraction", "regrow")
+        if c.get(k) is not None
+    )
     L = [
-        "## Pruning sweep: Table 5 and Figs. 4-6 AUC at 500k rows (one seed)",
+        f"## Pruning sweep: {what} AUC at {ps['data']['n_train']:,} rows (one seed)",
         "",
         f"From `benchmarks/results/pruning_sweep.json` (generated data "
         f"`{ps['data']['generator']}`, {ps['data']['n_train']:,} train / "
         f"{ps['data']['n_test']:,} test rows, {ps['data']['n_fields']} fields; "
-        f"DeepFwFM DNN {c['hidden']}, k={c['embedding_dim']}, {c['epochs']} epochs; "
+        f"DeepFwFM DNN {c['hidden']}, k={c['embedding_dim']}, {stop}; pruning "
+        f"under the library's defaults{' but ' + pruning if pruning else ''}; "
         f"{ps['machine'].get('cpu_count')} cores, {c['threads']} thread; "
         f"{ps.get('total_seconds', 0) / 60:.0f} min). One seed: no spread.",
         "",
-        "| structure | test AUC | logloss | nonzero / total params |",
-        "|---|---|---|---|",
+        "| structure | test AUC | vs dense | logloss | nonzero / total params "
+        "| epoch returned / run |",
+        "|---|---|---|---|---|---|",
     ]
+    dense = by.get("D-0% & R-0% & F-0%")
     for s in ps["experiments"].get("table5", []):
         r = by.get(s)
         if r:
+            diff = f"{r['auc'] - dense['auc']:+.4f}" if dense and r is not dense else ""
+            ep = f"{r.get('returned_epoch', '?')} / {r.get('epochs_run', '?')}"
             L.append(
-                f"| {s} | {r['auc']:.4f} | {r['logloss']:.4f} "
-                f"| {r['nonzero_params']:,} / {r['total_params']:,} |"
+                f"| {s} | {r['auc']:.4f} | {diff} | {r['logloss']:.4f} "
+                f"| {r['nonzero_params']:,} / {r['total_params']:,} | {ep} |"
             )
     figs = [k for k in ("fig4", "fig5", "fig6") if k in ps["experiments"]]
     if figs:
@@ -565,9 +588,13 @@ def latency_sweep_md(g, ps, img, rel) -> list[str]:
         ax.set_xlabel(f"{comp[k]} sparsity (%)")
         ax.set_ylabel("speed-up vs lean dense torch")
         ax.legend(fontsize=7)
+    psd = (ps or {}).get("data", {})
+    psc = (ps or {}).get("config", {})
     fig.suptitle(
-        "AUC: benchmarks/results/pruning_sweep.json (500k generated rows, DNN "
-        "200x3, one seed; `python benchmarks/pruning_sweep.py`)\nlatency: "
+        "AUC: benchmarks/results/pruning_sweep.json "
+        f"({psd.get('n_train', 0):,} generated training rows, DNN "
+        f"{'x'.join(str(h) for h in psc.get('hidden', []))}, one seed; "
+        "`python benchmarks/pruning_sweep.py`)\nlatency: "
         f"N-400 DeepFwFM on {g['data']['n_train']:,} generated rows, "
         f"{_machine(g['machine'])}; `{g['command']}`",
         fontsize=8,

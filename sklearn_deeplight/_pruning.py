@@ -395,21 +395,21 @@ class DeepLightPruning(Callback):
         paper's Criteo run reaches it (45,821 of its 8 x 20,100 pruning
         iterations), so ``"auto"`` gives back the paper's U = 100 there.
         Ignored otherwise.
-    regrow : bool or "ramp", default="ramp"
-        ``"ramp"``: the authors' regrowth during the ramp, persistent masks
-        from its end on, so that the fine-tuning trains exactly the network
-        it returns (with BatchNorm in the DNN, regrowth during fine-tuning
-        trains a denser network than the one evaluated; the measured effect
-        is in ``benchmarks/results/pruning_recovery.json``). True, the
-        authors' scheme throughout: pruned weights are only set to zero, so
+    regrow : bool or "ramp", default=True
+        True, the authors' scheme: pruned weights are only set to zero, so
         the optimizer (Adam's momentum) can make them grow back until the
         next prune, which re-selects the bottom ``s_t`` of all weights
-        ("mistakenly pruned weights... become active again", paper §4.2).
-        False: persistent masks from the first prune; pruned entries get
-        zero gradients (in ``on_grad_computed``), their optimizer state
-        (Adam's moments) is zeroed when they are pruned, they are re-zeroed
-        after every step, and a later prune keeps every earlier pruned entry
-        pruned.
+        ("mistakenly pruned weights... become active again", paper §4.2);
+        the structure keeps adapting through the fine-tuning. ``"ramp"``:
+        regrowth during the ramp, persistent masks from its end on, so that
+        the fine-tuning trains exactly the network it returns (an option for
+        BatchNorm in the DNN, where regrowth trains a denser network than the
+        one evaluated). False: persistent masks from the first prune; pruned
+        entries get zero gradients (in ``on_grad_computed``), their optimizer
+        state (Adam's moments) is zeroed when they are pruned, they are
+        re-zeroed after every step, and a later prune keeps every earlier
+        pruned entry pruned. ``benchmarks/pruning_recovery.py`` and
+        ``benchmarks/pruning_sweep.py --regrow`` measure the three.
 
     Attributes
     ----------
@@ -533,7 +533,7 @@ class DeepLightPruning(Callback):
         damping: float = 0.99,
         damping_steps: float | str = "auto",
         ramp_fraction: float = PAPER_RAMP_FRACTION,
-        regrow: bool | str = "ramp",
+        regrow: bool | str = True,
     ):
         self.dnn = dnn
         self.field_pairs = field_pairs
