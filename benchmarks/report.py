@@ -111,6 +111,12 @@ def _pruning_call(res: dict) -> str:
     return f"`DeepLightPruning({args})`"
 
 
+def _settings(params) -> str:
+    if not params:
+        return "the small network of Table 2"
+    return "`" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "`"
+
+
 def fig2_md(pt, img, rel) -> list[str]:
     import matplotlib.pyplot as plt
 
@@ -141,7 +147,8 @@ def fig2_md(pt, img, rel) -> list[str]:
     return [
         "## Fig. 2: the learnt field-pair matrix R (Criteo rows)",
         "",
-        f"DeepFwFM, same small network and data as Table 2. Dense: test AUC "
+        f"DeepFwFM on the data of Table 2, trained with "
+        f"{_settings(res.get('estimator_params'))}. Dense: test AUC "
         f"{_ms(res['dense']['auc'])}; pruned {res['structure_pruned']} with "
         f"{_pruning_call(res)}: "
         f"{_ms(res['pruned']['auc'])} (seeds {pt['seeds']}). Heatmaps of the "
