@@ -686,8 +686,12 @@ class DemoConfig:
     embedding_dim: int = 10
     hidden_units: tuple[int, ...] = (100, 100, 100)
     batch_size: int = 2048
-    epochs: int = 3
+    epochs: int = 10
     warm_up_epochs: int = 1
+    # early stopping at full sparsity and LR decay on a 10% validation split
+    # (None: a fixed number of epochs on all training rows)
+    patience: int | None = 2
+    lr_patience: int | None = 1
     lr: float = 3e-3
     embedding_l2: float = 0.0
     latency_batch: int = 4096
@@ -695,10 +699,10 @@ class DemoConfig:
     min_seconds: float = 0.2
 
 
-#: ``deeplight demo``: about 70 s of CPU time on one core (k=10, DNN 100x3,
-#: 3 epochs of 160,000 rows: about 8 s of CPU per epoch; 200x3 costs 13 s and
-#: 400x3 18 s per epoch), i.e. 1-2 minutes on 2 idle cores and 3-4 minutes
-#: on a shared machine running at a load of 8.
+#: ``deeplight demo``: k=10, DNN 100x3, up to 10 epochs of 144,000 rows with
+#: early stopping at full sparsity (about 3.5 s of CPU per epoch; 200x3 and
+#: 400x3 cost about 1.6x and 2.2x that); the whole demo takes about 75 s on an
+#: idle 2-core machine, several minutes on a shared one.
 DEMO_FULL = DemoConfig()
 
 #: ``deeplight demo --quick``: seconds (CI).
@@ -710,6 +714,8 @@ DEMO_QUICK = DemoConfig(
     batch_size=256,
     epochs=2,
     warm_up_epochs=1,
+    patience=None,
+    lr_patience=None,
     latency_batch=512,
     rounds=2,
     min_seconds=0.01,
@@ -721,7 +727,7 @@ DEMO_SMALL_LOG = DemoConfig(
     min_frequency=4,
     hidden_units=(64, 64),
     batch_size=512,
-    epochs=4,
+    epochs=15,
     warm_up_epochs=1,
     embedding_l2=3e-3,
 )
@@ -756,6 +762,15 @@ def _demo_config(args, n_train: int | None) -> DemoConfig:
             f"{cfg.epochs} epochs: use fewer warm-up epochs or more epochs"
         )
     return cfg
+
+
+def _epochs_text(cfg: DemoConfig) -> str:
+    if cfg.patience is None:
+        return f"{cfg.epochs} epochs"
+    return (
+        f"up to {cfg.epochs} epochs (early stopping: patience {cfg.patience}, "
+        f"lr_patience {cfg.lr_patience}, 10% validation split)"
+    )
 
 
 def _demo_data(args, progress: _Progress):
@@ -897,14 +912,16 @@ def _cmd_demo(args) -> int:
         max_epochs=cfg.epochs,
         lr=cfg.lr,
         embedding_l2=cfg.embedding_l2,
-        validation_fraction=None,
+        validation_fraction=None if cfg.patience is None else 0.1,
+        patience=cfg.patience,
+        lr_patience=cfg.lr_patience,
         random_state=args.seed,
     )
     structure = _structure(**targets)
     with _torch_threads(args.threads):
         progress(
             f"training dense DeepFwFM: k={cfg.embedding_dim}, DNN {hidden}, "
-            f"batch {cfg.batch_size}, {cfg.epochs} epochs, lr {cfg.lr:g}, "
+            f"batch {cfg.batch_size}, {_epochs_text(cfg)}, lr {cfg.lr:g}, "
             f"torch threads {torch.get_num_threads()}"
         )
         t0 = time.perf_counter()
@@ -1034,7 +1051,7 @@ def _cmd_demo(args) -> int:
     print(f"DeepLight demo: DeepFwFM (k={cfg.embedding_dim}, DNN {hidden}) on {source}")
     print(
         f"{len(y_train):,} train / {len(y_test):,} test rows ({split}); "
-        f"{cfg.epochs} epochs, batch {cfg.batch_size}; seed {args.seed}"
+        f"{_epochs_text(cfg)}, batch {cfg.batch_size}; seed {args.seed}"
     )
     print()
     print(_format_table(headers, rows))
