@@ -7,10 +7,10 @@ ramp of the pruning schedule): a model whose validation score falls while it
 is being pruned is neither stopped nor has its learning rate decayed, and the
 restored best epoch is one at full sparsity. Without a pruning callback every
 epoch counts and they behave as skorch's own, but for one thing: early
-stopping counts its patience from the last learning-rate decay, so that a
-decay always gets ``patience`` epochs to act (with ``patience=2`` and
-``lr_patience=1``, skorch's own would stop at the very epoch of the first
-decay).
+stopping restarts its patience at a learning-rate decay that follows an
+improvement, so that the decay gets ``patience`` epochs to act (with
+``patience=2`` and ``lr_patience=1``, skorch's own would stop at the very
+epoch of the first decay).
 """
 
 from __future__ import annotations
