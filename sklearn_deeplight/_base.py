@@ -142,8 +142,14 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
 
         def non_negative(name):
             v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {v!r}.")
+            if (
+                not isinstance(v, numbers.Real)
+                or isinstance(v, bool)
+                or not 0 <= v < float("inf")
+            ):
+                raise ValueError(
+                    f"{name} must be a finite non-negative number, got {v!r}."
+                )
 
         def sizes(name, allow_empty):
             v = getattr(self, name)
@@ -152,7 +158,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
             if not allow_empty and len(v) == 0:
                 raise ValueError(f"{name} must not be empty.")
             for h in v:
-                if not isinstance(h, numbers.Integral) or h < 1:
+                if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1:
                     raise ValueError(
                         f"{name} entries must be positive ints, got {v!r}."
                     )

@@ -375,3 +375,25 @@ def test_learns_real_criteo_rows(make, criteo_split_codes):
     constant = log_loss(y_test, np.full(len(y_test), y_train.mean()))
     assert auc >= 0.72, auc
     assert log_loss(y_test, p) < constant
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("lr", float("inf")),
+        ("l2", float("inf")),
+        ("embedding_l2", float("nan")),
+        ("lr", True),
+        ("hidden_units", (True,)),
+    ],
+)
+def test_non_finite_or_boolean_parameters_are_refused(param, value):
+    # lr=inf and l2=inf used to pass the checks, and a fit with one batch per
+    # epoch "succeeded" with non-finite weights; hidden_units=(True,) reached
+    # torch's "empty(): argument 'size'"
+    X = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
+    est = DeepFwFMClassifier(
+        embedding_dim=2, max_epochs=1, validation_fraction=None, **{param: value}
+    )
+    with pytest.raises(ValueError, match=param):
+        est.fit(X, [0, 1, 0, 1])
