@@ -613,9 +613,9 @@ def _pruning_callback(
     """``[("prune", DeepLightPruning(...))]`` under the library's defaults, or None.
 
     The schedule is scaled to the run (``damping_steps="auto"``): the ramp
-    ends after 28.5% of the pruning iterations, the rest fine-tunes the
-    pruned network (see ``DeepLightPruning``); only the warm-up is the
-    command's.
+    ends after 28.5% of the pruning iterations (of at most 8 epochs), the
+    rest fine-tunes the pruned network (see ``DeepLightPruning``); only the
+    warm-up is the command's.
     """
     if not any(targets.values()):
         return None
@@ -932,7 +932,8 @@ def _cmd_demo(args) -> int:
             f"training pruned DeepFwFM {structure}: same settings, "
             f"{cfg.warm_up_epochs} dense warm-up epoch(s), then the DeepLight "
             f"schedule scaled to {cfg.epochs - cfg.warm_up_epochs} pruning "
-            "epoch(s) (the full targets after 28.5% of them, then fine-tuning)"
+            "epoch(s) (the full targets after a ramp of 28.5% of at most 8 of "
+            "them, then fine-tuning)"
         )
         t0 = time.perf_counter()
         callbacks = _pruning_callback(targets, cfg.warm_up_epochs, cfg.epochs)
