@@ -75,3 +75,14 @@ def criteo_split_codes():
     if not path.exists():
         pytest.skip(f"real Criteo rows not found at {path}")
     return encode_criteo_head(path, min_count=10, numeric_as_codes=True)
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread: on a shared 2-core box, 2 threads contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

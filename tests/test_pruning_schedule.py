@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
 from sklearn_deeplight import (
     DeepFwFMClassifier,
@@ -20,13 +19,8 @@ from sklearn_deeplight import (
 )
 from tests.test_pruning import DEEP, SMALL, make_data
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one intra-op torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _planned(n_rows, max_epochs=10, batch_size=2048, validation_fraction=0.1, **kw):
