@@ -323,8 +323,6 @@ GEN_ROWS_QUICK = 4_000
 GEN = dict(SMALL, batch_size=2048, embedding_l2=1e-3)
 # Tables 4 and 5: DeepFwFM with the paper's DNN 400x3 (N-400), k = 10.
 BIG_HIDDEN = 400
-# The library's defaults (DeepLightPruning(**targets)).
-PRUNE_KW: dict = {}
 TABLE5 = {
     "high performance": {"dnn": 0.9, "field_pairs": 0.9, "embeddings": 0.4},
     "low memory": {"dnn": 0.9, "field_pairs": 0.9, "embeddings": 0.9},
@@ -350,10 +348,10 @@ SWEEP_QUICK = {
 
 
 def _pruning_defaults() -> dict:
-    """The schedule parameters of ``DeepLightPruning(**targets, **PRUNE_KW)``."""
+    """The schedule parameters of ``DeepLightPruning(**targets)`` (defaults)."""
     from sklearn_deeplight import DeepLightPruning
 
-    params = DeepLightPruning(**PRUNE_KW).get_params()
+    params = DeepLightPruning().get_params()
     return {
         k: v
         for k, v in params.items()
@@ -423,7 +421,7 @@ def fit_gen(name: str, seed: int, data: dict, targets=None, **over):
 
     cb = None
     if targets:
-        cb = [("prune", DeepLightPruning(**targets, **PRUNE_KW))]
+        cb = [("prune", DeepLightPruning(**targets))]
     params = dict(GEN, **over)
     est = make_model(name, seed, numeric_fields=data["num"], callbacks=cb, **params)
     t0, c0 = time.perf_counter(), time.thread_time()

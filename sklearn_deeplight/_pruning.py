@@ -822,6 +822,13 @@ class DeepLightPruning(Callback):
             # (a default callback, so notified first) can interrupt.
             self._record(net)
 
+    def _n_zeros(self) -> int:
+        return sum(
+            int(torch.count_nonzero(p.detach() == 0))
+            for ps in self.groups_.values()
+            for _, p in ps
+        )
+
     def _record(self, net) -> None:
         for comp, params in self.groups_.items():
             total = sum(p.numel() for _, p in params)
@@ -839,11 +846,10 @@ class DeepLightPruning(Callback):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         if self.groups_:
-            before = [p.detach().clone() for ps in self.groups_.values() for _, p in ps]
+            # a prune only zeroes entries: it changed the model iff it added zeros
+            before = self._n_zeros()
             self._warn_one_shot(self._prune(net, final=True), "the final prune")
-            after = [p.detach() for ps in self.groups_.values() for _, p in ps]
-            changed = any(not torch.equal(a, b) for a, b in zip(before, after))
-            if changed:
+            if self._n_zeros() > before:
                 if len(net.history):
                     self._record(net)
                 if X is not None and _batchnorms(net.module_):
