@@ -42,9 +42,7 @@ import contextlib
 import io
 import math
 import os
-import random
 import shutil
-import statistics
 import sys
 import tempfile
 import textwrap
@@ -56,6 +54,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._timing import time_interleaved
 
 __all__ = ["main"]
 
@@ -633,45 +633,6 @@ def _default_warm_up(epochs: int) -> int:
 # ----------------------------------------------------------------------
 # Latency
 # ----------------------------------------------------------------------
-def _time_interleaved(
-    impls: dict[str, Callable[..., Any]],
-    pool: Sequence[tuple],
-    *,
-    rounds: int,
-    min_seconds: float,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Median seconds per call of each implementation, timed in turns.
-
-    Each round runs every implementation once, in a shuffled order: two
-    warm-up calls, then calls on the inputs of ``pool`` in turn until
-    ``min_seconds`` have passed (at least three calls); the round's value is
-    the mean per call. Interleaving spreads a shared machine's load over all
-    implementations alike. Returns the median over rounds.
-    """
-    times: dict[str, list[float]] = {name: [] for name in impls}
-    names = list(impls)
-    rng = random.Random(seed)
-    i = 0
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            fn = impls[name]
-            fn(*pool[i % len(pool)])
-            fn(*pool[(i + 1) % len(pool)])
-            calls = 0
-            t0 = time.perf_counter()
-            while True:
-                fn(*pool[i % len(pool)])
-                i += 1
-                calls += 1
-                elapsed = time.perf_counter() - t0
-                if elapsed >= min_seconds and calls >= 3:
-                    break
-            times[name].append(elapsed / calls)
-    return {name: statistics.median(v) for name, v in times.items()}
-
-
 # ----------------------------------------------------------------------
 # demo
 # ----------------------------------------------------------------------
@@ -1008,10 +969,10 @@ def _cmd_demo(args) -> int:
         impls[(name, "torch")] = torch_forward(est.module_)
         impls[(name, "sparse")] = predictors[name].decision_function_indexed
     with _torch_threads(1):
-        lat1 = _time_interleaved(
+        lat1 = time_interleaved(
             impls, one, rounds=cfg.rounds, min_seconds=cfg.min_seconds, seed=args.seed
         )
-        latb = _time_interleaved(
+        latb = time_interleaved(
             impls, big, rounds=cfg.rounds, min_seconds=cfg.min_seconds, seed=args.seed
         )
     base1 = lat1[("No pruning", "torch")]
@@ -1654,7 +1615,7 @@ def _cmd_bench(args, parser) -> int:
             impls: dict[str, Callable] = {"full": full}
             if head is not None:
                 impls["model"] = model_only
-            times = _time_interleaved(
+            times = time_interleaved(
                 impls,
                 pool,
                 rounds=args.rounds,
