@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from scipy.special import expit
 from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from skorch import NeuralNet, NeuralNetBinaryClassifier
@@ -24,7 +23,7 @@ from skorch.callbacks import (
 from skorch.utils import to_numpy
 
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
-from ._data import BatchIterator, FieldDataset
+from ._data import FieldDataset
 from ._validation import (
     check_binary_target,
     check_field_matrix,
@@ -211,13 +210,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         if reset:
             numeric = np.zeros(codes.shape[1], dtype=bool)
             numeric[self.numeric_fields_] = True
-            self.field_dims_ = np.where(numeric, 1, codes.max(axis=0) + 1)
-            self.field_dims_ = np.maximum(self.field_dims_, 1).astype(np.int64)
-            sizes = table_sizes(self.field_dims_, numeric)
-            self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(
-                np.int64
-            )
-            self._table_sizes_ = sizes
+            self._set_field_layout(codes.max(axis=0), numeric)
         if y is not None:
             if reset:
                 check_consistent_length(codes, y01)
@@ -226,6 +219,18 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
                 y = self._encode_labels(y, codes.shape[0])
         xi = global_index(codes, self.field_dims_, self.offsets_)
         return FieldDataset(xi, values, y)
+
+    def _set_field_layout(self, max_codes: np.ndarray, numeric: np.ndarray) -> None:
+        """``field_dims_``, ``offsets_`` and the table sizes, from the data.
+
+        ``max_codes`` holds each field's largest code (ignored for the
+        ``numeric`` fields); in-memory data and the on-disk metadata share it.
+        """
+        self.field_dims_ = np.where(numeric, 1, max_codes + 1)
+        self.field_dims_ = np.maximum(self.field_dims_, 1).astype(np.int64)
+        sizes = table_sizes(self.field_dims_, numeric)
+        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._table_sizes_ = sizes
 
     def _encode_labels(self, y, n_samples: int) -> np.ndarray:
         if y is None:
@@ -426,23 +431,16 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
                 raise ValueError(msg + ": patience and lr_patience need one.")
             warnings.warn(msg + ": training without validation.", stacklevel=2)
             return X, None
-        y_np = X.y.numpy()
-        _, counts = np.unique(y_np, return_counts=True)
-        stratify = y_np if counts.min() >= 2 else None
-        idx_train, idx_valid = train_test_split(
-            np.arange(n),
-            test_size=n_valid,
-            stratify=stratify,
-            random_state=self.seed_,
-        )
-        return X.subset(idx_train), X.subset(idx_valid)
+        # which rows: the dataset's choice (stratified in memory, the last
+        # rows of an on-disk file shuffled by blocks)
+        return X.split_validation(n_valid, random_state=self.seed_)
 
     def get_iterator(self, dataset, training=False):
         if not isinstance(dataset, FieldDataset):
             return super().get_iterator(dataset, training=training)
         prefix = "iterator_train" if training else "iterator_valid"
         batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
-        return BatchIterator(dataset, batch_size, shuffle=training)
+        return dataset.batch_iterator(batch_size, shuffle=training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = super().get_loss(y_pred, y_true, X=X, training=training)

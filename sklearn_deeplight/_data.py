@@ -4,12 +4,19 @@ skorch's default ``Dataset`` + ``DataLoader`` fetch samples one at a time and
 collate them, which costs more than the forward pass of a small CTR model at
 batch 2048. :class:`FieldDataset` keeps the whole input as two tensors and
 :class:`BatchIterator` slices whole batches out of them.
+
+The estimators ask the dataset for its batch iterator
+(:meth:`FieldDataset.batch_iterator`) and its validation split
+(:meth:`FieldDataset.split_validation`); the on-disk dataset
+(:class:`~sklearn_deeplight._ondisk.OnDiskFieldDataset`) answers the same two
+questions its own way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 __all__ = ["FieldDataset", "BatchIterator"]
@@ -52,6 +59,53 @@ class FieldDataset(Dataset):
         out.xi, out.xv = self.xi[idx], self.xv[idx]
         out.y = None if self.y is None else self.y[idx]
         return out
+
+    def split_validation(
+        self, n_valid: int, *, random_state: int
+    ) -> tuple[FieldDataset, FieldDataset]:
+        """The training and validation subsets, ``n_valid`` rows held out.
+
+        Stratified by ``y`` when each class has at least two rows.
+
+        Parameters
+        ----------
+        n_valid : int
+            Rows to hold out, ``2 <= n_valid <= len(self) - 2``.
+        random_state : int
+            Seed of ``train_test_split``.
+
+        Returns
+        -------
+        train, valid : FieldDataset
+            The subsets (:meth:`subset`).
+        """
+        y = self.y.numpy()
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+        idx_train, idx_valid = train_test_split(
+            np.arange(len(self)),
+            test_size=n_valid,
+            stratify=stratify,
+            random_state=random_state,
+        )
+        return self.subset(idx_train), self.subset(idx_valid)
+
+    def batch_iterator(self, batch_size: int | None, shuffle: bool) -> BatchIterator:
+        """The iterator of this dataset's batches.
+
+        Parameters
+        ----------
+        batch_size : int or None
+            Rows per batch; -1 or None for one batch.
+        shuffle : bool
+            A new permutation each pass (training) rather than the stored
+            order.
+
+        Returns
+        -------
+        iterator : BatchIterator
+        """
+        return BatchIterator(self, batch_size, shuffle=shuffle)
 
 
 class BatchIterator:
