@@ -50,7 +50,7 @@ from sklearn_deeplight._persistence import load, save
 from sklearn_deeplight.datasets import load_avazu, load_criteo, load_libffm
 
 try:
-    from sklearn_deeplight._cli import main as cli_main
+    from sklearn_deeplight.cli import main as cli_main
 except ImportError:  # pragma: no cover - the command is optional
     cli_main = None
 

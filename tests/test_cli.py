@@ -1,4 +1,4 @@
-"""Tests of the ``deeplight`` command (``sklearn_deeplight._cli``).
+"""Tests of the ``deeplight`` command (``sklearn_deeplight.cli``).
 
 The logs are generated here (``make_ctr_classification`` written in Criteo's
 layout) in a temporary folder: no real data is read or copied.
@@ -23,11 +23,14 @@ from sklearn_deeplight import (
     FieldEncoder,
     FMClassifier,
     SparseCTRPredictor,
-    _cli,
     load,
 )
-from sklearn_deeplight._cli import main
-from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
+from sklearn_deeplight.cli import _train, _training, main
+from sklearn_deeplight.datasets import (
+    _ondisk_policy,
+    load_criteo,
+    make_ctr_classification,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -266,7 +269,7 @@ def test_sparse_model_predicts_and_benches_without_torch(logs, tmp_path):
     assert isinstance(pipe[-1], SparseCTRPredictor)
     script = (
         "import sys\n"
-        "from sklearn_deeplight._cli import main\n"
+        "from sklearn_deeplight.cli import main\n"
         f"code = main(['predict', {str(model)!r}, {str(logs['test'])!r}, "
         f"'--out', {str(tmp_path / 'p.txt')!r}, '--quiet'])\n"
         f"code += main(['bench', {str(model)!r}, '--batch-sizes', '1,8', "
@@ -451,14 +454,14 @@ def test_on_disk_auto_follows_the_threshold(logs, tmp_path, monkeypatch, capsys)
     size = logs["train"].stat().st_size
     argv = ["train", str(logs["train"]), "-o", str(tmp_path / "m.skdl")]
     argv += ["--model", "lr", "--epochs", "1", "--batch-size", "256"]
-    monkeypatch.setenv(_cli.ON_DISK_ENV, str(size - 1))
+    monkeypatch.setenv(_ondisk_policy.ON_DISK_ENV, str(size - 1))
     assert main(argv) == 0
     stdout, err = capsys.readouterr()
     assert "training on disk (--on-disk auto: the log is" in err
-    assert f"above the threshold of {_cli._human_bytes(size - 1)}" in err
-    assert f"{_cli.ON_DISK_ENV}={size - 1}" in err
+    assert f"above the threshold of {_ondisk_policy._human_bytes(size - 1)}" in err
+    assert f"{_ondisk_policy.ON_DISK_ENV}={size - 1}" in err
     assert "trained on disk" in stdout
-    monkeypatch.setenv(_cli.ON_DISK_ENV, "1G")
+    monkeypatch.setenv(_ondisk_policy.ON_DISK_ENV, "1G")
     assert main(argv) == 0
     stdout, err = capsys.readouterr()
     assert "within the threshold of 1.0 GiB" in err
@@ -467,42 +470,45 @@ def test_on_disk_auto_follows_the_threshold(logs, tmp_path, monkeypatch, capsys)
 
 
 def test_on_disk_threshold_without_the_variable(monkeypatch, tmp_path):
-    monkeypatch.delenv(_cli.ON_DISK_ENV, raising=False)
+    monkeypatch.delenv(_ondisk_policy.ON_DISK_ENV, raising=False)
     small = tmp_path / "log.txt"
     small.write_bytes(b"x" * 1000)
-    monkeypatch.setattr(_cli, "_available_memory", lambda: 64 * 2**30)
-    assert _cli._on_disk_threshold() == (_cli.ON_DISK_BYTES, "the default")
-    assert _cli._use_on_disk("auto", small)[0] is False
-    assert _cli._use_on_disk("always", small)[0] is True
+    monkeypatch.setattr(_ondisk_policy, "_available_memory", lambda: 64 * 2**30)
+    assert _ondisk_policy._on_disk_threshold() == (
+        _ondisk_policy.ON_DISK_BYTES,
+        "the default",
+    )
+    assert _ondisk_policy._use_on_disk("auto", small)[0] is False
+    assert _ondisk_policy._use_on_disk("always", small)[0] is True
     # Little memory: a tenth of it.
-    monkeypatch.setattr(_cli, "_available_memory", lambda: 5000)
-    assert _cli._on_disk_threshold()[0] == 500
-    assert _cli._use_on_disk("auto", small)[0] is True
-    assert _cli._use_on_disk("never", small)[0] is False
+    monkeypatch.setattr(_ondisk_policy, "_available_memory", lambda: 5000)
+    assert _ondisk_policy._on_disk_threshold()[0] == 500
+    assert _ondisk_policy._use_on_disk("auto", small)[0] is True
+    assert _ondisk_policy._use_on_disk("never", small)[0] is False
     # A compressed log counts COMPRESSED_RATIO times its size.
-    monkeypatch.setattr(_cli, "_available_memory", lambda: None)
-    monkeypatch.setenv(_cli.ON_DISK_ENV, "3000")
+    monkeypatch.setattr(_ondisk_policy, "_available_memory", lambda: None)
+    monkeypatch.setenv(_ondisk_policy.ON_DISK_ENV, "3000")
     gz = tmp_path / "log.txt.gz"
     gz.write_bytes(b"x" * 1000)
-    assert _cli._use_on_disk("auto", small)[0] is False
-    on, why = _cli._use_on_disk("auto", gz)
-    assert on is True and f"counted {_cli.COMPRESSED_RATIO}x" in why
+    assert _ondisk_policy._use_on_disk("auto", small)[0] is False
+    on, why = _ondisk_policy._use_on_disk("auto", gz)
+    assert on is True and f"counted {_ondisk_policy.COMPRESSED_RATIO}x" in why
 
 
 def test_available_memory_is_capped_by_the_cgroup_limit(monkeypatch, tmp_path):
-    host = _cli._available_memory()
+    host = _ondisk_policy._available_memory()
     assert host is None or host > 2**20
     limit = tmp_path / "memory.max"
     limit.write_text("1048576\n")
-    monkeypatch.setattr(_cli, "_CGROUP_LIMITS", (str(limit),))
-    assert _cli._available_memory() == 2**20
+    monkeypatch.setattr(_ondisk_policy, "_CGROUP_LIMITS", (str(limit),))
+    assert _ondisk_policy._available_memory() == 2**20
     limit.write_text("max\n")  # cgroup v2 without a limit
-    assert _cli._available_memory() == host
+    assert _ondisk_policy._available_memory() == host
 
 
 def test_scratch_folder_left_behind_is_reported(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(_cli.shutil, "rmtree", lambda *a, **k: None)
-    with _cli._scratch_dir(tmp_path) as folder:
+    monkeypatch.setattr(_train.shutil, "rmtree", lambda *a, **k: None)
+    with _train._scratch_dir(tmp_path) as folder:
         assert folder.parent == tmp_path
     assert folder.exists()
     assert f"could not remove the folder of the encoded log {folder}" in (
@@ -512,11 +518,11 @@ def test_scratch_folder_left_behind_is_reported(monkeypatch, tmp_path, capsys):
 
 @pytest.mark.parametrize("value", ["lots", "-5", "1X"])
 def test_bad_threshold_variable_exits_2(value, logs, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(_cli.ON_DISK_ENV, value)
+    monkeypatch.setenv(_ondisk_policy.ON_DISK_ENV, value)
     argv = ["train", str(logs["train"]), "-o", str(tmp_path / "m.skdl")]
     assert main(argv) == 2
     _, err = capsys.readouterr()
-    assert f"{_cli.ON_DISK_ENV}={value!r} is not a size in bytes" in err
+    assert f"{_ondisk_policy.ON_DISK_ENV}={value!r} is not a size in bytes" in err
     assert not (tmp_path / "m.skdl").exists()
 
 
@@ -700,7 +706,7 @@ def test_interrupted_training_saves_nothing(logs, tmp_path, monkeypatch, capsys)
         def on_epoch_end(self, net, **kwargs):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cli, "_epoch_progress", lambda log: CtrlC())
+    monkeypatch.setattr(_training, "_epoch_progress", lambda log: CtrlC())
     out = tmp_path / "m.joblib"
     argv = ["train", str(logs["train"]), "-o", str(out), "--model", "lr"]
     assert main([*argv, "--epochs", "3", "--batch-size", "256"]) == 130

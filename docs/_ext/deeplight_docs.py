@@ -541,7 +541,7 @@ class DeeplightHelp(SphinxDirective):
     def run(self):
         import argparse
 
-        from sklearn_deeplight._cli import build_parser
+        from sklearn_deeplight.cli import build_parser
 
         parser = build_parser(prog="deeplight")
         if self.arguments:

@@ -1,0 +1,130 @@
+"""``deeplight predict``: one click probability per row of a log.
+
+Reads the model with :func:`sklearn_deeplight.load` (a pickle only with
+``--trust-pickle``), predicts the log chunk by chunk and writes the
+probabilities to ``--out`` (atomically) or stdout; AUC and logloss against
+the log's labels go to stderr. Torch-free unless the model needs torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..datasets._logs import _iter_log
+from ._helpers import (
+    _EPILOG,
+    EXIT_OK,
+    _add_read_options,
+    _add_trust_pickle,
+    _atomic_write,
+    _input_file,
+    _metrics,
+    _output_file,
+    _positive_int,
+    _Progress,
+    _read_options,
+    _torch_threads,
+    _wrap,
+)
+from ._loading import _check_columns, _load_model
+
+
+def _cmd_predict(args, parser) -> int:
+    """Run ``deeplight predict``; returns the exit code."""
+    model_path = _input_file(args.model, "model file")
+    log = _input_file(args.log, "log file")
+    out = None if args.out in (None, "-") else _output_file(args.out)
+    progress = _Progress(args.quiet)
+
+    model = _load_model(model_path, args.trust_pickle)
+    progress(f"predicting the rows of {log} ({args.format} format)")
+    labels: list[np.ndarray] = []
+    probas: list[np.ndarray] = []
+
+    def run(stream) -> int:
+        n = 0
+        chunks = _iter_log(
+            log,
+            args.format,
+            **_read_options(args),
+            require_label=False,
+            chunksize=args.chunksize,
+        )
+        with _torch_threads(args.threads):
+            for X, y in chunks:
+                if n == 0:
+                    _check_columns(model, X, log, args.format)
+                proba = np.asarray(model.predict_proba(X))[:, 1]
+                stream.write("".join(f"{p:.9g}\n" for p in proba))
+                n += len(proba)
+                if y is not None:
+                    labels.append(np.asarray(y))
+                    probas.append(proba)
+                if n > len(proba):
+                    progress(f"{n:,} rows")
+        return n
+
+    if out is None:
+        n = run(sys.stdout)
+        sys.stdout.flush()
+    else:
+        counted: list[int] = []
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w") as f:
+                counted.append(run(f))
+
+        _atomic_write(out, write)
+        n = counted[0]
+        progress(f"wrote {n:,} probabilities to {out}")
+    if labels and len(labels) == len(probas) and not args.quiet:
+        y = np.concatenate(labels)
+        classes = getattr(model, "classes_", np.array([0, 1]))
+        y01 = (y == classes[-1]).astype(np.int64)
+        p = np.clip(np.concatenate(probas), 1e-15, 1 - 1e-15)
+        auc, ll = _metrics(y01, p)
+        progress(f"on the labels of the log: AUC {auc:.4f}, logloss {ll:.4f}")
+    return EXIT_OK
+
+
+def add_parser(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser
+) -> None:
+    """Add ``predict`` to the subparsers ``sub``."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "predict",
+        parents=[common],
+        formatter_class=fmt,
+        help="write the click probability of each row of a log",
+        description=_wrap(
+            "Write one click probability per line (same order as the log's "
+            "rows) to --out or stdout. Criteo and Avazu logs have a label "
+            "column, which is ignored (AUC and logloss against it go to "
+            "stderr); a csv log may lack it.\n\n"
+            "MODEL is read with sklearn_deeplight.load, which runs no code from "
+            "the file; a pickle or joblib file is refused unless --trust-pickle "
+            "is given."
+        ),
+        epilog=_EPILOG,
+    )
+    p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
+    p.add_argument("log", metavar="LOG", help="the click log to score")
+    _add_trust_pickle(p)
+    _add_read_options(p)
+    p.add_argument("--out", "-o", default=None, metavar="FILE", help="default: stdout")
+    p.add_argument(
+        "--chunksize",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="rows read and predicted at a time (default: 100000)",
+    )
+    p.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch/BLAS threads"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_predict)
