@@ -24,12 +24,12 @@ from skorch.utils import to_numpy
 
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
 from ._data import FieldDataset
+from ._spec import FieldLayout
 from ._validation import (
     check_binary_target,
     check_field_matrix,
     check_logits_are_finite,
     global_index,
-    table_sizes,
 )
 
 __all__: list[str] = []
@@ -226,11 +226,11 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         ``max_codes`` holds each field's largest code (ignored for the
         ``numeric`` fields); in-memory data and the on-disk metadata share it.
         """
-        self.field_dims_ = np.where(numeric, 1, max_codes + 1)
-        self.field_dims_ = np.maximum(self.field_dims_, 1).astype(np.int64)
-        sizes = table_sizes(self.field_dims_, numeric)
-        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self._table_sizes_ = sizes
+        dims = np.maximum(np.where(numeric, 1, max_codes + 1), 1).astype(np.int64)
+        layout = FieldLayout.from_mask(dims, numeric)
+        self.field_dims_ = layout.field_dims
+        self.offsets_ = layout.offsets
+        self._table_sizes_ = layout.sizes
 
     def _encode_labels(self, y, n_samples: int) -> np.ndarray:
         if y is None:

@@ -1,141 +1,134 @@
-"""Read the weights of a fitted CTR module into plain numpy arrays.
+"""Turn a fitted estimator's torch module into a :class:`~._spec.ModelSpec`.
 
-This is the only place where the sparse predictor touches torch objects: it is
-imported by :meth:`SparseCTRPredictor.from_estimator
-<sklearn_deeplight._sparse.SparseCTRPredictor.from_estimator>` only, never by
-the predictor's module at import or unpickling time. It reads the module's
-``state_dict`` through the parameter-name contract of
-:mod:`sklearn_deeplight._modules` and a few documented attributes
-(``linear_term``, ``interaction``, ``dnn_input``, ``cin.keep``), so it needs
-no torch import of its own.
+This is the only producer of model descriptions and the only place where the
+sparse predictor touches torch objects: it is imported by
+:meth:`SparseCTRPredictor.from_estimator
+<sklearn_deeplight._sparse.SparseCTRPredictor.from_estimator>` only, never
+at import or unpickling time. Each module writes its own blocks
+(``module.to_spec(reader, layout)``) through a :class:`WeightReader`, which
+hands out float64 numpy copies of the module's ``state_dict`` entries and
+records which were read: an entry left unread is an error, so that no weight
+of a module can silently drop out of the served model.
 
-Eval-mode batch normalisation is folded into the preceding Linear layer: with
-``s = gamma / sqrt(running_var + eps)`` the layer becomes ``W' = diag(s) W``
-and ``b' = s * (b - running_mean) + beta``, computed in float64. A pruned
-(zero) weight stays exactly zero.
+Eval-mode batch normalisation is folded into the preceding Linear layer
+(:meth:`WeightReader.folded_linear`): with ``s = gamma / sqrt(running_var +
+eps)`` the layer becomes ``W' = diag(s) W`` and ``b' = s * (b - running_mean)
++ beta``, computed in float64. A pruned (zero) weight stays exactly zero.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-__all__ = ["export_module"]
+from ._spec import FieldLayout, ModelSpec
+
+__all__ = ["WeightReader", "export_spec"]
 
 
-def _numpy(tensor) -> np.ndarray:
-    """A float64 numpy copy of a tensor (never a view of the module's memory)."""
-    return np.array(tensor.detach().cpu().double().numpy(), dtype=np.float64)
-
-
-def _fold_norm(module, prefix: str, i: int, W: np.ndarray, b: np.ndarray, sd):
-    """Fold ``<prefix>.norms.<i>`` (eval-mode BatchNorm1d or Identity) into W, b."""
-    key = f"{prefix}.norms.{i}.running_mean"
-    if key not in sd:
-        return W, b
-    norm = module.get_submodule(f"{prefix}.norms.{i}")
-    if not getattr(norm, "track_running_stats", True):
-        raise ValueError(
-            f"{prefix}.norms.{i} normalises with batch statistics at predict time "
-            "(track_running_stats=False) and cannot be folded into a sparse layer."
-        )
-    mean = _numpy(sd[key])
-    var = _numpy(sd[f"{prefix}.norms.{i}.running_var"])
-    gamma_key, beta_key = f"{prefix}.norms.{i}.weight", f"{prefix}.norms.{i}.bias"
-    gamma = _numpy(sd[gamma_key]) if gamma_key in sd else np.ones_like(mean)
-    beta = _numpy(sd[beta_key]) if beta_key in sd else np.zeros_like(mean)
-    scale = gamma / np.sqrt(var + float(norm.eps))
-    return W * scale[:, None], scale * (b - mean) + beta
-
-
-def export_module(module) -> dict[str, Any]:
-    """Turn a CTR module of :mod:`sklearn_deeplight._modules` into numpy arrays.
+class WeightReader:
+    """float64 copies of a module's weights, each entry read at most once.
 
     Parameters
     ----------
     module : torch.nn.Module
-        One of the seven modules (or a module following the same parameter-name
-        contract), in any mode; its weights are read, never modified.
+        Read, never modified.
+    """
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self._state = module.state_dict()
+        self._read: set[str] = set()
+
+    def has(self, key: str) -> bool:
+        """Whether the module has the ``state_dict`` entry ``key``."""
+        return key in self._state
+
+    def array(self, key: str) -> np.ndarray:
+        """The entry as a float64 numpy copy (never a view of the module)."""
+        if key not in self._state:
+            raise ValueError(f"The module has no weight {key!r}.")
+        self._read.add(key)
+        tensor = self._state[key]
+        return np.array(tensor.detach().cpu().double().numpy(), dtype=np.float64)
+
+    def skip(self, key: str) -> None:
+        """Mark an entry that does not enter the served model (a counter)."""
+        if key in self._state:
+            self._read.add(key)
+
+    def folded_linear(self, layer: str, norm: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(W, b)`` of Linear ``layer`` with BatchNorm ``norm`` folded in.
+
+        ``norm`` may be an Identity (no state): W and b are returned as is.
+        """
+        W = self.array(f"{layer}.weight")
+        b = self.array(f"{layer}.bias")
+        if f"{norm}.running_mean" not in self._state:
+            return W, b
+        bn = self.module.get_submodule(norm)
+        if not getattr(bn, "track_running_stats", True):
+            raise ValueError(
+                f"{norm} normalises with batch statistics at predict time "
+                "(track_running_stats=False) and cannot be folded into a sparse "
+                "layer."
+            )
+        mean = self.array(f"{norm}.running_mean")
+        var = self.array(f"{norm}.running_var")
+        self.skip(f"{norm}.num_batches_tracked")
+        gamma_key, beta_key = f"{norm}.weight", f"{norm}.bias"
+        gamma = self.array(gamma_key) if self.has(gamma_key) else np.ones_like(mean)
+        beta = self.array(beta_key) if self.has(beta_key) else np.zeros_like(mean)
+        scale = gamma / np.sqrt(var + float(bn.eps))
+        return W * scale[:, None], scale * (b - mean) + beta
+
+    def finish(self) -> None:
+        """Raise ValueError naming any entry that was never read."""
+        left = sorted(set(self._state) - self._read)
+        if left:
+            raise ValueError(
+                f"{type(self.module).__name__}.to_spec left weights unread: {left}. "
+                "Every weight must enter the model description."
+            )
+
+
+def export_spec(estimator) -> ModelSpec:
+    """The validated description of a fitted estimator of this library.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Its ``module_`` must implement ``to_spec(reader, layout)``; the field
+        layout is read from ``field_dims_``, ``numeric_fields_`` and checked
+        against ``offsets_``.
 
     Returns
     -------
-    params : dict
-        float64 arrays and the model's structure:
-
-        - ``bias``: float;
-        - ``embedding``: (n_rows, k) or None;
-        - ``linear_term``: "scalar", "feature_vector", "field_vector" or None,
-          with ``linear`` the matching array ((n_rows,), (n_rows, k) or
-          (n_fields, k));
-        - ``interaction``: "fm", "fwfm" or None; ``field_pairs`` (the upper
-          triangle of R in ``torch.triu_indices`` order) for "fwfm";
-        - ``dnn_input``: "concat", "bi" or None; ``dnn_layers`` a list of
-          (W, b) with batch normalisation folded in; ``dnn_out`` (h_last,);
-        - ``cin_layers``: list of (W, b) or None; ``cin_keep``: maps sent to
-          the output per layer; ``cin_out``: (sum of keep,).
-        - ``n_fields``: int.
+    spec : ModelSpec
+        float64 embeddings and linear weights, float32 CSR layers.
     """
-    sd = module.state_dict()
-    out: dict[str, Any] = {"bias": float(_numpy(sd["bias"]).reshape(()))}
-    out["embedding"] = (
-        _numpy(sd["embedding.weight"]) if "embedding.weight" in sd else None
+    module = estimator.module_
+    layout = FieldLayout(
+        np.array(estimator.field_dims_, dtype=np.int64),
+        np.array(estimator.numeric_fields_, dtype=np.int64),
     )
-    n_fields = int(module.n_fields)
-    out["n_fields"] = n_fields
-
-    linear_term = getattr(module, "linear_term", None)
-    out["linear_term"] = linear_term
-    if linear_term == "scalar":
-        out["linear"] = _numpy(sd["linear.weight"]).reshape(-1)
-    elif linear_term == "feature_vector":
-        out["linear"] = _numpy(sd["linear.weight"])
-    elif linear_term == "field_vector":
-        out["linear"] = _numpy(sd["field_linear"])
-    elif linear_term is not None:
-        raise ValueError(f"Unknown linear_term {linear_term!r} on the module.")
-    else:
-        out["linear"] = None
-
-    interaction = getattr(module, "interaction", None)
-    if interaction not in (None, "fm", "fwfm"):
-        raise ValueError(f"Unknown interaction {interaction!r} on the module.")
-    out["interaction"] = interaction
-    out["field_pairs"] = _numpy(sd["field_pairs"]) if interaction == "fwfm" else None
-
-    dnn_input = getattr(module, "dnn_input", None)
-    if dnn_input not in (None, "concat", "bi"):
-        raise ValueError(f"Unknown dnn_input {dnn_input!r} on the module.")
-    out["dnn_input"] = dnn_input
-    layers = []
-    if dnn_input is not None:
-        i = 0
-        while f"dnn.layers.{i}.weight" in sd:
-            W = _numpy(sd[f"dnn.layers.{i}.weight"])
-            b = _numpy(sd[f"dnn.layers.{i}.bias"])
-            layers.append(_fold_norm(module, "dnn", i, W, b, sd))
-            i += 1
-        out["dnn_out"] = _numpy(sd["dnn.out.weight"]).reshape(-1)
-    else:
-        out["dnn_out"] = None
-    out["dnn_layers"] = layers
-
-    if "cin.layers.0.weight" in sd:
-        cin_layers = []
-        i = 0
-        while f"cin.layers.{i}.weight" in sd:
-            cin_layers.append(
-                (
-                    _numpy(sd[f"cin.layers.{i}.weight"]),
-                    _numpy(sd[f"cin.layers.{i}.bias"]),
-                )
-            )
-            i += 1
-        out["cin_layers"] = cin_layers
-        out["cin_keep"] = [int(v) for v in module.cin.keep]
-        out["cin_out"] = _numpy(sd["cin.out.weight"]).reshape(-1)
-    else:
-        out["cin_layers"] = None
-        out["cin_keep"] = None
-        out["cin_out"] = None
-    return out
+    layout.check_offsets(np.asarray(estimator.offsets_, dtype=np.int64))
+    if int(module.n_fields) != layout.n_fields:
+        raise ValueError(
+            f"The module has {module.n_fields} fields but the estimator was fitted "
+            f"on {layout.n_fields} columns."
+        )
+    to_spec = getattr(module, "to_spec", None)
+    if to_spec is None:
+        raise TypeError(
+            f"{type(module).__name__} has no to_spec(reader, layout): it cannot be "
+            "described for the sparse predictor."
+        )
+    reader = WeightReader(module)
+    spec = to_spec(reader, layout)
+    reader.finish()
+    if spec.embedding.shape[0] != layout.n_rows:
+        raise ValueError(
+            f"embedding.weight has {spec.embedding.shape[0]} rows, the field layout "
+            f"{layout.n_rows}."
+        )
+    return spec.validate()

@@ -34,8 +34,9 @@ Design rules (see the project notes on fast inference):
 - compiled lazily on first use with ``cache=True`` (falls back to no caching
   where no cache directory is writable).
 
-The packed layout (``meta``, int64) is written by
-``sklearn_deeplight._sparse._pack``; the indices below name its slots.
+The packed layout (``meta``, int64) is written by :func:`pack` from the
+model description (:mod:`sklearn_deeplight._spec`); the indices below name
+its slots.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["forward_samples", "forward_tiled", "index_rows", "TILE"]
+__all__ = ["forward_samples", "forward_tiled", "index_rows", "pack", "TILE"]
 
 #: Samples per tile of the tiled kernel (T=8..32 measured 2-3x slower).
 TILE = 64
@@ -578,3 +579,106 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
                 code = field_dims[f]
             xi[b, f] = code + offsets[f]
     return xi, xv, True
+
+
+#: Block kinds of :mod:`sklearn_deeplight._spec` the fused kernels compute;
+#: the predictor adds any other block's logits with its numpy forward.
+FUSED = frozenset({"linear", "fm", "field_pairs", "mlp", "cin"})
+
+
+def pack(spec) -> tuple[np.ndarray, ...]:
+    """Pack a :class:`~sklearn_deeplight._spec.ModelSpec` into the kernels'
+    four arrays (float32 values, uint32 indices, uint64 row pointers, int64
+    ``meta`` layout); blocks outside :data:`FUSED` are left out."""
+    fp: list[np.ndarray] = []
+    ip: list[np.ndarray] = []
+    pp: list[np.ndarray] = []
+    sizes = {"f": 0, "i": 0, "p": 0}
+
+    def add(kind: str, arr, dtype) -> int:
+        arr = np.asarray(arr, dtype=dtype).reshape(-1)
+        store = {"f": fp, "i": ip, "p": pp}[kind]
+        offset = sizes[kind]
+        store.append(arr)
+        sizes[kind] += arr.shape[0]
+        return offset
+
+    mlp, cin_block = spec.block("mlp"), spec.block("cin")
+    pairs_block = spec.block("field_pairs")
+    dnn_layers = mlp.layers if mlp is not None else []
+    cin = cin_block.layers if cin_block is not None else []
+    n_dnn, n_cin = len(dnn_layers), len(cin)
+    meta = np.zeros(M_LAYERS + DNN_SLOTS * n_dnn + CIN_SLOTS * n_cin, np.int64)
+    n_fields = spec.layout.n_fields
+    k = spec.k
+    meta[M_F] = n_fields
+    meta[M_K] = k
+    meta[M_NROWS] = spec.layout.n_rows
+    meta[M_FM] = int(spec.block("fm") is not None)
+    meta[M_BIAS] = add("f", [spec.bias], np.float32)
+    if pairs_block is not None:
+        pairs, weights = pairs_block.pairs, pairs_block.pair_weights
+    else:
+        pairs, weights = np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
+    meta[M_NPAIRS] = pairs.shape[0]
+    meta[M_PAIR_W] = add("f", weights, np.float32)
+    meta[M_PAIR_I] = add("i", np.concatenate([pairs[:, 0], pairs[:, 1]]), np.uint32)
+    meta[M_DNN_MODE] = {None: 0, "concat": 1, "bi": 2}[
+        mlp.input if mlp is not None else None
+    ]
+    meta[M_DNN_NL] = n_dnn
+    in_width = n_fields * k if mlp is not None and mlp.input == "concat" else k
+    max_w = 1
+    for i, (W, b) in enumerate(zip(dnn_layers, mlp.biases if mlp else [])):
+        d = M_LAYERS + DNN_SLOTS * i
+        meta[d] = W.shape[1]
+        meta[d + 1] = W.shape[0]
+        meta[d + 2] = add("f", W.data, np.float32)
+        meta[d + 3] = add("i", W.indices, np.uint32)
+        meta[d + 4] = add("p", W.indptr, np.uint64)
+        meta[d + 5] = add("f", b, np.float32)
+        max_w = max(max_w, W.shape[0])
+        in_width = W.shape[0]
+    if mlp is not None:
+        meta[M_DNN_OUT] = add("f", mlp.out, np.float32)
+        meta[M_DNN_LAST] = mlp.out.shape[0]
+        if mlp.out.shape[0] != in_width:
+            raise ValueError("dnn.out does not match the last DNN layer.")
+    meta[M_MAXW] = max_w
+    meta[M_CIN_NL] = n_cin
+    max_h = n_fields
+    if n_cin:
+        meta[M_CIN_OUT] = add("f", cin_block.out, np.float32)
+        h_in = n_fields
+        for i, (W, b, kept) in enumerate(zip(cin, cin_block.biases, cin_block.keep)):
+            if W.shape[1] != h_in * n_fields:
+                raise ValueError(
+                    f"cin.layers.{i} has {W.shape[1]} inputs, expected "
+                    f"{h_in * n_fields}."
+                )
+            d = M_LAYERS + DNN_SLOTS * n_dnn + CIN_SLOTS * i
+            h_out = W.shape[0]
+            h_next = cin_block.next_width(h_out, kept)
+            meta[d : d + 4] = (h_in, h_out, kept, h_next)
+            meta[d + 4] = add("f", W.data, np.float32)
+            meta[d + 5] = add("i", W.indices, np.uint32)
+            meta[d + 6] = add("p", W.indptr, np.uint64)
+            meta[d + 7] = add("f", b, np.float32)
+            max_h = max(max_h, h_out)
+            h_in = h_next
+    meta[M_CIN_MAXH] = max_h
+
+    def cat(parts, dtype):
+        out = np.concatenate(parts).astype(dtype) if parts else np.zeros(1, dtype)
+        if out.shape[0] == 0:
+            out = np.zeros(1, dtype)
+        out.flags.writeable = False
+        return out
+
+    meta.flags.writeable = False
+    return (
+        cat(fp, np.float32),
+        cat(ip, np.uint32),
+        cat(pp, np.uint64),
+        meta,
+    )

@@ -20,6 +20,10 @@ the sparse predictor read them):
 - ``cin.layers.<i>`` Linear (a 1x1 convolution), ``cin.out`` Linear, no bias;
 - ``bias``: the one global bias.
 
+Each module writes its own torch-free description for the sparse predictor
+(:meth:`_CTRModule.to_spec`, blocks of :mod:`sklearn_deeplight._spec`) through
+the exporter's weight reader, which fails on any weight left unread.
+
 Each module declares what DeepLight may prune (:meth:`_CTRModule.prunable_parts`):
 the components, the parameters of each, and whether a component gets one
 magnitude threshold per parameter tensor (per layer) or one across all of
@@ -33,8 +37,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+
+from . import _spec
 
 __all__ = [
     "LRModule",
@@ -111,6 +118,16 @@ class MLP(nn.Module):
         )
         return PrunablePart(params, per_layer=True)
 
+    def to_spec(self, read, prefix: str, input: str) -> _spec.MLP:
+        """The network as an :class:`~sklearn_deeplight._spec.MLP` block."""
+        layers = [
+            read.folded_linear(f"{prefix}.layers.{i}", f"{prefix}.norms.{i}")
+            for i in range(len(self.layers))
+        ]
+        return _spec.MLP.from_dense(
+            input, layers, read.array(f"{prefix}.out.weight").reshape(-1)
+        )
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         for layer, norm in zip(self.layers, self.norms):
             h = self.dropout(torch.relu(norm(layer(h))))
@@ -160,6 +177,18 @@ class CIN(nn.Module):
             for i, layer in enumerate(self.layers)
         )
         return PrunablePart(params, per_layer=True)
+
+    def to_spec(self, read, prefix: str) -> _spec.CIN:
+        """The network as a :class:`~sklearn_deeplight._spec.CIN` block."""
+        layers = [
+            (
+                read.array(f"{prefix}.layers.{i}.weight"),
+                read.array(f"{prefix}.layers.{i}.bias"),
+            )
+            for i in range(len(self.layers))
+        ]
+        out = read.array(f"{prefix}.out.weight").reshape(-1)
+        return _spec.CIN.from_dense(layers, self.keep, out)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         batch, m, k = x0.shape
@@ -287,6 +316,47 @@ class _CTRModule(nn.Module):
         if hasattr(self, "cin"):
             logit = logit + self.cin(e)
         return logit
+
+    def to_spec(self, read, layout: _spec.FieldLayout) -> _spec.ModelSpec:
+        """This model's torch-free description.
+
+        Parameters
+        ----------
+        read : sklearn_deeplight._export.WeightReader
+            Hands out float64 copies of the weights and checks afterwards
+            that every weight was read.
+        layout : sklearn_deeplight._spec.FieldLayout
+            The estimator's field layout.
+
+        Returns
+        -------
+        spec : sklearn_deeplight._spec.ModelSpec
+            Not yet validated (the exporter does it).
+        """
+        bias = float(read.array("bias").reshape(()))
+        if hasattr(self, "embedding"):
+            emb = read.array("embedding.weight")
+        else:
+            emb = np.zeros((layout.n_rows, 0), dtype=np.float64)
+        blocks: list[_spec.Block] = []
+        if self.linear_term == "scalar":
+            weights = read.array("linear.weight").reshape(-1)
+        elif self.linear_term == "feature_vector":
+            weights = read.array("linear.weight")
+        elif self.linear_term == "field_vector":
+            weights = read.array("field_linear")
+        if self.linear_term is not None:
+            blocks.append(_spec.LinearTerm(self.linear_term, weights))
+        if self.interaction == "fm":
+            blocks.append(_spec.FM())
+        elif self.interaction == "fwfm":
+            r = read.array("field_pairs")
+            blocks.append(_spec.FieldPairs.from_upper_triangle(r, self.n_fields))
+        if self.dnn_input is not None:
+            blocks.append(self.dnn.to_spec(read, "dnn", self.dnn_input))
+        if hasattr(self, "cin"):
+            blocks.append(self.cin.to_spec(read, "cin"))
+        return _spec.ModelSpec(layout, emb, bias, tuple(blocks))
 
     def prunable_parts(self) -> dict[str, PrunablePart]:
         """The components DeepLight prunes in this module, in report order.

@@ -51,7 +51,6 @@ import importlib
 import io
 import json
 import math
-import numbers
 import os
 import re
 import warnings
@@ -646,7 +645,7 @@ def _int_vector(a, what: str, length: int | None = None) -> np.ndarray:
 #: In-memory state of the sparse predictor that its ``__setstate__`` rebuilds
 #: from the saved attributes: a file must never provide it (the compiled
 #: kernels index with it).
-_PREDICTOR_RUNTIME = ("_table", "_packed", "_pairs", "_numeric_mask")
+_PREDICTOR_RUNTIME = ("_table", "_spec", "_packed", "_pairs", "_numeric_mask")
 
 
 def _check_predictor_state(state: dict) -> None:
@@ -687,29 +686,10 @@ def _check_predictor_state(state: dict) -> None:
         _require(n_set == values.shape[0], f"{key} has a wrong number of values")
 
 
-def _check_layers(layers, biases, what: str) -> list:
-    _require(type(layers) is list, f"{what}_layers_ must be a list")
-    _require(
-        type(biases) is list and len(biases) == len(layers),
-        f"{what}_biases_ must be a list of one bias per layer",
-    )
-    for i, (W, b) in enumerate(zip(layers, biases)):
-        _require(
-            sp.issparse(W) and W.format == "csr" and W.ndim == 2,
-            f"{what} layer {i} must be a CSR matrix",
-        )
-        W.check_format(full_check=True)
-        _require(W.dtype.kind == "f", f"{what} layer {i} must hold floats")
-        _require(
-            type(b) is np.ndarray and b.shape == (W.shape[0],) and b.dtype.kind == "f",
-            f"{what} layer {i}: the bias must hold {W.shape[0]} floats",
-        )
-    return layers
-
-
 def _check_predictor(pred) -> None:
-    """Everything the compiled kernels index with must be consistent."""
-    from ._validation import table_sizes
+    """The predictor's model description must validate, and its runtime
+    state (rebuilt by ``__setstate__``) must follow it."""
+    from ._spec import ModelSpec
 
     if not hasattr(pred, "classes_"):  # unfitted
         return
@@ -719,123 +699,20 @@ def _check_predictor(pred) -> None:
         type(pred.classes_) is np.ndarray and pred.classes_.shape == (2,),
         "classes_ must hold two labels",
     )
-    dims = _int_vector(pred.field_dims_, "field_dims_", n)
-    offsets = _int_vector(pred.offsets_, "offsets_", n)
-    numeric = _int_vector(pred.numeric_fields_, "numeric_fields_")
-    _require((dims >= 1).all(), "field_dims_ must be positive")
-    _require(
-        ((numeric >= 0) & (numeric < n)).all()
-        and len(set(numeric.tolist())) == len(numeric),
-        "numeric_fields_ must be distinct field positions",
-    )
-    mask = np.zeros(n, dtype=bool)
-    mask[numeric] = True
-    sizes = table_sizes(dims, mask)
-    _require(
-        np.array_equal(offsets, np.concatenate([[0], np.cumsum(sizes)[:-1]])),
-        "offsets_ do not match field_dims_",
-    )
-    n_rows = int(sizes.sum())
-    k = pred.embedding_dim_
-    _require(type(k) is int and k >= 0, "embedding_dim_ must be a non-negative int")
-    emb = pred.embedding_
-    _require(
-        emb.shape == (n_rows, k) and emb.dtype == np.float32,
-        f"the embedding table must be float32 of shape ({n_rows}, {k})",
-    )
-    table = pred.__dict__.get("_table")  # the kernels' gather table
-    _require(
-        table is None or table.shape == (n_rows, k + 1),
-        f"the gather table must have shape ({n_rows}, {k + 1})",
-    )
-    _require(
-        pred.interaction_ in (None, "fm", "fwfm"), "interaction_ is not a known term"
-    )
-    _require(
-        pred.linear_term_ in (None, "scalar", "feature_vector", "field_vector"),
-        "linear_term_ is not a known term",
-    )
-    pairs, weights = pred.field_pairs_, pred.pair_weights_
-    _require(
-        type(pairs) is np.ndarray
-        and pairs.ndim == 2
-        and pairs.shape[1] == 2
-        and pairs.dtype.kind in "iu",
-        "field_pairs_ must be an (n_pairs, 2) integer array",
-    )
-    _require(
-        type(weights) is np.ndarray
-        and weights.shape == (pairs.shape[0],)
-        and weights.dtype.kind == "f",
-        "pair_weights_ must hold one float weight per pair",
-    )
-    if pairs.size:
-        _require(
-            (
-                (pairs[:, 0] >= 0) & (pairs[:, 0] < pairs[:, 1]) & (pairs[:, 1] < n)
-            ).all(),
-            "field_pairs_ must hold field pairs i < j",
-        )
-        _require(k > 0, "field pairs need embeddings")
-    _require(pred.dnn_input_ in (None, "concat", "bi"), "dnn_input_ is not known")
-    layers = _check_layers(pred.dnn_layers_, pred.dnn_biases_, "dnn")
-    width = n * k if pred.dnn_input_ == "concat" else k
-    if pred.dnn_input_ is None:
-        _require(not layers and pred.dnn_out_ is None, "DNN layers without input")
-    else:
-        _require(k > 0, "a DNN needs embeddings")
-        for i, W in enumerate(layers):
-            _require(W.shape[1] == width, f"dnn layer {i} must have {width} inputs")
-            width = W.shape[0]
-        out = pred.dnn_out_
-        _require(
-            type(out) is np.ndarray and out.shape == (width,) and out.dtype.kind == "f",
-            f"dnn_out_ must hold {width} floats",
-        )
-    if pred.cin_layers_ is not None:
-        _require(k > 0, "a CIN needs embeddings")
-        cin = _check_layers(pred.cin_layers_, pred.cin_biases_, "cin")
-        keep = pred.cin_keep_
-        _require(
-            type(keep) is list and len(keep) == len(cin),
-            "cin_keep_ must hold one count per CIN layer",
-        )
-        h_in = n
-        for i, (W, kept) in enumerate(zip(cin, keep)):
-            _require(
-                W.shape[1] == h_in * n, f"cin layer {i} must have {h_in * n} inputs"
-            )
-            _require(
-                type(kept) is int and 0 <= kept <= W.shape[0],
-                f"cin_keep_[{i}] must be in [0, {W.shape[0]}]",
-            )
-            h_in = W.shape[0] - kept if W.shape[0] - kept > 0 else W.shape[0]
-        out = pred.cin_out_
-        _require(
-            type(out) is np.ndarray
-            and out.shape == (sum(keep),)
-            and out.dtype.kind == "f",
-            f"cin_out_ must hold {sum(keep)} floats",
-        )
-    _require(isinstance(pred.bias_, numbers.Real), "bias_ must be a number")
-    weights = [table if table is not None else emb, weights, [pred.bias_]]
-    weights += [W.data for W in layers] + list(pred.dnn_biases_)
-    if pred.dnn_out_ is not None:
-        weights.append(pred.dnn_out_)
-    if pred.cin_layers_ is not None:
-        weights += [W.data for W in pred.cin_layers_] + list(pred.cin_biases_)
-        weights.append(pred.cin_out_)
-    _require(
-        all(np.isfinite(w).all() for w in weights),
-        "the weights hold NaN or infinity",
-    )
     runtime = pred.__dict__
+    table = runtime["_table"]  # the kernels' gather table
+    k = pred.embedding_dim_
+    spec = ModelSpec.from_attributes(runtime, table[:, :k]).validate()
+    _require(spec.layout.n_fields == n, f"field_dims_ must have {n} entries")
+    _require(
+        table.dtype == np.float32 and table.shape == (spec.layout.n_rows, k + 1),
+        f"the gather table must be float32 of shape ({spec.layout.n_rows}, {k + 1})",
+    )
     _require(runtime.get("_packed") is None, "the packed kernel state must be rebuilt")
-    if "_numeric_mask" in runtime:
-        _require(
-            np.array_equal(runtime["_numeric_mask"], mask),
-            "the numeric mask must follow numeric_fields_",
-        )
+    _require(
+        np.array_equal(runtime["_numeric_mask"], spec.layout.numeric_mask),
+        "the numeric mask must follow numeric_fields_",
+    )
 
 
 def _check_encoder(enc) -> None:

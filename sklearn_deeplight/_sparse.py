@@ -42,12 +42,8 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import (
-    check_field_matrix,
-    check_logits_are_finite,
-    global_index,
-    table_sizes,
-)
+from ._spec import ModelSpec
+from ._validation import check_field_matrix, check_logits_are_finite, global_index
 
 __all__ = ["SparseCTRPredictor"]
 
@@ -55,13 +51,14 @@ ENGINES = ("auto", "numba", "scipy")
 _VALUE_DTYPES = {"float32": np.float32, "float16": np.float16}
 #: Samples per block of the scipy engine (bounds its temporaries).
 _SCIPY_BLOCK = 2048
-#: Samples per block of the scipy CIN (its products are h * n_fields wide).
-_SCIPY_CIN_BLOCK = 256
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 #: Fewest samples per thread when ``n_jobs`` > 1.
 _MIN_CHUNK = 512
+
+#: In-memory state rebuilt from the fitted attributes, never saved.
+_RUNTIME = ("_spec", "_packed", "_numeric_mask")
 
 _PACK_LOCK = threading.Lock()
 _POOL_LOCK = threading.Lock()
@@ -148,14 +145,6 @@ def _expand(store: dict[str, Any]) -> np.ndarray:
 
 def _store_nbytes(store: dict[str, Any]) -> int:
     return len(store["mask"]) + store["values"].nbytes
-
-
-def _csr(W: np.ndarray) -> sp.csr_array:
-    """float32 CSR of a dense weight matrix, explicit zeros removed."""
-    m = sp.csr_array(np.asarray(W, dtype=np.float32))
-    m.eliminate_zeros()
-    m.sort_indices()
-    return m
 
 
 def _csr_nbytes(m: sp.csr_array) -> int:
@@ -337,150 +326,54 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         value_dtype = _value_dtype(dtype)
         self = cls(engine=engine, threshold=threshold, n_jobs=n_jobs)
 
-        from ._export import export_module
+        from ._export import export_spec
 
-        params = export_module(estimator.module_)
+        spec = export_spec(estimator)
         self.classes_ = np.array(estimator.classes_, copy=True)
         self.n_features_in_ = int(estimator.n_features_in_)
         if hasattr(estimator, "feature_names_in_"):
             self.feature_names_in_ = np.array(estimator.feature_names_in_, copy=True)
-        self.numeric_fields_ = np.array(estimator.numeric_fields_, dtype=np.int64)
-        self.field_dims_ = np.array(estimator.field_dims_, dtype=np.int64)
-        self.offsets_ = np.array(estimator.offsets_, dtype=np.int64)
-        n_fields = self.n_features_in_
-        if params["n_fields"] != n_fields:
+        if spec.layout.n_fields != self.n_features_in_:
             raise ValueError(
-                f"The module has {params['n_fields']} fields but the estimator "
-                f"was fitted on {n_fields} columns."
+                f"The module has {spec.layout.n_fields} fields but the estimator "
+                f"was fitted on {self.n_features_in_} columns."
             )
-        n_rows = self._n_rows()
-
-        emb = params["embedding"]
-        if emb is not None and emb.shape[0] != n_rows:
-            raise ValueError(
-                f"embedding.weight has {emb.shape[0]} rows, the field layout {n_rows}."
-            )
-        self.embedding_dim_ = 0 if emb is None else int(emb.shape[1])
         emb = (
-            np.zeros((n_rows, 0), np.float32)
-            if emb is None
-            else _quantize(emb, value_dtype, "embedding.weight")
+            np.zeros((spec.layout.n_rows, 0), np.float32)
+            if spec.k == 0
+            else _quantize(spec.embedding, value_dtype, "embedding.weight")
         )
+        spec.embedding = emb
+        linear = spec.block("linear")
+        if linear is not None:
+            if linear.form == "field_vector":
+                linear.weights_ = np.asarray(linear.weights_, dtype=np.float32)
+            else:
+                linear.weights_ = _quantize(
+                    linear.weights_, value_dtype, "linear.weight"
+                )
         self.value_dtype_ = value_dtype
-        self.linear_term_ = params["linear_term"]
-        lin = params["linear"]
-        if self.linear_term_ == "field_vector":
-            self.linear_ = np.asarray(lin, dtype=np.float32)
-        elif lin is not None:
-            self.linear_ = _quantize(lin, value_dtype, "linear.weight")
-        else:
-            self.linear_ = None
-
-        self.interaction_ = params["interaction"]
-        if params["field_pairs"] is not None:
-            r = np.asarray(params["field_pairs"], dtype=np.float32)
-            rows, cols = np.triu_indices(n_fields, k=1)
-            keep = r != 0
-            self.field_pairs_ = np.stack([rows[keep], cols[keep]], axis=1).astype(
-                np.int64
-            )
-            self.pair_weights_ = r[keep]
-        else:
-            self.field_pairs_ = np.zeros((0, 2), dtype=np.int64)
-            self.pair_weights_ = np.zeros(0, dtype=np.float32)
-
-        self.dnn_input_ = params["dnn_input"]
-        self.dnn_layers_ = [_csr(W) for W, _ in params["dnn_layers"]]
-        self.dnn_biases_ = [np.asarray(b, np.float32) for _, b in params["dnn_layers"]]
-        self.dnn_out_ = (
-            None
-            if params["dnn_out"] is None
-            else np.asarray(params["dnn_out"], np.float32)
-        )
-        if params["cin_layers"] is not None:
-            self.cin_layers_ = [_csr(W) for W, _ in params["cin_layers"]]
-            self.cin_biases_ = [
-                np.asarray(b, np.float32) for _, b in params["cin_layers"]
-            ]
-            self.cin_keep_ = list(params["cin_keep"])
-            self.cin_out_ = np.asarray(params["cin_out"], np.float32)
-        else:
-            self.cin_layers_ = None
-            self.cin_biases_ = None
-            self.cin_keep_ = None
-            self.cin_out_ = None
-        self.bias_ = float(np.float32(params["bias"]))
+        self.__dict__.update(spec.attributes())
         self._build_runtime(emb)
-        self.n_params_ = self._count_params()
+        self.n_params_ = self._spec.n_params()
         self.nbytes_ = self._saved_nbytes()
         return self
 
-    def _n_rows(self) -> int:
-        numeric = np.zeros(self.n_features_in_, dtype=bool)
-        numeric[self.numeric_fields_] = True
-        return int(table_sizes(self.field_dims_, numeric).sum())
-
-    def _row_weights(self, emb: np.ndarray) -> np.ndarray:
-        """The linear term folded into one float32 weight per table row."""
-        n_rows = emb.shape[0]
-        term = self.linear_term_
-        if term is None:
-            return np.zeros(n_rows, dtype=np.float32)
-        if term == "scalar":
-            return np.asarray(self.linear_, dtype=np.float32).reshape(n_rows)
-        if term == "feature_vector":
-            vec = self.linear_.astype(np.float64)
-            return np.einsum("ij,ij->i", emb.astype(np.float64), vec).astype(np.float32)
-        # field_vector: each row belongs to exactly one field's block.
-        numeric = np.zeros(self.n_features_in_, dtype=bool)
-        numeric[self.numeric_fields_] = True
-        sizes = table_sizes(self.field_dims_, numeric)
-        out = np.empty(n_rows, dtype=np.float32)
-        for f, (start, size) in enumerate(zip(self.offsets_, sizes)):
-            block = emb[start : start + size].astype(np.float64)
-            out[start : start + size] = block @ self.linear_[f].astype(np.float64)
-        return out
-
     def _build_runtime(self, emb: np.ndarray) -> None:
-        """Build the gather table (embeddings + folded linear weight)."""
+        """Rebuild the spec and the gather table (embeddings + folded linear
+        weight per row) from the fitted attributes."""
+        spec = ModelSpec.from_attributes(self.__dict__, emb).validate()
         k = emb.shape[1]
         table = np.empty((emb.shape[0], k + 1), dtype=np.float32)
         table[:, :k] = emb
-        table[:, k] = self._row_weights(emb)
+        linear = spec.block("linear")
+        table[:, k] = 0.0 if linear is None else linear.row_weights(emb, spec.layout)
         table.flags.writeable = False
+        spec.embedding = table[:, :k]
+        self._spec = spec
         self._table = table
-        numeric = np.zeros(self.n_features_in_, dtype=bool)
-        numeric[self.numeric_fields_] = True
-        self._numeric_mask = numeric
+        self._numeric_mask = spec.layout.numeric_mask
         self._packed = None
-        self._pairs = (
-            np.ascontiguousarray(self.field_pairs_[:, 0]),
-            np.ascontiguousarray(self.field_pairs_[:, 1]),
-        )
-
-    def _count_params(self) -> dict[str, int]:
-        def nnz(a) -> int:
-            if a is None:
-                return 0
-            if sp.issparse(a):
-                return int(a.count_nonzero())
-            return int(np.count_nonzero(a))
-
-        dnn = sum(nnz(W) + nnz(b) for W, b in zip(self.dnn_layers_, self.dnn_biases_))
-        cin = 0
-        if self.cin_layers_ is not None:
-            cin = sum(
-                nnz(W) + nnz(b) for W, b in zip(self.cin_layers_, self.cin_biases_)
-            )
-            cin += nnz(self.cin_out_)
-        return {
-            "embedding": nnz(self.embedding_),
-            "linear": nnz(self.linear_),
-            "field_pairs": int(np.count_nonzero(self.pair_weights_)),
-            "dnn": dnn + nnz(self.dnn_out_),
-            "cin": cin,
-            "bias": int(self.bias_ != 0),
-        }
 
     def _saved_nbytes(self) -> int:
         state = self._compact_state()
@@ -507,7 +400,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     def _compact_state(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         table = state.pop("_table")
-        for key in ("_packed", "_pairs", "_numeric_mask"):
+        for key in _RUNTIME:
             state.pop(key, None)
         k = self.embedding_dim_
         state["_compact_embedding"] = _compact(table[:, :k], self.value_dtype_)
@@ -784,7 +677,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             with _PACK_LOCK:
                 packed = self._packed
                 if packed is None:
-                    packed = self._packed = _pack(self, kernels)
+                    packed = self._packed = kernels.pack(self._spec)
         return packed
 
     def _logits_numba(self, kernels, table, xi, xv) -> np.ndarray:
@@ -829,63 +722,12 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     def _logits_scipy(self, table, xi, xv) -> np.ndarray:
         n = xi.shape[0]
         if n <= _SCIPY_BLOCK:
-            return self._logits_scipy_block(table, xi, xv)
+            return self._spec.logits(table, xi, xv)
         out = np.empty(n, dtype=np.float32)
         for start in range(0, n, _SCIPY_BLOCK):
             stop = min(start + _SCIPY_BLOCK, n)
-            out[start:stop] = self._logits_scipy_block(
-                table, xi[start:stop], xv[start:stop]
-            )
+            out[start:stop] = self._spec.logits(table, xi[start:stop], xv[start:stop])
         return out
-
-    def _logits_scipy_block(self, table, xi, xv) -> np.ndarray:
-        k = self.embedding_dim_
-        n = xi.shape[0]
-        rows = table[xi]  # (n, n_fields, k + 1)
-        logit = (rows[:, :, k] * xv).sum(axis=1, dtype=np.float32)
-        logit += np.float32(self.bias_)
-        if k == 0:
-            return logit
-        e = rows[:, :, :k] * xv[:, :, None]
-        bi = None
-        if self.interaction_ == "fm" or self.dnn_input_ == "bi":
-            s = e.sum(axis=1)
-            bi = np.float32(0.5) * (s * s - (e * e).sum(axis=1))
-            if self.interaction_ == "fm":
-                logit += bi.sum(axis=1)
-        if self.pair_weights_.shape[0]:
-            pi, pj = self._pairs
-            dots = np.einsum("npk,npk->np", e[:, pi], e[:, pj])
-            logit += dots @ self.pair_weights_
-        if self.dnn_input_ is not None:
-            h = (e.reshape(n, -1) if self.dnn_input_ == "concat" else bi).T
-            for W, b in zip(self.dnn_layers_, self.dnn_biases_):
-                h = W @ h
-                h += b[:, None]
-                np.maximum(h, 0, out=h)
-            logit += self.dnn_out_ @ h
-        if self.cin_layers_ is not None:
-            for start in range(0, n, _SCIPY_CIN_BLOCK):
-                stop = min(start + _SCIPY_CIN_BLOCK, n)
-                logit[start:stop] += self._cin_scipy(e[start:stop])
-        return logit
-
-    def _cin_scipy(self, e: np.ndarray) -> np.ndarray:
-        n, m, k = e.shape
-        x0 = np.ascontiguousarray(e.transpose(1, 0, 2))  # (m, n, k)
-        h = x0
-        total = np.zeros(n, dtype=np.float32)
-        start = 0
-        for W, b, kept in zip(self.cin_layers_, self.cin_biases_, self.cin_keep_):
-            z = (h[:, None] * x0[None]).reshape(h.shape[0] * m, n * k)
-            new = (W @ z).reshape(W.shape[0], n, k)
-            new += b[:, None, None]
-            pooled = new[new.shape[0] - kept :].sum(axis=2)  # (kept, n)
-            total += self.cin_out_[start : start + kept] @ pooled
-            start += kept
-            h_next = new.shape[0] - kept
-            h = new[:h_next] if h_next > 0 else new
-        return total
 
     def decision_function(self, X) -> np.ndarray:
         """Logit of the positive class ``classes_[1]``.
@@ -943,93 +785,3 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
-
-
-def _pack(pred: SparseCTRPredictor, kernels) -> tuple[np.ndarray, ...]:
-    """Pack the predictor's parameters into the kernels' four arrays."""
-    K = kernels
-    fp: list[np.ndarray] = []
-    ip: list[np.ndarray] = []
-    pp: list[np.ndarray] = []
-    sizes = {"f": 0, "i": 0, "p": 0}
-
-    def add(kind: str, arr, dtype) -> int:
-        arr = np.asarray(arr, dtype=dtype).reshape(-1)
-        store = {"f": fp, "i": ip, "p": pp}[kind]
-        offset = sizes[kind]
-        store.append(arr)
-        sizes[kind] += arr.shape[0]
-        return offset
-
-    n_dnn = len(pred.dnn_layers_)
-    cin = pred.cin_layers_ or []
-    n_cin = len(cin)
-    meta = np.zeros(K.M_LAYERS + K.DNN_SLOTS * n_dnn + K.CIN_SLOTS * n_cin, np.int64)
-    n_fields = pred.n_features_in_
-    k = pred.embedding_dim_
-    meta[K.M_F] = n_fields
-    meta[K.M_K] = k
-    meta[K.M_NROWS] = pred._table.shape[0]
-    meta[K.M_FM] = int(pred.interaction_ == "fm")
-    meta[K.M_BIAS] = add("f", [pred.bias_], np.float32)
-    pairs = pred.field_pairs_
-    meta[K.M_NPAIRS] = pairs.shape[0]
-    meta[K.M_PAIR_W] = add("f", pred.pair_weights_, np.float32)
-    meta[K.M_PAIR_I] = add("i", np.concatenate([pairs[:, 0], pairs[:, 1]]), np.uint32)
-    meta[K.M_DNN_MODE] = {None: 0, "concat": 1, "bi": 2}[pred.dnn_input_]
-    meta[K.M_DNN_NL] = n_dnn
-    in_width = n_fields * k if pred.dnn_input_ == "concat" else k
-    max_w = 1
-    for i, (W, b) in enumerate(zip(pred.dnn_layers_, pred.dnn_biases_)):
-        d = K.M_LAYERS + K.DNN_SLOTS * i
-        meta[d] = W.shape[1]
-        meta[d + 1] = W.shape[0]
-        meta[d + 2] = add("f", W.data, np.float32)
-        meta[d + 3] = add("i", W.indices, np.uint32)
-        meta[d + 4] = add("p", W.indptr, np.uint64)
-        meta[d + 5] = add("f", b, np.float32)
-        max_w = max(max_w, W.shape[0])
-        in_width = W.shape[0]
-    if pred.dnn_out_ is not None:
-        meta[K.M_DNN_OUT] = add("f", pred.dnn_out_, np.float32)
-        meta[K.M_DNN_LAST] = pred.dnn_out_.shape[0]
-        if pred.dnn_out_.shape[0] != in_width:
-            raise ValueError("dnn.out does not match the last DNN layer.")
-    meta[K.M_MAXW] = max_w
-    meta[K.M_CIN_NL] = n_cin
-    max_h = n_fields
-    if n_cin:
-        meta[K.M_CIN_OUT] = add("f", pred.cin_out_, np.float32)
-        h_in = n_fields
-        for i, (W, b, kept) in enumerate(zip(cin, pred.cin_biases_, pred.cin_keep_)):
-            if W.shape[1] != h_in * n_fields:
-                raise ValueError(
-                    f"cin.layers.{i} has {W.shape[1]} inputs, expected "
-                    f"{h_in * n_fields}."
-                )
-            d = K.M_LAYERS + K.DNN_SLOTS * n_dnn + K.CIN_SLOTS * i
-            h_out = W.shape[0]
-            h_next = h_out - kept if h_out - kept > 0 else h_out
-            meta[d : d + 4] = (h_in, h_out, kept, h_next)
-            meta[d + 4] = add("f", W.data, np.float32)
-            meta[d + 5] = add("i", W.indices, np.uint32)
-            meta[d + 6] = add("p", W.indptr, np.uint64)
-            meta[d + 7] = add("f", b, np.float32)
-            max_h = max(max_h, h_out)
-            h_in = h_next
-    meta[K.M_CIN_MAXH] = max_h
-
-    def cat(parts, dtype):
-        out = np.concatenate(parts).astype(dtype) if parts else np.zeros(1, dtype)
-        if out.shape[0] == 0:
-            out = np.zeros(1, dtype)
-        out.flags.writeable = False
-        return out
-
-    meta.flags.writeable = False
-    return (
-        cat(fp, np.float32),
-        cat(ip, np.uint32),
-        cat(pp, np.uint64),
-        meta,
-    )

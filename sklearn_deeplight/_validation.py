@@ -378,15 +378,6 @@ def check_binary_target(
     return classes, (y == classes[1]).astype(np.float32)
 
 
-def table_sizes(field_dims: np.ndarray, numeric_mask: np.ndarray) -> np.ndarray:
-    """Rows of each field's block of the embedding table.
-
-    A categorical field with ``d`` known codes gets ``d + 1`` rows, the last
-    one its out-of-vocabulary row; a numeric field gets one row.
-    """
-    return np.where(numeric_mask, 1, np.asarray(field_dims, dtype=np.int64) + 1)
-
-
 def global_index(
     codes: np.ndarray, field_dims: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:

@@ -24,7 +24,8 @@ from sklearn_deeplight._ondisk import (
     fit_encoder,
     fit_ondisk,
 )
-from sklearn_deeplight._validation import global_index, table_sizes
+from sklearn_deeplight._spec import table_sizes
+from sklearn_deeplight._validation import global_index
 from sklearn_deeplight.datasets import load_criteo, make_ctr_classification
 from tests.conftest import SHARED_DATA
 
