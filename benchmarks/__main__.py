@@ -16,26 +16,18 @@ real rows and 4,000 generated rows with one seed and
 writes git-ignored ``*.json.tmp`` files and a report under
 ``benchmarks/results/quick_report.tmp/`` (docs/ is left alone); ``all
 --existing`` also runs the sparse-latency and pruning-sweep scripts.
+
+Every script is a module of this package, run from the repository root:
+``python -m benchmarks.<name> [--quick] ...`` (``paper_tables``, ``peer``,
+``report``, ``sparse_latency``, ``pruning_sweep``, ``pruning_recovery``,
+``cin_kernel``, ``scale``, ``train_throughput``); what they share is in
+``benchmarks/_common.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import runpy
-import sys
 import time
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-
-
-def _script(name: str, quick: bool) -> None:
-    argv = sys.argv
-    sys.argv = [str(HERE / name)] + (["--quick"] if quick else [])
-    try:
-        runpy.run_path(str(HERE / name), run_name="__main__")
-    finally:
-        sys.argv = argv
 
 
 def main(argv=None) -> None:
@@ -60,19 +52,23 @@ def main(argv=None) -> None:
     q = ["--quick"] if args.quick else []
     t0 = time.perf_counter()
     if args.what in ("all", "table2"):
-        from benchmarks import paper_tables
+        from . import paper_tables
 
         paper_tables.main(q + (["--parts", args.parts] if args.parts else []))
     if args.what in ("all", "peer"):
-        from benchmarks import peer
+        from . import peer
 
         peer.main(q)
     if args.what == "sparse-latency" or (args.what == "all" and args.existing):
-        _script("sparse_latency.py", args.quick)
+        from . import sparse_latency
+
+        sparse_latency.main(q)
     if args.what == "pruning-sweep" or (args.what == "all" and args.existing):
-        _script("pruning_sweep.py", args.quick)
+        from . import pruning_sweep
+
+        pruning_sweep.main(q)
     if args.what in ("all", "report"):
-        from benchmarks import report
+        from . import report
 
         report.main(q)
     print(f"python -m benchmarks {args.what}: {time.perf_counter() - t0:.1f}s")

@@ -3,7 +3,9 @@
 The numba engine scores a large batch with ``forward_tiled``; until the
 tile-wide CIN (``_cin_tile``) it computed the CIN inside each tile one sample
 at a time, the arithmetic of ``forward_samples``. This times, interleaved in
-one process with one thread (medians over rounds), on a batch of 4,096 rows:
+one process with one thread (``_common.wall_rounds``: per round two warm-up
+calls and at least three timed ones of each, in a shuffled order; medians over
+rounds), on a batch of 4,096 rows:
 
 - ``tiled``: ``forward_tiled`` (tile-wide CIN);
 - ``per_sample``: ``forward_samples`` (the per-sample CIN, the old cost);
@@ -15,8 +17,8 @@ that the two kernels give the same logits.
 
 Usage::
 
-    python benchmarks/cin_kernel.py            # full run, about a minute
-    python benchmarks/cin_kernel.py --quick    # smoke run
+    python -m benchmarks.cin_kernel            # full run, about a minute
+    python -m benchmarks.cin_kernel --quick    # smoke run
 
 Writes ``benchmarks/results/cin_kernel.json`` (``--quick``:
 ``cin_kernel_quick.json.tmp``, git-ignored; ``--out`` to change).
@@ -25,25 +27,21 @@ Writes ``benchmarks/results/cin_kernel.json`` (``--quick``:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from sklearn_deeplight import DeepLightPruning, XDeepFMClassifier, _kernels
 
-from sklearn_deeplight import (  # noqa: E402
-    DeepLightPruning,
-    XDeepFMClassifier,
-    _kernels,
+from ._common import (
+    RESULTS,
+    command_line,
+    machine_info,
+    stamp_loadavg_end,
+    wall_rounds,
+    write_json,
 )
 
 N_FIELDS, N_NUMERIC = 39, 13
@@ -100,12 +98,7 @@ def _measure(est, Xb: np.ndarray, rounds: int) -> dict:
         "per_sample": lambda: _kernels.forward_samples(table, xi, xv, *packed),
         "torch": torch_forward,
     }
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for r in range(rounds):
-        for k in list(fns) if r % 2 == 0 else list(fns)[::-1]:
-            t = time.perf_counter()
-            fns[k]()
-            times[k].append(time.perf_counter() - t)
+    times = wall_rounds(fns, [()], rounds=rounds, min_seconds=0.0)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
         "median_ms": {k: v * 1e3 for k, v in med.items()},
@@ -128,22 +121,15 @@ def main(argv: list[str] | None = None) -> dict:
     rounds = args.rounds or (2 if args.quick else 7)
     batch = 256 if args.quick else 4096
     name = "cin_kernel_quick.json.tmp" if args.quick else "cin_kernel.json"
-    out = args.out or ROOT / "benchmarks" / "results" / name
+    out = args.out or RESULTS / name
     torch.set_num_threads(1)
     rng = np.random.RandomState(0)
     X, y = _data(2000 if args.quick else 6000, rng)
     Xb = X[np.arange(batch) % len(X)]
     report = {
         "benchmark": "cin_kernel",
-        "command": "python benchmarks/cin_kernel.py"
-        + (" --quick" if args.quick else ""),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "threads": 1,
-            "torch": torch.__version__,
-            "loadavg_start": list(os.getloadavg()),
-        },
+        "command": command_line("cin_kernel", argv),
+        "machine": machine_info(1),
         "batch": batch,
         "rounds": rounds,
         "results": {},
@@ -151,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     for label, prune in (("dense", None), ("CIN and DNN pruned 90%", 0.9)):
         est = _model(prune, X, y, args.quick)
         report["results"][label] = _measure(est, Xb, rounds)
-    report["machine"]["loadavg_end"] = list(os.getloadavg())
+    stamp_loadavg_end(report["machine"])
     print(f"xDeepFM, batch {batch}, one thread, medians of {rounds} rounds (ms)")
     print(f"{'model':24s} {'tiled':>9s} {'per-sample':>11s} {'torch':>9s} {'diff':>9s}")
     for label, r in report["results"].items():
@@ -160,8 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{label:24s} {m['tiled']:9.1f} {m['per_sample']:11.1f} {m['torch']:9.1f} "
             f"{r['max_abs_diff_tiled_vs_per_sample']:9.1e}"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_json(out, report)
     print(f"wrote {out}")
     return report
 

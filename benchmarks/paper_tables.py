@@ -54,19 +54,26 @@ Writes ``benchmarks/results/paper_tables.json`` (``--quick``:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from ._common import (
+    RESULTS,
+    ROOT,
+    machine_info,
+    read_json,
+    stamp_loadavg_end,
+    summarize_rounds,
+    time_calls,
+    time_rounds,
+    write_json,
+)
+
 MODELS = ("LR", "FM", "FwFM", "DeepFM", "NFM", "XDeepFM", "DeepFwFM")
 SMALL = {
     "embedding_dim": 10,
@@ -138,44 +145,6 @@ def load_real(name: str, quick: bool = False) -> dict:
             "click_rate_test": float(np.mean(yte)),
         },
     }
-
-
-def machine_info(threads: int = 1) -> dict:
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "threads": threads,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "loadavg_start": list(os.getloadavg()),
-    }
-
-
-def time_calls(fn, inputs, min_s: float = 0.2, reps: int = 5) -> dict:
-    """Median seconds per call over ``reps`` chunks of >= ``min_s`` of calls.
-
-    Wall clock and the calling thread's CPU time (which leaves out waiting
-    for a core on a shared machine).
-    """
-    fn(inputs[0])
-    walls, cpus, i = [], [], 0
-    for _ in range(reps):
-        calls = 0
-        c0, t0 = time.thread_time(), time.perf_counter()
-        while True:
-            fn(inputs[i % len(inputs)])
-            i += 1
-            calls += 1
-            el = time.perf_counter() - t0
-            if el >= min_s:
-                break
-        walls.append(el / calls)
-        cpus.append((time.thread_time() - c0) / calls)
-    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus)}
 
 
 def latency_pair(fn, Z, quick: bool) -> dict:
@@ -380,7 +349,7 @@ def load_generated(quick: bool) -> dict:
     Criteo script): numeric log transform, rare categorical values (< 8 in
     the training rows) share one code; the last 10% of the rows are the test
     split. Returned as float64 arrays (the serving path, no pandas)."""
-    from benchmarks.pruning_sweep import make_data
+    from .pruning_sweep import make_data
 
     n = GEN_ROWS_QUICK if quick else GEN_ROWS
     t0 = time.perf_counter()
@@ -477,7 +446,7 @@ def indexed_latency(pred, Xte, quick: bool, dense=None, lean: bool = False) -> d
     """
     import torch
 
-    from benchmarks.sparse_latency import lean_forward, run_rounds, summarize
+    from .sparse_latency import lean_forward
 
     idx = np.arange(4096) % len(Xte)
     xi, xv = pred.index_input(Xte[idx])
@@ -501,10 +470,10 @@ def indexed_latency(pred, Xte, quick: bool, dense=None, lean: bool = False) -> d
     ):
         base = "torch" if "torch" in impls else "sparse"
         lean_name = "torch_lean" if "torch_lean" in impls else None
-        times = run_rounds(
+        times = time_rounds(
             impls, {"x": pool}, tb["rounds"], tb["min_chunk_s"], tb["reps"]
         )
-        s = summarize(times, base, lean_name)
+        s = summarize_rounds(times, base, lean_name)
         n = 1 if label == "batch1" else 4096
         res = {}
         for name, clocks in s.items():
@@ -527,7 +496,7 @@ def indexed_latency(pred, Xte, quick: bool, dense=None, lean: bool = False) -> d
 def paper_style(dense_est, sparse_est, quick: bool) -> dict:
     """The paper's measure (batch 1, one scalar per-sample kernel both sides,
     the dense model as CSR at density 1): ``sparse_latency.paper_measure``."""
-    from benchmarks.sparse_latency import paper_measure
+    from .sparse_latency import paper_measure
 
     tb = _timing_budget(quick)
     return paper_measure(
@@ -538,7 +507,7 @@ def paper_style(dense_est, sparse_est, quick: bool) -> dict:
 def sizes(est, pred) -> dict:
     """Bytes: the torch state_dict (dense storage) and the saved sparse
     predictor (float32 and float16 embeddings)."""
-    from benchmarks.sparse_latency import saved_bytes, state_dict_bytes
+    from .sparse_latency import saved_bytes, state_dict_bytes
 
     sd_bytes = state_dict_bytes(est.module_)
     p32 = saved_bytes(pred)
@@ -790,7 +759,7 @@ def generated(seeds, quick: bool, parts, save) -> dict:
         gen["seeds_table6"] = list(seeds[:2])
         gen["seconds"]["table6"] = round(time.perf_counter() - t, 1)
         save(gen)
-    gen["machine"]["loadavg_end"] = list(os.getloadavg())
+    stamp_loadavg_end(gen["machine"])
     gen["total_seconds"] = round(time.perf_counter() - t0, 1)
     save(gen)
     return gen
@@ -823,16 +792,12 @@ def main(argv=None) -> dict:
     torch.set_num_threads(1)
     seeds = [0] if args.quick else list(range(args.seeds))
     cmd = "python -m benchmarks table2" + (" --quick" if args.quick else "")
-    report = {}
-    if set(parts) != set(PARTS) and out.exists():
-        report = json.loads(out.read_text())
+    # a subset of the parts updates those keys of an existing file
+    report = read_json(out) if set(parts) != set(PARTS) else {}
     report.update({"benchmark": "paper_tables", "quick": args.quick})
 
-    def save(rep=None):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_text(json.dumps(report, indent=1))
-        tmp.replace(out)
+    def save():
+        write_json(out, report)
 
     with threadpool_limits(1):
         if "real" in parts and not have_data():
@@ -858,7 +823,7 @@ def main(argv=None) -> dict:
                 if dname == "criteo":
                     res["fig2"] = fig2(ds, seeds, args.quick)
                 report["datasets"][dname] = res
-            report["machine"]["loadavg_end"] = list(os.getloadavg())
+            stamp_loadavg_end(report["machine"])
             report["total_seconds"] = round(time.perf_counter() - t_all, 1)
             save()
         gen_parts = [p for p in parts if p.startswith("gen-")]

@@ -29,25 +29,27 @@ Writes ``benchmarks/results/peer.json`` (``--quick``: ``peer_quick.json.tmp``):
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.paper_tables import (
+from ._common import (
     RESULTS,
+    machine_info,
+    stamp_loadavg_end,
+    time_calls,
+    write_json,
+)
+from .paper_tables import (
     SMALL,
     as_array,
     have_data,
     load_real,
-    machine_info,
     make_model,
     mean_std,
     scores,
-    time_calls,
 )
 
 CANNOT = {
@@ -302,10 +304,9 @@ def main(argv=None) -> dict:
                 report["models"].setdefault(name, {})[dname] = run_dataset(
                     ds, seeds, args.quick, name
                 )
-    report["machine"]["loadavg_end"] = list(os.getloadavg())
+    stamp_loadavg_end(report["machine"])
     report["total_seconds"] = round(time.perf_counter() - t_all, 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_json(out, report)
     print(f"wrote {out} in {report['total_seconds']}s", flush=True)
     return report
 

@@ -21,9 +21,9 @@ weight.
 
 Usage::
 
-    python benchmarks/pruning_recovery.py --quick          # seconds
-    python benchmarks/pruning_recovery.py                  # all data, 3 seeds
-    python benchmarks/pruning_recovery.py --data criteo --variants default,masks
+    python -m benchmarks.pruning_recovery --quick          # seconds
+    python -m benchmarks.pruning_recovery                  # all data, 3 seeds
+    python -m benchmarks.pruning_recovery --data criteo --variants default,masks
 
 Writes ``benchmarks/results/pruning_recovery.json`` (``--quick``:
 ``pruning_recovery_quick.json.tmp``) after every fit and prints a table of
@@ -33,28 +33,22 @@ mean test AUC per variant and structure, with the difference to dense.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.paper_tables import (  # noqa: E402
+from ._common import (
     RESULTS,
-    SMALL,
-    have_data,
-    load_real,
+    command_line,
     machine_info,
-    scores,
+    merge_results,
+    stamp_loadavg_end,
+    write_json,
 )
+from .paper_tables import SMALL, have_data, load_real, scores
 
 STRUCTURES = {
     "D-90% R-90% F-40%": {"dnn": 0.9, "field_pairs": 0.9, "embeddings": 0.4},
@@ -85,7 +79,7 @@ GEN_ROWS = 100_000
 
 
 def load_generated(n: int) -> dict:
-    from benchmarks.pruning_sweep import make_data
+    from .pruning_sweep import make_data
 
     Xtr, ytr, Xte, yte = make_data(n, seed=0)
     return {
@@ -194,31 +188,32 @@ def main(argv=None) -> dict:
         else RESULTS
         / ("pruning_recovery_quick.json.tmp" if args.quick else "pruning_recovery.json")
     )
-    result = {}
-    if out_path.exists() and not args.quick:
-        result = json.loads(out_path.read_text())
-    result.update(
-        benchmark="pruning_recovery",
-        command="python benchmarks/pruning_recovery.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        base_settings={
-            k: list(v) if isinstance(v, tuple) else v for k, v in BASE.items()
-        },
-        generated_settings={
-            k: list(v) if isinstance(v, tuple) else v for k, v in GENERATED.items()
-        },
-        variants={k: {"estimator": e, "pruning": p} for k, (e, p) in VARIANTS.items()},
-        structures={k: v for k, v in STRUCTURES.items()},
-        machine=machine_info(1),
+    # the cells of an earlier full run are kept; this run's replace theirs
+    result = merge_results(
+        out_path,
+        dict(
+            benchmark="pruning_recovery",
+            command=command_line("pruning_recovery", argv),
+            base_settings={
+                k: list(v) if isinstance(v, tuple) else v for k, v in BASE.items()
+            },
+            generated_settings={
+                k: list(v) if isinstance(v, tuple) else v for k, v in GENERATED.items()
+            },
+            variants={
+                k: {"estimator": e, "pruning": p} for k, (e, p) in VARIANTS.items()
+            },
+            structures={k: v for k, v in STRUCTURES.items()},
+            machine=machine_info(1),
+        ),
+        fresh=args.quick,
     )
     result.setdefault("data", {})
     t_start = time.perf_counter()
 
     def save():
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(out_path.name + ".part")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, out_path)
+        stamp_loadavg_end(result["machine"])
+        write_json(out_path, result)
 
     for name in datasets:
         if name in ("criteo", "avazu"):

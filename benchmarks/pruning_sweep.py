@@ -37,8 +37,8 @@ sparsity look like a regulariser.
 
 Usage::
 
-    python benchmarks/pruning_sweep.py --quick   # smoke run: 10k rows, seconds
-    python benchmarks/pruning_sweep.py           # full run: 500k rows
+    python -m benchmarks.pruning_sweep --quick   # smoke run: 10k rows, seconds
+    python -m benchmarks.pruning_sweep           # full run: 500k rows
 
 Full-run cost, measured on a shared, busy 2-core CPU box (one torch
 thread): about 0.6 s per iteration of the 400x3 model at batch 2,048, i.e.
@@ -57,9 +57,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -68,15 +65,11 @@ import pandas as pd
 import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from sklearn_deeplight import DeepFwFMClassifier
+from sklearn_deeplight._pruning import DeepLightPruning
+from sklearn_deeplight.datasets import make_ctr_classification
 
-from sklearn_deeplight import DeepFwFMClassifier  # noqa: E402
-from sklearn_deeplight._pruning import DeepLightPruning  # noqa: E402
-from sklearn_deeplight.datasets import make_ctr_classification  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+from ._common import RESULTS, machine_info, stamp_loadavg_end, write_json
 
 FULL_SWEEPS = {
     "fig4": [dict(dnn=s) for s in (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)],
@@ -265,7 +258,7 @@ def main(argv=None) -> int:
         "--structures",
         default=None,
         help="only these structures of the experiments, e.g. "
-        "'D-0% & R-0% & F-0%;D-90% & R-90% & F-40%' (';'-separated)",
+        "'D-0%% & R-0%% & F-0%%;D-90%% & R-90%% & F-40%%' (';'-separated)",
     )
     parser.add_argument(
         "--patience",
@@ -338,13 +331,7 @@ def main(argv=None) -> int:
             "click_rate_train": float(np.mean(y_train)),
             "seconds": round(data_seconds, 2),
         },
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(),
-        },
+        "machine": machine_info(),
         "experiments": {
             e: [structure_name(t) for t in sweep] for e, sweep in experiments.items()
         },
@@ -366,10 +353,8 @@ def main(argv=None) -> int:
             result = fit_one(full, data, args)
             meta["results"].append(result)
             meta["total_seconds"] = round(time.perf_counter() - t0, 1)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(meta, indent=2))
-            tmp.replace(out)
+            stamp_loadavg_end(meta["machine"])
+            write_json(out, meta, indent=2)
             print(
                 f"[{exp}] {result['structure']}: AUC {result['auc']:.4f} "
                 f"logloss {result['logloss']:.4f} ({result['fit_seconds']:.0f}s)",

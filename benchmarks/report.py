@@ -9,13 +9,11 @@ Every number in the page comes from those files.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from ._common import RESULTS, ROOT, machine_fields, read_json
 
 
 def _load(name: str, quick: bool):
@@ -25,7 +23,7 @@ def _load(name: str, quick: bool):
         else [RESULTS / f"{name}.json"]
     ):
         if p.exists():
-            return json.loads(p.read_text())
+            return read_json(p)
     return None
 
 
@@ -34,6 +32,9 @@ def _ms(d) -> str:
 
 
 def _machine(m) -> str:
+    """A results file's ``machine`` dict (``_common.machine_info``'s shape, or
+    an older file's key names) in words."""
+    m = machine_fields(m)
     la = m.get("loadavg_start")
     load = f", load average {la[0]:.1f} at start" if la else ""
     return (
@@ -277,7 +278,8 @@ def pruning_md(ps, img, rel) -> list[str]:
         f"{ps['data']['n_test']:,} test rows, {ps['data']['n_fields']} fields; "
         f"DeepFwFM DNN {c['hidden']}, k={c['embedding_dim']}, {stop}; pruning "
         f"under the library's defaults{' but ' + pruning if pruning else ''}; "
-        f"{ps['machine'].get('cpu_count')} cores, {c['threads']} thread; "
+        f"{machine_fields(ps['machine']).get('cpu_count')} cores, "
+        f"{c['threads']} thread; "
         f"{ps.get('total_seconds', 0) / 60:.0f} min). One seed: no spread.",
         "",
         "| structure | test AUC | vs dense | logloss | nonzero / total params "
@@ -307,8 +309,8 @@ def pruning_md(ps, img, rel) -> list[str]:
             ax.set_title(k.replace("fig", "Fig. "))
         fig.suptitle(
             "generated Criteo-shaped data; "
-            f"{ps['machine'].get('cpu_count')} cores, 1 thread; "
-            "`python benchmarks/pruning_sweep.py`",
+            f"{machine_fields(ps['machine']).get('cpu_count')} cores, 1 thread; "
+            "`python -m benchmarks.pruning_sweep`",
             fontsize=8,
         )
         fig.tight_layout()
@@ -601,7 +603,7 @@ def latency_sweep_md(g, ps, img, rel) -> list[str]:
         "AUC: benchmarks/results/pruning_sweep.json "
         f"({psd.get('n_train', 0):,} generated training rows, DNN "
         f"{'x'.join(str(h) for h in psc.get('hidden', []))}, one seed; "
-        "`python benchmarks/pruning_sweep.py`)\nlatency: "
+        "`python -m benchmarks.pruning_sweep`)\nlatency: "
         f"N-400 DeepFwFM on {g['data']['n_train']:,} generated rows, "
         f"{_machine(g['machine'])}; `{g['command']}`",
         fontsize=8,
@@ -727,7 +729,7 @@ def honesty_md(sl, g=None) -> list[str]:
             f"{pm['cpu']['speedup']:.1f}x CPU / {pm['wall']['speedup']:.1f}x wall."
         )
     if sl:
-        la = sl.get("machine", {}).get("loadavg")
+        la = machine_fields(sl.get("machine", {})).get("loadavg_start")
         if la:
             L += [
                 "",

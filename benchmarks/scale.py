@@ -22,9 +22,9 @@ is then the same at every size: what grows is the number of rows.
 
 Usage::
 
-    python benchmarks/scale.py                         # 1M, 4M, 16M rows
-    python benchmarks/scale.py --sizes 1000000 4000000 --baseline
-    python benchmarks/scale.py --quick                 # seconds
+    python -m benchmarks.scale                         # 1M, 4M, 16M rows
+    python -m benchmarks.scale --sizes 1000000 4000000 --baseline
+    python -m benchmarks.scale --quick                 # seconds
 
 Writes ``benchmarks/results/scale.json`` (``--quick``: ``scale_quick.json.tmp``,
 git-ignored) and prints a table. Logs and encoded files go to ``--workdir``
@@ -48,9 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from ._common import RESULTS, command_line, machine_info, write_json
 
 CHUNK_ROWS = 100_000
 CARDINALITIES = (
@@ -205,7 +203,8 @@ PHASES = {
 
 
 def run_phase(phase: str, args, shuffle: str = "blocks", **paths) -> dict:
-    cmd = [sys.executable, __file__, "--phase", phase]
+    # this module again, as the driver runs (``-m``, from the same folder)
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--phase", phase]
     cmd += ["--threads", str(args.threads), "--min-frequency", str(args.min_frequency)]
     cmd += ["--shuffle", shuffle]
     for k, v in paths.items():
@@ -307,29 +306,28 @@ def main(argv=None) -> int:
         [20_000, 80_000] if args.quick else [10**6, 4 * 10**6, 16 * 10**6]
     )
     pool_rows = args.pool_rows or (20_000 if args.quick else 500_000)
-    out = args.out or ROOT / "benchmarks" / "results" / (
-        "scale_quick.json.tmp" if args.quick else "scale.json"
-    )
+    out = args.out or RESULTS / ("scale_quick.json.tmp" if args.quick else "scale.json")
     own_tmp = args.workdir is None
     workdir = (
         Path(tempfile.mkdtemp(prefix="deeplight-scale-")) if own_tmp else args.workdir
     )
     workdir.mkdir(parents=True, exist_ok=True)
 
-    import torch
-
     import sklearn_deeplight
 
+    # this file's layout predates the "machine" dict of the other scripts:
+    # the same information, at the top level
+    machine = machine_info(args.threads)
     report = {
         "benchmark": "scale",
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
+        "command": command_line("scale", argv),
+        "python": machine["python"],
+        "torch": machine["torch"],
         "sklearn_deeplight": sklearn_deeplight.__version__,
         "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "threads": args.threads,
+        "cpus": machine["cpu_count"],
+        "load_average": machine["loadavg_start"],
+        "threads": machine["threads"],
         "chunk_rows": CHUNK_ROWS,
         "pool_rows": pool_rows,
         "model": "DeepFwFMClassifier(embedding_dim=8, hidden_units=(64, 64), "
@@ -370,8 +368,7 @@ def main(argv=None) -> int:
                 row["in_memory"] = run_phase("in_memory", args, log=log)
                 print(f"  in_memory: {row['in_memory']}", file=sys.stderr, flush=True)
             report["results"].append(row)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(report, indent=1) + "\n")  # after each size
+            write_json(out, report, newline=True)  # after each size
             if not args.keep:
                 log.unlink()
                 encoder.unlink()

@@ -27,8 +27,8 @@ indexed arrays ``xi``, ``xv`` and return numpy logits).
 
 Usage::
 
-    python benchmarks/sparse_latency.py            # full run, minutes
-    python benchmarks/sparse_latency.py --quick    # smoke run, seconds
+    python -m benchmarks.sparse_latency            # full run, minutes
+    python -m benchmarks.sparse_latency --quick    # smoke run, seconds
 
 Writes ``benchmarks/results/sparse_latency.json`` (``--quick``:
 ``sparse_latency_quick.json.tmp``, git-ignored; ``--out`` to change).
@@ -38,28 +38,27 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
-import platform
-import random
-import statistics
-import sys
 import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import joblib
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from sklearn_deeplight import DeepFwFMClassifier
+from sklearn_deeplight._validation import global_index
 
-from sklearn_deeplight import DeepFwFMClassifier  # noqa: E402
-from sklearn_deeplight._validation import global_index  # noqa: E402
+from ._common import (
+    RESULTS,
+    machine_info,
+    stamp_loadavg_end,
+    summarize_rounds,
+    time_rounds,
+    write_json,
+)
 
 CRITEO_ROWS = 1_326_055
 AVAZU_ROWS = 1_544_392
@@ -163,72 +162,6 @@ def raw_matrix(est, codes, values) -> np.ndarray:
     X = codes.astype(np.float64)
     X[:, est.numeric_fields_] = values[:, est.numeric_fields_]
     return X
-
-
-def run_rounds(
-    impls: dict, pools: dict, rounds: int, min_chunk_s: float, reps: int = 5
-) -> dict:
-    """Interleaved timing.
-
-    Returns, per implementation, the per-round seconds per call measured on
-    the wall clock (``"wall"``) and as the calling thread's CPU time
-    (``"cpu"``, which leaves out the time the process waits for a core on a
-    shared machine; every implementation here computes in the calling
-    thread).
-    """
-    times = {name: {"wall": [], "cpu": []} for name in impls}
-    names = list(impls)
-    rng = random.Random(0)
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            fn, kind = impls[name]
-            pool = pools[kind]
-            fn(*pool[0])
-            fn(*pool[1 % len(pool)])
-            walls, cpus = [], []
-            i = 0
-            for _ in range(reps):
-                calls = 0
-                c0 = time.thread_time()
-                t0 = time.perf_counter()
-                while True:
-                    fn(*pool[i % len(pool)])
-                    i += 1
-                    calls += 1
-                    elapsed = time.perf_counter() - t0
-                    if elapsed >= min_chunk_s:
-                        break
-                cpu = time.thread_time() - c0
-                walls.append(elapsed / calls)
-                cpus.append(cpu / calls)
-            times[name]["wall"].append(statistics.median(walls))
-            times[name]["cpu"].append(statistics.median(cpus))
-    return times
-
-
-def summarize(times: dict, baseline: str, lean: str | None = None) -> dict:
-    """Medians and per-round ratios to ``baseline`` (and to ``lean``)."""
-    out = {}
-    for name, clocks in times.items():
-        out[name] = {}
-        for clock, vals in clocks.items():
-            base = times[baseline][clock]
-            ratios = [b / v for b, v in zip(base, vals)]
-            out[name][clock] = {
-                "median_s": statistics.median(vals),
-                "p10_s": float(np.percentile(vals, 10)),
-                "p90_s": float(np.percentile(vals, 90)),
-                "speedup_vs_torch": statistics.median(ratios),
-                "speedup_p10": float(np.percentile(ratios, 10)),
-                "speedup_p90": float(np.percentile(ratios, 90)),
-            }
-            if lean is not None:
-                lean_ratios = [b / v for b, v in zip(times[lean][clock], vals)]
-                out[name][clock]["speedup_vs_torch_lean"] = statistics.median(
-                    lean_ratios
-                )
-    return out
 
 
 def lean_forward(module):
@@ -335,8 +268,10 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
             "predictor.predict_proba": (pred.predict_proba, "raw"),
         }
         n_rounds = rounds if B < 4096 else max(1, rounds // 2)
-        times = run_rounds(impls, pools, n_rounds, min_chunk_s, reps)
-        results["batches"][str(B)] = summarize(times, "torch_dense", "torch_lean")
+        times = time_rounds(impls, pools, n_rounds, min_chunk_s, reps)
+        results["batches"][str(B)] = summarize_rounds(
+            times, "torch_dense", "torch_lean"
+        )
         line = "  ".join(
             f"{k}={v['wall']['median_s'] * 1e6:.1f}us"
             f"({v['wall']['speedup_vs_torch']:.1f}x"
@@ -361,8 +296,8 @@ def paper_measure(est_dense, est_sparse, rounds, min_chunk_s, reps):
         "dense_as_csr": (dense.decision_function_indexed, "idx"),
         "sparse": (sparse.decision_function_indexed, "idx"),
     }
-    times = run_rounds(impls, {"idx": pool}, rounds, min_chunk_s, reps)
-    s = summarize(times, "dense_as_csr")
+    times = time_rounds(impls, {"idx": pool}, rounds, min_chunk_s, reps)
+    s = summarize_rounds(times, "dense_as_csr")
     return {
         clock: {
             "dense_as_csr_us": s["dense_as_csr"][clock]["median_s"] * 1e6,
@@ -502,7 +437,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.out is None:  # the smoke run's output is git-ignored (*.tmp)
         name = "sparse_latency_quick.json.tmp" if args.quick else "sparse_latency.json"
-        args.out = str(ROOT / "benchmarks" / "results" / name)
+        args.out = str(RESULTS / name)
     warnings.filterwarnings("ignore")
     scale = 0.01 if args.quick else 1.0
     rounds = 1 if args.quick else args.rounds
@@ -514,17 +449,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(1)
     numba.set_num_threads(1)
     report = {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "numba": numba.__version__,
-            "numpy": np.__version__,
-            "loadavg": os.getloadavg(),
-            "threads": 1,
-        },
+        "machine": machine_info(1, numba=numba.__version__),
         "quick": args.quick,
         "rounds": rounds,
         "repetitions": reps,
@@ -574,9 +499,8 @@ def main(argv=None) -> dict:
     table = fmt_table(report)
     report["table_markdown"] = table
     print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    stamp_loadavg_end(report["machine"])
+    out = write_json(args.out, report, indent=2)
     print(f"\nwrote {out}")
     return report
 

@@ -13,8 +13,8 @@ unless ``--threads`` says otherwise.
 
 Usage::
 
-    python benchmarks/train_throughput.py            # full run
-    python benchmarks/train_throughput.py --quick    # smoke run, seconds
+    python -m benchmarks.train_throughput            # full run
+    python -m benchmarks.train_throughput --quick    # smoke run, seconds
 
 Writes ``benchmarks/results/train_throughput.json`` (``--out`` to change).
 """
@@ -22,23 +22,23 @@ Writes ``benchmarks/results/train_throughput.json`` (``--out`` to change).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import sklearn_deeplight as sdl
 
-import sklearn_deeplight as sdl  # noqa: E402
+from ._common import (
+    RESULTS,
+    command_line,
+    machine_info,
+    stamp_loadavg_end,
+    write_json,
+)
 
 N_NUMERIC, N_CATEGORICAL = 13, 26
 CRITEO_ROWS = 1_326_042  # categorical vocabulary of the paper's Criteo
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "benchmarks" / "results" / "train_throughput.json",
+        default=RESULTS / "train_throughput.json",
     )
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     bs = 256 if args.quick else args.batch_size
     if args.threads:
         torch.set_num_threads(args.threads)
+    machine = machine_info()
     rng = np.random.RandomState(0)
     n = bs * steps
     X, y, n_rows = criteo_shaped(n, rng, scale=0.001 if args.quick else 1.0)
@@ -141,14 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     result = {
         "benchmark": "train_throughput",
-        "command": "python benchmarks/train_throughput.py"
-        + (" --quick" if args.quick else ""),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
+        "command": command_line("train_throughput", argv),
+        "machine": stamp_loadavg_end(machine),
         "shape": {
             "fields": N_NUMERIC + N_CATEGORICAL,
             "numeric": N_NUMERIC,
@@ -159,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "results": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_json(args.out, result, indent=2)
     print(f"\nwrote {args.out}")
     return 0
 

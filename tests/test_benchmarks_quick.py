@@ -37,7 +37,6 @@ def test_entry_point_help():
 
 
 def test_md_to_rst():
-    sys.path.insert(0, str(ROOT))
     from benchmarks.report import md_to_rst
 
     rst = md_to_rst(
@@ -61,7 +60,6 @@ def test_md_to_rst():
 
 def test_quick_tables_small_slice():
     pytest.importorskip("matplotlib")
-    sys.path.insert(0, str(ROOT))
     from benchmarks import paper_tables
 
     if not paper_tables.have_data():
@@ -76,7 +74,6 @@ def test_quick_tables_small_slice():
 
 
 def test_n_x_width():
-    sys.path.insert(0, str(ROOT))
     from benchmarks.paper_tables import n_x_width
 
     # The paper's Criteo rows of Table 4: D-90% ~ N-87, D-99% ~ N-15 (DNN
@@ -120,7 +117,7 @@ def test_all_quick_end_to_end():
 def test_cin_kernel_quick(tmp_path):
     out = tmp_path / "cin.json"
     r = subprocess.run(
-        [sys.executable, "benchmarks/cin_kernel.py", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.cin_kernel", "--quick", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
