@@ -20,9 +20,9 @@ _LAZY = {
     "XDeepFMClassifier": "._classifiers",
     "DeepFwFMClassifier": "._classifiers",
     "DeepLightPruning": "._pruning",
-    "pruning_schedule": "._pruning",
-    "reach_iteration": "._pruning",
-    "auto_damping_steps": "._pruning",
+    "pruning_schedule": "._schedule",
+    "reach_iteration": "._schedule",
+    "auto_damping_steps": "._schedule",
     "SparseCTRPredictor": "._sparse",
     "FieldEncoder": "._encoder",
     "criteo_numeric_transform": "._encoder",
@@ -65,12 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ._encoder import FieldEncoder, criteo_numeric_transform
     from ._persistence import load, save
-    from ._pruning import (
-        DeepLightPruning,
-        auto_damping_steps,
-        pruning_schedule,
-        reach_iteration,
-    )
+    from ._pruning import DeepLightPruning
+    from ._schedule import auto_damping_steps, pruning_schedule, reach_iteration
     from ._sparse import SparseCTRPredictor
 
 

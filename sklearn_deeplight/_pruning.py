@@ -5,8 +5,13 @@ DeepLight paper prunes: the hidden-layer weights of the DNN, the field-pair
 matrix R of the FwFM part, the second-order embedding table, and (Table 6) the
 filters of xDeepFM's CIN. It follows the authors' code (WayneDW/sDeepFwFM,
 ``DeepFMs.fit``) step for step, with the deviations listed in the class
-docstring. :func:`sparsity_report` and :func:`field_pair_matrix` read a pruned
-module; the estimators expose them as ``sparsity_report()`` and
+docstring. The schedule it follows (:func:`pruning_schedule`,
+:func:`reach_iteration`, :func:`auto_damping_steps`) is pure arithmetic, in
+:mod:`sklearn_deeplight._schedule`, re-exported here. The components a module
+declares and the exact magnitude selection of a threshold are in
+:mod:`sklearn_deeplight._masks`, with :func:`sparsity_report` and
+:func:`field_pair_matrix` that read a pruned module (re-exported here too);
+the estimators expose them as ``sparsity_report()`` and
 ``field_pair_importance()``.
 
 Which parameters form each component, and whether it gets one threshold or
@@ -31,13 +36,33 @@ Never pruned: biases, BatchNorm parameters, the output layers ``dnn.out`` and
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
 from torch import nn
+
+from ._masks import (
+    COMPONENTS,
+    _bottom_k,
+    _n_to_prune,
+    _parts,
+    component_parameters,
+    field_pair_matrix,
+    sparsity_report,
+)
+from ._schedule import (
+    _MIN_RAMP_STEPS,
+    PAPER_PRUNING_EPOCHS,
+    PAPER_RAMP_FRACTION,
+    _check_fraction,
+    _check_int,
+    _check_positive,
+    auto_damping_steps,
+    pruning_schedule,
+    reach_iteration,
+)
 
 __all__ = [
     "COMPONENTS",
@@ -51,22 +76,6 @@ __all__ = [
     "sparsity_report",
 ]
 
-#: The prunable components, in report order.
-COMPONENTS = ("embeddings", "dnn", "field_pairs", "cin")
-
-# The share of the target at which the ramp ends (1 - D^(t/U) = 0.99): from
-# there on every component is pruned to its full target.
-_AUTO_REACH = 0.99
-
-# The paper's published Criteo run: 8 pruning epochs of ~20,100 iterations
-# (45M rows, batch 2,048) with D = 0.99, U = 100 reach 99% of the targets after
-# U ln(0.01) / ln(D) = 45,821 iterations, 28.5% of the 160,800. The default
-# ramp_fraction, so that damping_steps="auto" gives back U = 100 on that run.
-PAPER_RAMP_FRACTION = 0.285
-# ... and its 8 pruning epochs: "auto" scales the ramp to at most that many
-# pruning epochs (at most 2.3 epochs of ramp).
-PAPER_PRUNING_EPOCHS = 8
-
 # A prune that raises a component's rate by more than this share of its
 # weights at once, with no schedule step before it, is a one-shot prune.
 _ONE_SHOT = 0.05
@@ -74,240 +83,6 @@ _ONE_SHOT = 0.05
 # Training batches of the BatchNorm recomputation at the end of each pruning
 # epoch (the final one after training uses them all).
 _BN_BATCHES = 100
-
-# Fewest prune steps a ramp is split into: with a short run, pruning every
-# ``prune_every`` iterations would leave the ramp only one or two steps.
-_MIN_RAMP_STEPS = 10
-
-
-def reach_iteration(damping: float = 0.99, damping_steps: float = 100.0) -> float:
-    """Iterations after which the DeepLight schedule reaches 99% of its target.
-
-    ``t = U ln(0.01) / ln(D)``; from there :class:`DeepLightPruning` prunes to
-    the full target (the end of the ramp), and the rest of the run fine-tunes
-    the final structure. With the paper's constants (0.99, 100): 45,821.
-
-    Parameters
-    ----------
-    damping : float, default=0.99
-        Damping ratio ``D`` in (0, 1).
-    damping_steps : float, default=100.0
-        Damping period ``U`` in iterations (> 0).
-
-    Returns
-    -------
-    t : float
-        Iterations since the warm-up.
-
-    See Also
-    --------
-    pruning_schedule : The sparsity rate after ``t`` iterations.
-
-    Examples
-    --------
-    >>> from sklearn_deeplight import reach_iteration
-    >>> round(reach_iteration(0.99, 100))
-    45821
-    """
-    _check_fraction("damping", damping, low_open=True, high_open=True)
-    _check_positive("damping_steps", damping_steps)
-    return float(damping_steps) * math.log(1 - _AUTO_REACH) / math.log(damping)
-
-
-def auto_damping_steps(
-    pruning_iterations: float,
-    ramp_fraction: float = PAPER_RAMP_FRACTION,
-    damping: float = 0.99,
-) -> float:
-    """The damping period ``U`` that ``damping_steps="auto"`` sets for a run.
-
-    ``U = ramp_fraction * T * ln(D) / ln(0.01)`` for ``T`` pruning
-    iterations, so that the schedule reaches 99% of the targets (and then the
-    full targets) after ``ramp_fraction * T`` iterations.
-
-    Parameters
-    ----------
-    pruning_iterations : float
-        Training iterations after the warm-up, ``T`` (> 0).
-    ramp_fraction : float, default=0.285
-        Share of ``T`` that the ramp takes.
-    damping : float, default=0.99
-        Damping ratio ``D`` in (0, 1).
-
-    Returns
-    -------
-    damping_steps : float
-        The damping period ``U`` in iterations.
-
-    See Also
-    --------
-    DeepLightPruning : The callback that uses it.
-
-    Examples
-    --------
-    The paper's Criteo run (8 pruning epochs of 20,100 iterations) gives back
-    the paper's ``U = 100``; a run of 9 iterations per epoch gets a short one:
-
-    >>> from sklearn_deeplight import auto_damping_steps
-    >>> round(auto_damping_steps(8 * 20_100), 1)
-    100.0
-    >>> round(auto_damping_steps(9 * 8), 3)
-    0.045
-    """
-    _check_positive("pruning_iterations", pruning_iterations)
-    _check_fraction("ramp_fraction", ramp_fraction, low_open=True, high_open=False)
-    _check_fraction("damping", damping, low_open=True, high_open=True)
-    ramp = ramp_fraction * float(pruning_iterations)
-    return ramp * math.log(damping) / math.log(1 - _AUTO_REACH)
-
-
-def pruning_schedule(
-    t: float | np.ndarray,
-    target: float,
-    damping: float = 0.99,
-    damping_steps: float = 100.0,
-) -> float | np.ndarray:
-    """Sparsity rate of the DeepLight schedule after ``t`` iterations.
-
-    ``s_t = target * (1 - damping ** (t / damping_steps))``: the paper's
-    Alg. 1 as the authors' code computes it (the printed ``D^k / U`` is a
-    typo for ``D^(k/U)``), with ``t`` the number of training iterations
-    (batches) since the warm-up ended, not the number of pruning steps. With
-    the paper's constants (0.99, 100) the rate is half the target after 6,897
-    iterations and 90% of it after 22,910.
-
-    Parameters
-    ----------
-    t : float or ndarray
-        Training iterations since the warm-up (non-negative).
-    target : float
-        Target sparsity ``S`` in [0, 1].
-    damping : float, default=0.99
-        Damping ratio ``D`` in (0, 1).
-    damping_steps : float, default=100.0
-        Damping period ``U`` in iterations (> 0).
-
-    Returns
-    -------
-    rate : float or ndarray
-        The sparsity rate ``s_t``, a float for scalar ``t``.
-
-    See Also
-    --------
-    DeepLightPruning : The fit-time callback that follows this schedule.
-
-    Examples
-    --------
-    >>> from sklearn_deeplight import pruning_schedule
-    >>> round(pruning_schedule(0, 0.9), 6)
-    0.0
-    >>> round(pruning_schedule(6897, 0.9), 4)
-    0.45
-    >>> pruning_schedule([100, 1000], 1.0).round(4)
-    array([0.01  , 0.0956])
-    """
-    _check_fraction("target", target, low_open=False, high_open=False)
-    _check_fraction("damping", damping, low_open=True, high_open=True)
-    _check_positive("damping_steps", damping_steps)
-    t_arr = np.asarray(t, dtype=np.float64)
-    if np.any(~np.isfinite(t_arr)) or np.any(t_arr < 0):
-        raise ValueError(f"t must be non-negative and finite, got {t!r}.")
-    rate = target * (1.0 - np.power(float(damping), t_arr / float(damping_steps)))
-    return float(rate) if rate.ndim == 0 else rate
-
-
-def _check_fraction(name, value, *, low_open, high_open):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value)
-    if ok:
-        ok = (value > 0 if low_open else value >= 0) and (
-            value < 1 if high_open else value <= 1
-        )
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must be a number in {lo}0, 1{hi}, got {value!r}.")
-
-
-def _check_positive(name, value):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
-
-
-def _check_int(name, value, minimum):
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-
-
-def component_parameters(
-    module: nn.Module,
-) -> dict[str, list[tuple[str, nn.Parameter]]]:
-    """The prunable parameters of ``module``, grouped by component.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        A module that declares its prunable parts (``prunable_parts()``, as
-        the modules of :mod:`sklearn_deeplight._modules` do); any other
-        module has none.
-
-    Returns
-    -------
-    groups : dict
-        ``{component: [(parameter name, parameter), ...]}`` for the
-        components the module has, in the order of :data:`COMPONENTS`.
-    """
-    return {c: list(part.params) for c, part in _parts(module).items()}
-
-
-def _parts(module: nn.Module) -> dict:
-    """``module.prunable_parts()`` in the order of :data:`COMPONENTS`."""
-    declare = getattr(module, "prunable_parts", None)
-    parts = declare() if callable(declare) else {}
-    unknown = set(parts) - set(COMPONENTS)
-    if unknown:
-        raise ValueError(
-            f"{type(module).__name__}.prunable_parts() declares components "
-            f"{sorted(unknown)} that DeepLightPruning has no target for; its "
-            f"targets are {list(COMPONENTS)}."
-        )
-    return {c: parts[c] for c in COMPONENTS if c in parts}
-
-
-def _n_to_prune(rate: float, numel: int) -> int:
-    """Entries to zero for ``rate``: round half up of ``rate * numel``."""
-    return min(numel, max(0, int(math.floor(rate * numel + 0.5))))
-
-
-def _bottom_k(score: torch.Tensor, k: int) -> torch.Tensor:
-    """Boolean mask of exactly ``k`` smallest entries of the 1-D ``score``.
-
-    Entries tied at the k-th value are taken in index order, so the mask is
-    deterministic and has exactly ``k`` True entries.
-    """
-    n = score.numel()
-    mask = torch.zeros(n, dtype=torch.bool, device=score.device)
-    if k <= 0:
-        return mask
-    if k >= n:
-        mask[:] = True
-        return mask
-    kth = torch.kthvalue(score, k).values
-    below = score < kth
-    missing = k - int(below.sum())
-    mask |= below
-    if missing > 0:
-        tied = torch.nonzero(score == kth).squeeze(1)[:missing]
-        mask[tied] = True
-    return mask
 
 
 class DeepLightPruning(Callback):
@@ -906,105 +681,3 @@ def _recalibrate_batchnorm(net, dataset_train, max_batches: int | None = None) -
             m.momentum = momentum
         module.train(was_training)
     return True
-
-
-def sparsity_report(module: nn.Module):
-    """Nonzero weights per prunable component of a module.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        A module following the parameter names of
-        :mod:`sklearn_deeplight._modules`.
-
-    Returns
-    -------
-    report : pandas.DataFrame
-        Indexed by ``component`` (those of ``embeddings``, ``dnn``,
-        ``field_pairs``, ``cin`` the module has, as defined in
-        :class:`DeepLightPruning`: DNN and CIN count their hidden/filter
-        weights only), with columns ``total`` (elements), ``nonzero``,
-        ``sparsity`` (``1 - nonzero / total``) and ``bytes`` (of the nonzero
-        values at the parameters' dtype, e.g. 4 per float32).
-
-    Examples
-    --------
-    >>> from sklearn_deeplight._modules import FwFMModule
-    >>> from sklearn_deeplight._pruning import sparsity_report
-    >>> module = FwFMModule([3, 4, 5], embedding_dim=2)
-    >>> sparsity_report(module)  # doctest: +NORMALIZE_WHITESPACE
-                 total  nonzero  sparsity  bytes
-    component
-    embeddings      24       24       0.0     96
-    field_pairs      3        3       0.0     12
-    """
-    import pandas as pd
-
-    rows = {}
-    for comp, params in component_parameters(module).items():
-        total = sum(p.numel() for _, p in params)
-        counts = [(int(torch.count_nonzero(p.detach())), p) for _, p in params]
-        nonzero = sum(c for c, _ in counts)
-        nbytes = sum(c * p.element_size() for c, p in counts)
-        rows[comp] = {
-            "total": int(total),
-            "nonzero": int(nonzero),
-            "sparsity": 1.0 - nonzero / total if total else 0.0,
-            "bytes": int(nbytes),
-        }
-    report = pd.DataFrame.from_dict(
-        rows, orient="index", columns=["total", "nonzero", "sparsity", "bytes"]
-    )
-    report.index.name = "component"
-    return report.astype(
-        {"total": "int64", "nonzero": "int64", "sparsity": "float64", "bytes": "int64"}
-    )
-
-
-def field_pair_matrix(module: nn.Module) -> np.ndarray:
-    """The symmetric field-pair matrix R of an FwFM module.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        A module with a ``field_pairs`` parameter: R's upper triangle in
-        ``torch.triu_indices(n, n, 1)`` order.
-
-    Returns
-    -------
-    R : ndarray of shape (n_fields, n_fields)
-        float64, symmetric, zero diagonal; pruned pairs are exactly zero.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_deeplight._modules import FwFMModule
-    >>> from sklearn_deeplight._pruning import field_pair_matrix
-    >>> module = FwFMModule([2, 2, 2])
-    >>> with torch.no_grad():
-    ...     _ = module.field_pairs.copy_(torch.tensor([1.0, 2.0, 3.0]))
-    >>> field_pair_matrix(module)
-    array([[0., 1., 2.],
-           [1., 0., 3.],
-           [2., 3., 0.]])
-    """
-    pairs = getattr(module, "field_pairs", None)
-    if not isinstance(pairs, torch.Tensor):
-        raise ValueError(
-            f"{type(module).__name__} has no field-pair matrix R (no "
-            "'field_pairs' parameter): only FwFM and DeepFwFM models have one."
-        )
-    m = pairs.numel()
-    n = getattr(module, "n_fields", None)
-    if n is None:
-        n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))
-    if n * (n - 1) // 2 != m:
-        raise ValueError(
-            f"field_pairs holds {m} values, not the n(n-1)/2 pairs of {n} fields."
-        )
-    rows, cols = torch.triu_indices(n, n, offset=1)
-    values = pairs.detach().cpu().to(torch.float64).numpy()
-    R = np.zeros((n, n), dtype=np.float64)
-    R[rows.numpy(), cols.numpy()] = values
-    R[cols.numpy(), rows.numpy()] = values
-    return R
