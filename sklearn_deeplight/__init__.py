@@ -11,14 +11,11 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0.dev0"
 
+from ._registry import MODELS as _MODELS
+
+#: Where each public name lives; the classifiers come from the model registry.
 _LAZY = {
-    "LRClassifier": "._classifiers",
-    "FMClassifier": "._classifiers",
-    "FwFMClassifier": "._classifiers",
-    "DeepFMClassifier": "._classifiers",
-    "NFMClassifier": "._classifiers",
-    "XDeepFMClassifier": "._classifiers",
-    "DeepFwFMClassifier": "._classifiers",
+    **{info.classifier: "._classifiers" for info in _MODELS},
     "DeepLightPruning": "._pruning",
     "pruning_schedule": "._schedule",
     "reach_iteration": "._schedule",
@@ -32,16 +29,10 @@ _LAZY = {
 }
 
 __all__ = [
-    "DeepFMClassifier",
-    "DeepFwFMClassifier",
+    *(info.classifier for info in _MODELS),
     "DeepLightPruning",
-    "FMClassifier",
     "FieldEncoder",
-    "FwFMClassifier",
-    "LRClassifier",
-    "NFMClassifier",
     "SparseCTRPredictor",
-    "XDeepFMClassifier",
     "auto_damping_steps",
     "criteo_numeric_transform",
     "datasets",
@@ -54,15 +45,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import datasets
-    from ._classifiers import (
-        DeepFMClassifier,
-        DeepFwFMClassifier,
-        FMClassifier,
-        FwFMClassifier,
-        LRClassifier,
-        NFMClassifier,
-        XDeepFMClassifier,
-    )
+    from ._classifiers import *  # noqa: F403 (every classifier of the registry)
     from ._encoder import FieldEncoder, criteo_numeric_transform
     from ._persistence import load, save
     from ._pruning import DeepLightPruning

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,8 @@ from skorch.utils import to_numpy
 
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
 from ._data import FieldDataset
+from ._docs import compose_doc
+from ._params import BASE_PARAMS, PARAMS, check_params, signature_names
 from ._spec import FieldLayout
 from ._validation import (
     check_binary_target,
@@ -33,6 +35,28 @@ from ._validation import (
 )
 
 __all__: list[str] = []
+
+
+def _make_init(model_params: tuple[str, ...]):
+    """A constructor taking the declared parameters, keyword-only, with their
+    defaults; its ``__signature__`` lists them for ``get_params``, ``clone``,
+    ``help`` and scikit-learn's checks."""
+
+    def __init__(self, **params):
+        for name in model_params:
+            setattr(self, name, params.pop(name, PARAMS[name].default))
+        _BaseFieldClassifier.__init__(self, **params)
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    __init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [
+            inspect.Parameter(name, kw, default=PARAMS[name].default)
+            for name in signature_names(model_params)
+        ]
+        + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
+    )
+    return __init__
 
 
 def _valid_auc(net, X, y) -> float:
@@ -68,41 +92,35 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
     _module_cls: type[torch.nn.Module]
     _module_params: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        *,
-        numeric_fields="auto",
-        l2=3e-7,
-        embedding_l2=0.0,
-        lr=1e-3,
-        batch_size=2048,
-        max_epochs=10,
-        validation_fraction=0.1,
-        patience=None,
-        lr_patience=None,
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        **kwargs,
-    ):
+    def __init__(self, **params):
+        own = ("numeric_fields", *BASE_PARAMS)
+        value = {name: params.pop(name, PARAMS[name].default) for name in own}
+        kwargs = params  # skorch's own parameters (module__*, threshold...)
         kwargs.setdefault("module", type(self)._module_cls)
         kwargs.setdefault("optimizer", torch.optim.Adam)
         kwargs.setdefault("train_split", None)
         super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            callbacks=callbacks,
-            verbose=verbose,
+            lr=value["lr"],
+            max_epochs=value["max_epochs"],
+            batch_size=value["batch_size"],
+            callbacks=value["callbacks"],
+            verbose=value["verbose"],
             **kwargs,
         )
-        self.numeric_fields = numeric_fields
-        self.l2 = l2
-        self.embedding_l2 = embedding_l2
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.lr_patience = lr_patience
-        self.random_state = random_state
+        for name in ("numeric_fields", "l2", "embedding_l2"):
+            setattr(self, name, value[name])
+        for name in ("validation_fraction", "patience", "lr_patience"):
+            setattr(self, name, value[name])
+        self.random_state = value["random_state"]
+
+    def __init_subclass__(cls, **kwargs):
+        """Build a concrete classifier's constructor and docstring from its
+        declared model parameters (``_module_params``)."""
+        super().__init_subclass__(**kwargs)
+        if "_module_cls" not in cls.__dict__:
+            return
+        cls.__init__ = _make_init(cls._module_params)
+        cls.__doc__ = compose_doc(cls.__name__, cls.__doc__ or "", cls._module_params)
 
     # ------------------------------------------------------------------
     # scikit-learn protocol
@@ -131,76 +149,14 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
     # ------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate hyper-parameters; raises ValueError naming the parameter."""
-
-        def positive_int(name, allow_none=False):
-            v = getattr(self, name)
-            if v is None and allow_none:
-                return
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}.")
-
-        def non_negative(name):
-            v = getattr(self, name)
-            if (
-                not isinstance(v, numbers.Real)
-                or isinstance(v, bool)
-                or not 0 <= v < float("inf")
-            ):
-                raise ValueError(
-                    f"{name} must be a finite non-negative number, got {v!r}."
-                )
-
-        def sizes(name, allow_empty):
-            v = getattr(self, name)
-            if not isinstance(v, Sequence) or isinstance(v, str):
-                raise ValueError(f"{name} must be a sequence of ints, got {v!r}.")
-            if not allow_empty and len(v) == 0:
-                raise ValueError(f"{name} must not be empty.")
-            for h in v:
-                if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1:
-                    raise ValueError(
-                        f"{name} entries must be positive ints, got {v!r}."
-                    )
-
-        positive_int("batch_size")
-        positive_int("max_epochs")
-        positive_int("patience", allow_none=True)
-        v = self.lr_patience
-        if v is not None and (
-            not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0
+        check_params(self, signature_names(self._module_params))
+        if self.validation_fraction is None and (
+            self.patience is not None or self.lr_patience is not None
         ):
-            raise ValueError(
-                f"lr_patience must be None or a non-negative int, got {v!r}."
-            )
-        non_negative("l2")
-        non_negative("embedding_l2")
-        non_negative("lr")
-        vf = self.validation_fraction
-        if vf is not None and (not isinstance(vf, numbers.Real) or not 0 < vf < 1):
-            raise ValueError(
-                f"validation_fraction must be None or in (0, 1), got {vf!r}."
-            )
-        if vf is None and (self.patience is not None or self.lr_patience is not None):
             raise ValueError(
                 "patience and lr_patience monitor the validation split: set "
                 "validation_fraction (e.g. 0.1)."
             )
-        if "embedding_dim" in self._module_params:
-            positive_int("embedding_dim")
-        if "hidden_units" in self._module_params:
-            sizes("hidden_units", allow_empty=False)
-        if "dropout" in self._module_params:
-            d = self.dropout
-            if not isinstance(d, numbers.Real) or not 0 <= d < 1:
-                raise ValueError(f"dropout must be in [0, 1), got {d!r}.")
-        if "cin_layer_sizes" in self._module_params:
-            sizes("cin_layer_sizes", allow_empty=False)
-        if "linear_term" in self._module_params:
-            allowed = ("scalar", "feature_vector", "field_vector")
-            if self.linear_term not in allowed:
-                raise ValueError(
-                    f"linear_term must be one of {allowed}, got {self.linear_term!r}."
-                )
 
     def _to_dataset(self, X, y=None, *, reset: bool) -> FieldDataset:
         """Validate ``X`` (and ``y``) and build the model's input."""

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_deeplight import (
-    DeepFMClassifier,
-    DeepFwFMClassifier,
-    FMClassifier,
-    FwFMClassifier,
-    LRClassifier,
-    NFMClassifier,
-    XDeepFMClassifier,
-)
+from sklearn_deeplight import DeepFwFMClassifier
+from sklearn_deeplight._registry import MODELS
 
 # Small networks, enough epochs to pass check_classifiers_train (0.83 on blobs).
 _FAST = dict(
@@ -25,15 +18,17 @@ _FAST = dict(
 )
 _DEEP = dict(_FAST, embedding_dim=4, hidden_units=(8,), dropout=0.0)
 
-ESTIMATORS = [
-    LRClassifier(**_FAST),
-    FMClassifier(embedding_dim=4, **_FAST),
-    FwFMClassifier(embedding_dim=4, **_FAST),
-    DeepFMClassifier(**_DEEP),
-    NFMClassifier(**_DEEP),
-    XDeepFMClassifier(cin_layer_sizes=(4, 2), **_DEEP),
-    DeepFwFMClassifier(**_DEEP),
-]
+
+def _instance(info):
+    """The model's small network (registry), without dropout."""
+    params = dict(_FAST, **info.small)
+    if info.deep:
+        params["dropout"] = 0.0
+    return info.classifier_class()(**params)
+
+
+#: One instance per model of the registry.
+ESTIMATORS = [_instance(info) for info in MODELS]
 
 #: Checks that fail because of skorch's NeuralNet base class itself.
 EXPECTED_FAILED = {

@@ -1,32 +1,24 @@
-"""The model tables of the ``deeplight`` command.
+"""The model tables of the ``deeplight`` command, read from the registry.
 
 Which classifier each ``--model`` name builds and which models have each
-prunable component or a DNN. Every command reads them from here (one place,
-to be replaced by a library-wide model registry).
+prunable component or a DNN (:mod:`sklearn_deeplight._registry`).
 """
 
 from __future__ import annotations
 
+from .._registry import COMPONENTS
+from .._registry import MODELS as _REGISTRY
+
 __all__ = ["DEEP_MODELS", "MODELS", "PRUNABLE"]
 
 #: ``--model`` names and their classifiers (attribute names of the package).
-MODELS = {
-    "lr": "LRClassifier",
-    "fm": "FMClassifier",
-    "fwfm": "FwFMClassifier",
-    "deepfm": "DeepFMClassifier",
-    "nfm": "NFMClassifier",
-    "xdeepfm": "XDeepFMClassifier",
-    "deepfwfm": "DeepFwFMClassifier",
-}
+MODELS = {info.cli_name: info.classifier for info in _REGISTRY}
 
 #: The models that have each prunable component (see ``DeepLightPruning``).
 PRUNABLE = {
-    "dnn": ("deepfm", "nfm", "xdeepfm", "deepfwfm"),
-    "field_pairs": ("fwfm", "deepfwfm"),
-    "embeddings": ("fm", "fwfm", "deepfm", "nfm", "xdeepfm", "deepfwfm"),
-    "cin": ("xdeepfm",),
+    comp: tuple(info.cli_name for info in _REGISTRY if comp in info.components)
+    for comp in COMPONENTS
 }
 
 #: The models with a DNN (``hidden_units``, ``dropout``).
-DEEP_MODELS = ("deepfm", "nfm", "xdeepfm", "deepfwfm")
+DEEP_MODELS = tuple(info.cli_name for info in _REGISTRY if info.deep)

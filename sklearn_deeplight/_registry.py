@@ -1,0 +1,113 @@
+"""One table of the library's models, read wherever models are listed.
+
+Torch-free. Each :class:`ModelInfo` names a model's classifier and torch
+module, its name on the command line, the components DeepLight can prune in
+it, and the small settings that tests and documentation examples use. The
+package's public names, the command's ``--model`` choices and pruning
+options, the tests' model lists and the benchmarks all read :data:`MODELS`;
+adding a model is one row here plus its classes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["COMPONENTS", "MODELS", "ModelInfo", "get_model"]
+
+#: Every prunable component (the named targets of ``DeepLightPruning``).
+COMPONENTS = ("dnn", "field_pairs", "embeddings", "cin")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model of the library.
+
+    Parameters
+    ----------
+    name : str
+        Display name (``"DeepFwFM"``).
+    cli_name : str
+        Name on the command line (``deeplight train --model``).
+    classifier : str
+        Public classifier class, in :mod:`sklearn_deeplight._classifiers`.
+    module : str
+        Torch module class, in :mod:`sklearn_deeplight._modules`.
+    components : tuple of str
+        Components DeepLight can prune in this model, from :data:`COMPONENTS`.
+    small : dict
+        Model parameters of a tiny network, for tests and doc examples.
+    """
+
+    name: str
+    cli_name: str
+    classifier: str
+    module: str
+    components: tuple[str, ...]
+    small: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def deep(self) -> bool:
+        """Whether the model has a DNN (``hidden_units``, ``dropout``)."""
+        return "dnn" in self.components
+
+    def classifier_class(self) -> type:
+        """The classifier class (imports torch)."""
+        module = importlib.import_module("sklearn_deeplight._classifiers")
+        return getattr(module, self.classifier)
+
+
+_DEEP = {"embedding_dim": 4, "hidden_units": (8,)}
+
+#: The models, in the paper's order.
+MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo("LR", "lr", "LRClassifier", "LRModule", ()),
+    ModelInfo(
+        "FM", "fm", "FMClassifier", "FMModule", ("embeddings",), {"embedding_dim": 4}
+    ),
+    ModelInfo(
+        "FwFM",
+        "fwfm",
+        "FwFMClassifier",
+        "FwFMModule",
+        ("field_pairs", "embeddings"),
+        {"embedding_dim": 4},
+    ),
+    ModelInfo(
+        "DeepFM",
+        "deepfm",
+        "DeepFMClassifier",
+        "DeepFMModule",
+        ("dnn", "embeddings"),
+        _DEEP,
+    ),
+    ModelInfo("NFM", "nfm", "NFMClassifier", "NFMModule", ("dnn", "embeddings"), _DEEP),
+    ModelInfo(
+        "xDeepFM",
+        "xdeepfm",
+        "XDeepFMClassifier",
+        "XDeepFMModule",
+        ("dnn", "embeddings", "cin"),
+        {**_DEEP, "cin_layer_sizes": (4, 2)},
+    ),
+    ModelInfo(
+        "DeepFwFM",
+        "deepfwfm",
+        "DeepFwFMClassifier",
+        "DeepFwFMModule",
+        ("dnn", "field_pairs", "embeddings"),
+        _DEEP,
+    ),
+)
+
+
+def get_model(name: str) -> ModelInfo:
+    """The model of that display, command-line or classifier name."""
+    for info in MODELS:
+        if name in (info.name, info.cli_name, info.classifier):
+            return info
+    raise ValueError(
+        f"Unknown model {name!r}; the models are "
+        f"{', '.join(info.cli_name for info in MODELS)}."
+    )
