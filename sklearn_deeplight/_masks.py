@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._registry import COMPONENTS as _REGISTRY_COMPONENTS
+
 __all__ = [
     "COMPONENTS",
     "component_parameters",
@@ -25,8 +27,8 @@ __all__ = [
     "sparsity_report",
 ]
 
-#: The prunable components, in report order.
-COMPONENTS = ("embeddings", "dnn", "field_pairs", "cin")
+#: The prunable components (the registry's), in report order: embeddings first.
+COMPONENTS = ("embeddings", *(c for c in _REGISTRY_COMPONENTS if c != "embeddings"))
 
 
 def component_parameters(

@@ -35,6 +35,7 @@ Never pruned: biases, BatchNorm parameters, the output layers ``dnn.out`` and
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -52,6 +53,8 @@ from ._masks import (
     field_pair_matrix,
     sparsity_report,
 )
+from ._registry import COMPONENTS as _TARGETS
+from ._registry import components_doc
 from ._schedule import (
     _MIN_RAMP_STEPS,
     PAPER_PRUNING_EPOCHS,
@@ -116,24 +119,7 @@ class DeepLightPruning(Callback):
 
     Parameters
     ----------
-    dnn : float, default=0.0
-        Target sparsity of the DNN's hidden-layer weights, applied to each
-        layer with its own threshold (``dnn.layers.<i>.weight``). Biases,
-        BatchNorm parameters and the output layer ``dnn.out`` are kept, as in
-        the paper ("D-90%"). DeepFM, NFM, xDeepFM and DeepFwFM.
-    field_pairs : float, default=0.0
-        Target sparsity of the field-pair matrix R, over its
-        ``n_fields * (n_fields - 1) / 2`` off-diagonal pairs ("R-90%").
-        Pruning a pair zeroes both ``R[i, j]`` and ``R[j, i]``. FwFM and
-        DeepFwFM.
-    embeddings : float, default=0.0
-        Target sparsity of the second-order embedding table
-        ``embedding.weight``, with one global threshold across all fields'
-        rows, numeric fields' included ("F-40%"). Every model but LR.
-    cin : float, default=0.0
-        Target sparsity of each CIN layer's filter matrix
-        (``cin.layers.<i>.weight``, one threshold per layer; ``cin.out``
-        kept) ("C-99%" of the paper's Table 6). xDeepFM.
+    {components}
     warm_up_epochs : int, default=1
         Dense epochs before pruning starts, counted from the callback's
         initialisation, i.e. across ``partial_fit`` calls. The paper's
@@ -296,30 +282,14 @@ class DeepLightPruning(Callback):
     True
     """
 
-    def __init__(
-        self,
-        dnn: float = 0.0,
-        field_pairs: float = 0.0,
-        embeddings: float = 0.0,
-        cin: float = 0.0,
-        *,
-        warm_up_epochs: int = 1,
-        prune_every: int = 10,
-        damping: float = 0.99,
-        damping_steps: float | str = "auto",
-        ramp_fraction: float = PAPER_RAMP_FRACTION,
-        regrow: bool | str = True,
-    ):
-        self.dnn = dnn
-        self.field_pairs = field_pairs
-        self.embeddings = embeddings
-        self.cin = cin
-        self.warm_up_epochs = warm_up_epochs
-        self.prune_every = prune_every
-        self.damping = damping
-        self.damping_steps = damping_steps
-        self.ramp_fraction = ramp_fraction
-        self.regrow = regrow
+    def __init__(self, *args, **kwargs):
+        # The signature (one target per component of the model registry,
+        # then the schedule's keyword-only parameters) is _SIGNATURE below.
+        bound = _SIGNATURE.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            if name != "self":
+                setattr(self, name, value)
 
     # ------------------------------------------------------------------
     # Parameters and state
@@ -333,10 +303,10 @@ class DeepLightPruning(Callback):
             Component name (``"dnn"``, ``"field_pairs"``, ``"embeddings"``,
             ``"cin"``) to its target sparsity.
         """
-        return {c: getattr(self, c) for c in COMPONENTS}
+        return {c: getattr(self, c) for c in _TARGETS}
 
     def _check_params(self) -> None:
-        for comp in COMPONENTS:
+        for comp in _TARGETS:
             _check_fraction(comp, getattr(self, comp), low_open=False, high_open=False)
         _check_int("warm_up_epochs", self.warm_up_epochs, 0)
         _check_int("prune_every", self.prune_every, 1)
@@ -681,3 +651,29 @@ def _recalibrate_batchnorm(net, dataset_train, max_batches: int | None = None) -
             m.momentum = momentum
         module.train(was_training)
     return True
+
+
+def _signature() -> inspect.Signature:
+    """``DeepLightPruning(<one target per component>, *, <schedule>)``."""
+    P = inspect.Parameter
+    params = [P("self", P.POSITIONAL_OR_KEYWORD)]
+    params += [P(c, P.POSITIONAL_OR_KEYWORD, default=0.0) for c in _TARGETS]
+    params += [
+        P(name, P.KEYWORD_ONLY, default=default)
+        for name, default in (
+            ("warm_up_epochs", 1),
+            ("prune_every", 10),
+            ("damping", 0.99),
+            ("damping_steps", "auto"),
+            ("ramp_fraction", PAPER_RAMP_FRACTION),
+            ("regrow", True),
+        )
+    ]
+    return inspect.Signature(params)
+
+
+_SIGNATURE = _signature()
+DeepLightPruning.__init__.__signature__ = _SIGNATURE
+DeepLightPruning.__doc__ = DeepLightPruning.__doc__.replace(
+    "    {components}", components_doc()
+)

@@ -14,10 +14,35 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COMPONENTS", "MODELS", "ModelInfo", "get_model"]
+__all__ = ["COMPONENTS", "COMPONENT_DOCS", "MODELS", "ModelInfo", "get_model"]
 
+#: Every prunable component, in the order of ``DeepLightPruning``'s target
+#: parameters, with the documentation of that parameter.
+COMPONENT_DOCS: dict[str, str] = {
+    "dnn": """\
+    dnn : float, default=0.0
+        Target sparsity of the DNN's hidden-layer weights, applied to each
+        layer with its own threshold (``dnn.layers.<i>.weight``). Biases,
+        BatchNorm parameters and the output layer ``dnn.out`` are kept, as in
+        the paper ("D-90%"). {models}.""",
+    "field_pairs": """\
+    field_pairs : float, default=0.0
+        Target sparsity of the field-pair matrix R, over its
+        ``n_fields * (n_fields - 1) / 2`` off-diagonal pairs ("R-90%").
+        Pruning a pair zeroes both ``R[i, j]`` and ``R[j, i]``. {models}.""",
+    "embeddings": """\
+    embeddings : float, default=0.0
+        Target sparsity of the second-order embedding table
+        ``embedding.weight``, with one global threshold across all fields'
+        rows, numeric fields' included ("F-40%"). {models}.""",
+    "cin": """\
+    cin : float, default=0.0
+        Target sparsity of each CIN layer's filter matrix
+        (``cin.layers.<i>.weight``, one threshold per layer; ``cin.out``
+        kept) ("C-99%" of the paper's Table 6). {models}.""",
+}
 #: Every prunable component (the named targets of ``DeepLightPruning``).
-COMPONENTS = ("dnn", "field_pairs", "embeddings", "cin")
+COMPONENTS = tuple(COMPONENT_DOCS)
 
 
 @dataclass(frozen=True)
@@ -111,3 +136,19 @@ def get_model(name: str) -> ModelInfo:
         f"Unknown model {name!r}; the models are "
         f"{', '.join(info.cli_name for info in MODELS)}."
     )
+
+
+def components_doc() -> str:
+    """The numpydoc entries of ``DeepLightPruning``'s component targets."""
+    docs = []
+    for comp, doc in COMPONENT_DOCS.items():
+        names = [info.name for info in MODELS if comp in info.components]
+        others = [info.name for info in MODELS if comp not in info.components]
+        if len(others) == 1:
+            models = f"Every model but {others[0]}"
+        elif len(names) == 1:
+            models = names[0]
+        else:
+            models = ", ".join(names[:-1]) + " and " + names[-1]
+        docs.append(doc.format(models=models))
+    return "\n".join(docs)
