@@ -603,8 +603,10 @@ def pack(spec) -> tuple[np.ndarray, ...]:
         sizes[kind] += arr.shape[0]
         return offset
 
-    mlp, cin_block = spec.block("mlp"), spec.block("cin")
-    pairs_block = spec.block("field_pairs")
+    def fused(kind: str):
+        return spec.block(kind) if kind in FUSED else None
+
+    mlp, cin_block, pairs_block = fused("mlp"), fused("cin"), fused("field_pairs")
     dnn_layers = mlp.layers if mlp is not None else []
     cin = cin_block.layers if cin_block is not None else []
     n_dnn, n_cin = len(dnn_layers), len(cin)
@@ -614,7 +616,7 @@ def pack(spec) -> tuple[np.ndarray, ...]:
     meta[M_F] = n_fields
     meta[M_K] = k
     meta[M_NROWS] = spec.layout.n_rows
-    meta[M_FM] = int(spec.block("fm") is not None)
+    meta[M_FM] = int(fused("fm") is not None)
     meta[M_BIAS] = add("f", [spec.bias], np.float32)
     if pairs_block is not None:
         pairs, weights = pairs_block.pairs, pairs_block.pair_weights

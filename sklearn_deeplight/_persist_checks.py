@@ -35,7 +35,14 @@ def _int_vector(a, what: str, length: int | None = None) -> np.ndarray:
 #: In-memory state of the sparse predictor that its ``__setstate__`` rebuilds
 #: from the saved attributes: a file must never provide it (the compiled
 #: kernels index with it).
-_PREDICTOR_RUNTIME = ("_table", "_spec", "_packed", "_pairs", "_numeric_mask")
+_PREDICTOR_RUNTIME = (
+    "_table",
+    "_spec",
+    "_packed",
+    "_unfused",
+    "_pairs",
+    "_numeric_mask",
+)
 
 
 def _check_predictor_state(state: dict) -> None:

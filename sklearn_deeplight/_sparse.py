@@ -58,7 +58,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _MIN_CHUNK = 512
 
 #: In-memory state rebuilt from the fitted attributes, never saved.
-_RUNTIME = ("_spec", "_packed", "_numeric_mask")
+_RUNTIME = ("_spec", "_packed", "_unfused", "_numeric_mask")
 
 _PACK_LOCK = threading.Lock()
 _POOL_LOCK = threading.Lock()
@@ -374,6 +374,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         self._table = table
         self._numeric_mask = spec.layout.numeric_mask
         self._packed = None
+        self._unfused = ()
 
     def _saved_nbytes(self) -> int:
         state = self._compact_state()
@@ -677,6 +678,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             with _PACK_LOCK:
                 packed = self._packed
                 if packed is None:
+                    self._unfused = tuple(
+                        b for b in self._spec.blocks if b.kind not in kernels.FUSED
+                    )
                     packed = self._packed = kernels.pack(self._spec)
         return packed
 
@@ -695,6 +699,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             out, bad = self._logits_threads(kernels, table, xi, xv, packed, n_jobs)
         if bad:
             raise ValueError(self._bad_rows_message())
+        unfused = self._unfused
+        if unfused:  # blocks the fused kernels do not compute
+            out += self._spec.block_logits(table, xi, xv, unfused)
         return out
 
     @staticmethod

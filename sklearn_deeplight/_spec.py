@@ -771,3 +771,17 @@ class ModelSpec:
             if part is not None:
                 logit += part
         return logit
+
+    def block_logits(
+        self, table: np.ndarray, xi: np.ndarray, xv: np.ndarray, blocks
+    ) -> np.ndarray:
+        """float32 logits of some of the ``blocks`` only (the numpy forward of
+        the blocks a fused kernel does not compute)."""
+        k = self.k
+        x = _Inputs(table[xi][:, :, :k] * xv[:, :, None])
+        total = np.zeros(xi.shape[0], dtype=np.float32)
+        for b in blocks:
+            part = b.logits(x)
+            if part is not None:
+                total += part
+        return total

@@ -91,3 +91,21 @@ def test_spec_forward_is_the_scipy_engine():
     xi, xv = pred.index_input(X)
     logits = pred._spec.logits(pred._table, xi, xv)
     np.testing.assert_allclose(logits, est.decision_function(X), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("left_out", [{"cin"}, {"mlp", "cin"}, {"fm"}])
+def test_blocks_the_kernels_do_not_fuse_are_added_by_their_numpy_forward(
+    monkeypatch, left_out
+):
+    """A block type without a fused kernel is still served by engine='numba'."""
+    from sklearn_deeplight import _kernels
+
+    est = _fitted(XDeepFMClassifier, cin_layer_sizes=(4, 2))
+    X = np.random.RandomState(1).randint(0, 8, size=(40, 4)).astype(float)
+    ref = est.to_sparse(engine="scipy").predict_proba(X)
+    monkeypatch.setattr(_kernels, "FUSED", _kernels.FUSED - left_out)
+    pred = est.to_sparse(engine="numba")
+    for rows in (X[:1], X):  # the per-sample and the tiled kernel
+        got = pred.predict_proba(rows)
+        np.testing.assert_allclose(got, ref[: len(rows)], rtol=1e-5, atol=1e-6)
+    assert {b.kind for b in pred._unfused} == left_out & {"mlp", "cin"}
