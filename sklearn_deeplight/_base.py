@@ -37,21 +37,21 @@ from ._validation import (
 __all__: list[str] = []
 
 
-def _make_init(model_params: tuple[str, ...]):
+def _make_init(model_params: tuple[str, ...], table: dict):
     """A constructor taking the declared parameters, keyword-only, with their
     defaults; its ``__signature__`` lists them for ``get_params``, ``clone``,
     ``help`` and scikit-learn's checks."""
 
     def __init__(self, **params):
         for name in model_params:
-            setattr(self, name, params.pop(name, PARAMS[name].default))
+            setattr(self, name, params.pop(name, table[name].default))
         _BaseFieldClassifier.__init__(self, **params)
 
     kw = inspect.Parameter.KEYWORD_ONLY
     __init__.__signature__ = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [
-            inspect.Parameter(name, kw, default=PARAMS[name].default)
+            inspect.Parameter(name, kw, default=table[name].default)
             for name in signature_names(model_params)
         ]
         + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
@@ -91,6 +91,8 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
 
     _module_cls: type[torch.nn.Module]
     _module_params: tuple[str, ...] = ()
+    #: Parameters only this model has (the shared ones are in ``_params``).
+    _own_params: dict = {}
 
     def __init__(self, **params):
         own = ("numeric_fields", *BASE_PARAMS)
@@ -119,8 +121,11 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         super().__init_subclass__(**kwargs)
         if "_module_cls" not in cls.__dict__:
             return
-        cls.__init__ = _make_init(cls._module_params)
-        cls.__doc__ = compose_doc(cls.__name__, cls.__doc__ or "", cls._module_params)
+        table = {**PARAMS, **cls._own_params}
+        cls.__init__ = _make_init(cls._module_params, table)
+        cls.__doc__ = compose_doc(
+            cls.__name__, cls.__doc__ or "", cls._module_params, table
+        )
 
     # ------------------------------------------------------------------
     # scikit-learn protocol
@@ -149,7 +154,8 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
     # ------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate hyper-parameters; raises ValueError naming the parameter."""
-        check_params(self, signature_names(self._module_params))
+        table = {**PARAMS, **self._own_params}
+        check_params(self, signature_names(self._module_params), table)
         if self.validation_fraction is None and (
             self.patience is not None or self.lr_patience is not None
         ):

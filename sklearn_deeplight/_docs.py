@@ -63,20 +63,23 @@ EXAMPLE = """\
 """
 
 
-def compose_doc(name: str, head: str, model_params: tuple[str, ...]) -> str:
+def compose_doc(
+    name: str, head: str, model_params: tuple[str, ...], table: dict | None = None
+) -> str:
     """Assemble a classifier's numpydoc docstring.
 
     ``head`` is the class's own summary; the Parameters section is built from
     the declared parameters (:mod:`sklearn_deeplight._params`), the example
     from the model's small settings in the registry.
     """
-    from ._params import parameters_doc
+    from ._params import PARAMS, parameters_doc
     from ._registry import get_model
 
     small = get_model(name).small
     params = "".join(f"{key}={value!r}, " for key, value in small.items())
     body = "\n\n".join([head.rstrip(), INPUT_CONTRACT])
+    entries = parameters_doc(model_params, table or PARAMS)
     return (
-        f"{body}\n\n    Parameters\n    ----------\n{parameters_doc(model_params)}"
+        f"{body}\n\n    Parameters\n    ----------\n{entries}"
         f"\n\n{ATTRIBUTES}\n\n" + EXAMPLE.format(name=name, params=params) + "    "
     )

@@ -6,7 +6,8 @@ parameters, each classifier the model parameters it adds
 (``_module_params``); the constructor signature, the parameter checks made at
 ``fit`` and the docstring's Parameters section are all built from here, in
 the spirit of scikit-learn's ``_parameter_constraints`` and
-imbalanced-learn's docstring substitution.
+imbalanced-learn's docstring substitution. A parameter only one model has is
+declared by that classifier (``_own_params``, a dict of :class:`Param`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PARAMS", "BASE_PARAMS", "Param"]
+__all__ = ["PARAMS", "BASE_PARAMS", "Param", "positive_int"]
 
 
 def _is_int(v: Any) -> bool:
@@ -291,14 +292,19 @@ def signature_names(model_params: Sequence[str]) -> tuple[str, ...]:
     return ("numeric_fields", *model_params, *BASE_PARAMS)
 
 
-def check_params(est: Any, names: Sequence[str]) -> None:
+def check_params(
+    est: Any, names: Sequence[str], table: dict[str, Param] = PARAMS
+) -> None:
     """Check each declared parameter of ``est``; ValueError names the first
-    parameter at fault."""
+    parameter at fault. ``table``: the shared :data:`PARAMS` plus a class's
+    own (``_own_params``)."""
     for name in names:
-        PARAMS[name].check(name, getattr(est, name))
+        table[name].check(name, getattr(est, name))
 
 
-def parameters_doc(model_params: Sequence[str]) -> str:
+def parameters_doc(
+    model_params: Sequence[str], table: dict[str, Param] = PARAMS
+) -> str:
     """The numpydoc Parameters entries of a classifier."""
-    entries = [PARAMS[name].doc for name in signature_names(model_params)]
+    entries = [table[name].doc for name in signature_names(model_params)]
     return "\n".join([*entries, KWARGS_DOC])
