@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ._base import _BaseFieldClassifier, _FieldPairMixin
 from ._modules import (
+    DCNv2Module,
     DeepFMModule,
     DeepFwFMModule,
     FMModule,
@@ -20,6 +21,7 @@ from ._modules import (
     NFMModule,
     XDeepFMModule,
 )
+from ._params import Param, positive_int
 
 __all__ = [
     "LRClassifier",
@@ -29,6 +31,7 @@ __all__ = [
     "NFMClassifier",
     "XDeepFMClassifier",
     "DeepFwFMClassifier",
+    "DCNv2Classifier",
 ]
 
 _DNN = ("embedding_dim", "hidden_units", "dropout", "batch_norm")
@@ -112,3 +115,27 @@ class DeepFwFMClassifier(_FieldPairMixin, _BaseFieldClassifier):
 
     _module_cls = DeepFwFMModule
     _module_params = (*_DNN, "linear_term")
+
+
+class DCNv2Classifier(_BaseFieldClassifier):
+    """DCN-V2 (Wang et al., WWW'21).
+
+    A cross network ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l`` and a DNN in
+    parallel on the concatenated embeddings, their outputs summed with one
+    global bias. DeepLight prunes the cross weights W_l as the ``cross``
+    component (``DeepLightPruning(cross=...)``), beside the DNN and the
+    embeddings.
+    """
+
+    _module_cls = DCNv2Module
+    _module_params = (*_DNN, "n_cross_layers")
+    _own_params = {
+        "n_cross_layers": Param(
+            3,
+            positive_int(),
+            """\
+    n_cross_layers : int, default=3
+        Layers of the (full-rank) cross network, each a square matrix over
+        the concatenated embeddings (n_fields * embedding_dim wide).""",
+        )
+    }

@@ -51,6 +51,7 @@ __all__ = [
     "NFMModule",
     "XDeepFMModule",
     "DeepFwFMModule",
+    "DCNv2Module",
 ]
 
 LINEAR_TERMS = ("scalar", "feature_vector", "field_vector")
@@ -205,6 +206,51 @@ class CIN(nn.Module):
         return self.out(torch.cat(pooled, dim=1)).squeeze(-1)
 
 
+class CrossNetwork(nn.Module):
+    """DCN-V2's cross network (Wang et al., WWW'21), full-rank.
+
+    ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l`` on the concatenated field
+    embeddings ``x_0``; ``out`` projects the last ``x_L`` to one logit.
+    """
+
+    def __init__(self, in_features: int, n_layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Linear(in_features, in_features) for _ in range(n_layers)
+        )
+        self.out = nn.Linear(in_features, 1, bias=False)
+        for layer in self.layers:
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        nn.init.xavier_normal_(self.out.weight)
+
+    def prunable(self, prefix: str) -> PrunablePart:
+        """The cross weights W_l, one threshold per layer (not b_l or ``out``)."""
+        params = tuple(
+            (f"{prefix}.layers.{i}.weight", layer.weight)
+            for i, layer in enumerate(self.layers)
+        )
+        return PrunablePart(params, per_layer=True)
+
+    def to_spec(self, read, prefix: str) -> _spec.Cross:
+        """The network as a :class:`~sklearn_deeplight._spec.Cross` block."""
+        layers = [
+            (
+                read.array(f"{prefix}.layers.{i}.weight"),
+                read.array(f"{prefix}.layers.{i}.bias"),
+            )
+            for i in range(len(self.layers))
+        ]
+        out = read.array(f"{prefix}.out.weight").reshape(-1)
+        return _spec.Cross.from_dense(layers, out)
+
+    def forward(self, x0: torch.Tensor) -> torch.Tensor:
+        x = x0
+        for layer in self.layers:
+            x = x0 * layer(x) + x
+        return self.out(x).squeeze(-1)
+
+
 class _CTRModule(nn.Module):
     """Shared body of the seven models: embeddings, linear term, interactions.
 
@@ -228,6 +274,9 @@ class _CTRModule(nn.Module):
         CIN layers of xDeepFM.
     cin_split_half : bool
         See :class:`CIN`.
+    cross_layers : int or None
+        Layers of DCN-V2's :class:`CrossNetwork` on the concatenated
+        embeddings.
     """
 
     def __init__(
@@ -243,6 +292,7 @@ class _CTRModule(nn.Module):
         batch_norm: bool = False,
         cin_layer_sizes: Sequence[int] | None = None,
         cin_split_half: bool = True,
+        cross_layers: int | None = None,
         use_embedding: bool = True,
     ):
         super().__init__()
@@ -282,6 +332,8 @@ class _CTRModule(nn.Module):
             self.dnn = MLP(k, hidden_units, dropout, batch_norm)
         if cin_layer_sizes is not None:
             self.cin = CIN(n_fields, cin_layer_sizes, cin_split_half)
+        if cross_layers is not None:
+            self.cross = CrossNetwork(n_fields * k, cross_layers)
 
     def embed(self, xi: torch.Tensor, xv: torch.Tensor) -> torch.Tensor:
         """Field embeddings ``e_f = xv_f * E[xi_f]``, shape (batch, n_fields, k)."""
@@ -315,6 +367,8 @@ class _CTRModule(nn.Module):
             logit = logit + self.dnn(bi)
         if hasattr(self, "cin"):
             logit = logit + self.cin(e)
+        if hasattr(self, "cross"):
+            logit = logit + self.cross(e.flatten(1))
         return logit
 
     def to_spec(self, read, layout: _spec.FieldLayout) -> _spec.ModelSpec:
@@ -356,6 +410,8 @@ class _CTRModule(nn.Module):
             blocks.append(self.dnn.to_spec(read, "dnn", self.dnn_input))
         if hasattr(self, "cin"):
             blocks.append(self.cin.to_spec(read, "cin"))
+        if hasattr(self, "cross"):
+            blocks.append(self.cross.to_spec(read, "cross"))
         return _spec.ModelSpec(layout, emb, bias, tuple(blocks))
 
     def prunable_parts(self) -> dict[str, PrunablePart]:
@@ -386,6 +442,8 @@ class _CTRModule(nn.Module):
             )
         if hasattr(self, "cin"):
             parts["cin"] = self.cin.prunable("cin")
+        if hasattr(self, "cross"):
+            parts["cross"] = self.cross.prunable("cross")
         return parts
 
     def embedding_penalty(self) -> torch.Tensor:
@@ -502,4 +560,25 @@ class DeepFwFMModule(_CTRModule):
             field_dims, embedding_dim=embedding_dim, linear_term=linear_term,
             interaction="fwfm", dnn_input="concat", hidden_units=hidden_units,
             dropout=dropout, batch_norm=batch_norm,
+        )  # fmt: skip
+
+
+class DCNv2Module(_CTRModule):
+    """DCN-V2 (Wang et al., WWW'21): a cross network and a DNN in parallel on
+    the concatenated embeddings, their outputs summed (the paper's final
+    Linear over [x_L; h_L], split into one output vector per network)."""
+
+    def __init__(
+        self,
+        field_dims: Sequence[int],
+        embedding_dim: int = 10,
+        hidden_units: Sequence[int] = (400, 400, 400),
+        dropout: float = 0.5,
+        batch_norm: bool = False,
+        n_cross_layers: int = 3,
+    ):
+        super().__init__(
+            field_dims, embedding_dim=embedding_dim, linear_term=None,
+            dnn_input="concat", hidden_units=hidden_units, dropout=dropout,
+            batch_norm=batch_norm, cross_layers=n_cross_layers,
         )  # fmt: skip

@@ -40,6 +40,11 @@ COMPONENT_DOCS: dict[str, str] = {
         Target sparsity of each CIN layer's filter matrix
         (``cin.layers.<i>.weight``, one threshold per layer; ``cin.out``
         kept) ("C-99%" of the paper's Table 6). {models}.""",
+    "cross": """\
+    cross : float, default=0.0
+        Target sparsity of each cross layer's square matrix W_l
+        (``cross.layers.<i>.weight``, one threshold per layer; biases and
+        ``cross.out`` kept). {models}.""",
 }
 #: Every prunable component (the named targets of ``DeepLightPruning``).
 COMPONENTS = tuple(COMPONENT_DOCS)
@@ -85,7 +90,7 @@ class ModelInfo:
 
 _DEEP = {"embedding_dim": 4, "hidden_units": (8,)}
 
-#: The models, in the paper's order.
+#: The models: the paper's seven in its order, then later ones.
 MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("LR", "lr", "LRClassifier", "LRModule", ()),
     ModelInfo(
@@ -123,6 +128,14 @@ MODELS: tuple[ModelInfo, ...] = (
         "DeepFwFMModule",
         ("dnn", "field_pairs", "embeddings"),
         _DEEP,
+    ),
+    ModelInfo(
+        "DCNv2",
+        "dcnv2",
+        "DCNv2Classifier",
+        "DCNv2Module",
+        ("dnn", "embeddings", "cross"),
+        {**_DEEP, "n_cross_layers": 2},
     ),
 )
 

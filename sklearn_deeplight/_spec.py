@@ -5,7 +5,8 @@ A :class:`ModelSpec` is what a fitted model *is*, independently of torch: the
 belong to which field), the embedding table, the global bias and a tuple of
 typed blocks whose logits add up: :class:`LinearTerm`, :class:`FM`,
 :class:`FieldPairs` (FwFM's R), :class:`MLP` (the DNN, on the concatenated
-embeddings or NFM's bi-interaction vector) and :class:`CIN` (xDeepFM).
+embeddings or NFM's bi-interaction vector), :class:`CIN` (xDeepFM) and
+:class:`Cross` (DCN-V2).
 
 Data flows one way through it:
 
@@ -36,6 +37,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "CIN",
+    "Cross",
     "FM",
     "MLP",
     "Block",
@@ -621,9 +623,74 @@ class CIN(Block):
         return out
 
 
+@dataclass(eq=False)
+class Cross(Block):
+    """DCN-V2's cross network: ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l``.
+
+    ``x_0`` is the concatenated field embeddings (n_fields * k wide); each
+    W_l is a square CSR matrix; ``out`` projects ``x_L`` to one logit.
+    """
+
+    layers: list
+    biases: list
+    out: np.ndarray
+
+    kind: ClassVar[str] = "cross"
+    component: ClassVar[str] = "cross"
+    empty: ClassVar[dict[str, Any]] = {
+        "cross_layers_": None,
+        "cross_biases_": None,
+        "cross_out_": None,
+    }
+
+    @classmethod
+    def from_dense(cls, layers, out: np.ndarray) -> Cross:
+        """From dense float (W, b) pairs: CSR float32 layers, float32 vectors."""
+        return cls(
+            [csr(W) for W, _ in layers],
+            [np.asarray(b, np.float32) for _, b in layers],
+            np.asarray(out, np.float32),
+        )
+
+    def validate(self, layout: FieldLayout, k: int) -> None:
+        _require(k > 0, "a cross network needs embeddings")
+        width = layout.n_fields * k
+        for i, W in enumerate(_check_layers(self.layers, self.biases, "cross")):
+            _require(
+                W.shape == (width, width), f"cross layer {i} must be {width}x{width}"
+            )
+        _float_vector(self.out, "cross_out_", width)
+
+    def weights(self) -> list[np.ndarray]:
+        return [W.data for W in self.layers] + list(self.biases) + [self.out]
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "cross_layers_": self.layers,
+            "cross_biases_": self.biases,
+            "cross_out_": self.out,
+        }
+
+    @classmethod
+    def from_attributes(cls, attrs: dict[str, Any]) -> Cross | None:
+        if attrs.get("cross_layers_") is None:
+            return None
+        return cls(attrs["cross_layers_"], attrs["cross_biases_"], attrs["cross_out_"])
+
+    def logits(self, x: _Inputs) -> np.ndarray:
+        e = x.e
+        x0 = np.ascontiguousarray(e.reshape(e.shape[0], -1).T)  # (width, n)
+        h = x0
+        for W, b in zip(self.layers, self.biases):
+            z = W @ h
+            z += b[:, None]
+            h = x0 * z + h
+        return self.out @ h
+
+
 #: Every block type, in the order their logits are added. A new block type is
 #: one class above and one entry here.
-BLOCK_TYPES: tuple[type[Block], ...] = (LinearTerm, FM, FieldPairs, MLP, CIN)
+BLOCK_TYPES: tuple[type[Block], ...] = (LinearTerm, FM, FieldPairs, MLP, CIN, Cross)
 
 
 # ----------------------------------------------------------------------------
