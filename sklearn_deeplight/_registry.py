@@ -14,7 +14,14 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COMPONENTS", "COMPONENT_DOCS", "MODELS", "ModelInfo", "get_model"]
+__all__ = [
+    "COMPONENTS",
+    "COMPONENT_DOCS",
+    "COMPONENT_LABELS",
+    "MODELS",
+    "ModelInfo",
+    "get_model",
+]
 
 #: Every prunable component, in the order of ``DeepLightPruning``'s target
 #: parameters, with the documentation of that parameter.
@@ -48,6 +55,14 @@ COMPONENT_DOCS: dict[str, str] = {
 }
 #: Every prunable component (the named targets of ``DeepLightPruning``).
 COMPONENTS = tuple(COMPONENT_DOCS)
+#: What each component's option prunes, in the command's help.
+COMPONENT_LABELS: dict[str, str] = {
+    "dnn": "DNN hidden weights",
+    "field_pairs": "field-pair matrix R",
+    "embeddings": "embedding table",
+    "cin": "CIN filters",
+    "cross": "cross-network weights",
+}
 
 
 @dataclass(frozen=True)

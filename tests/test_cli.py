@@ -223,6 +223,24 @@ def test_train_prints_summary_and_progress(logs, tmp_path, capsys):
     assert "embeddings 50.0%" in stdout
 
 
+def test_train_dcnv2_prunes_its_cross_weights(logs, tmp_path, capsys):
+    """A model of the registry is a --model choice, its components options."""
+    out = tmp_path / "dcn.skdl"
+    code = main(
+        ["train", str(logs["train"]), "-o", str(out), "--model", "dcnv2"]
+        + [*TINY_DEEP, "--epochs", "2", "--cross", "0.8", "--dnn", "0.5"]
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "model: DCNv2Classifier (dcnv2), 2 epoch(s) in" in stdout
+    assert "cross 80.0% of" in stdout and "D-50% R-0% F-0% X-80%" in stderr
+    X, _ = load_criteo(logs["test"])
+    assert load(out).predict_proba(X).shape == (300, 2)
+    code = main(["train", str(logs["train"]), "-o", str(out), "--cross", "0.5"])
+    assert code == 2
+    assert "--cross: deepfwfm has no cross to prune" in capsys.readouterr().err
+
+
 def test_predict_writes_one_probability_per_line(pruned_model, logs, tmp_path):
     out = tmp_path / "probs.csv"
     code = main(["predict", str(pruned_model), str(logs["test"]), "--out", str(out)])

@@ -156,13 +156,17 @@ def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
-def _structure(dnn: float, field_pairs: float, embeddings: float, cin=0.0) -> str:
-    """The paper's name of a pruned structure, e.g. ``D-90% R-90% F-40%``."""
+def _structure(
+    dnn: float, field_pairs: float, embeddings: float, cin=0.0, cross=0.0
+) -> str:
+    """The paper's name of a pruned structure, e.g. ``D-90% R-90% F-40%``
+    (``C-`` for the CIN and ``X-`` for DCN-V2's cross weights when pruned)."""
     parts = []
     for letter, value in (("D", dnn), ("R", field_pairs), ("F", embeddings)):
         parts.append(f"{letter}-{100 * value:g}%")
-    if cin:
-        parts.append(f"C-{100 * cin:g}%")
+    for letter, value in (("C", cin), ("X", cross)):
+        if value:
+            parts.append(f"{letter}-{100 * value:g}%")
     return " ".join(parts)
 
 

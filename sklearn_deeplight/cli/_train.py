@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._registry import COMPONENT_LABELS, COMPONENTS
 from ..datasets._logs import _iter_log, _read_log
 from ..datasets._ondisk_policy import (
     COMPRESSED_RATIO,
@@ -52,20 +53,20 @@ from ._models import DEEP_MODELS, MODELS, PRUNABLE
 from ._training import _default_warm_up, _fit_with_progress, _pruning_callback
 
 
+def _option(comp: str) -> str:
+    """The command-line option of a prunable component."""
+    return "--" + comp.replace("_", "-")
+
+
 def _build_estimator(args, parser: argparse.ArgumentParser):
     """The classifier of ``--model`` with the command line's settings."""
     import sklearn_deeplight
 
     model = args.model
-    targets = {
-        "dnn": args.dnn,
-        "field_pairs": args.field_pairs,
-        "embeddings": args.embeddings,
-        "cin": args.cin,
-    }
+    targets = {comp: getattr(args, comp) for comp in COMPONENTS}
     for comp, value in targets.items():
         if value and model not in PRUNABLE[comp]:
-            option = "--" + comp.replace("_", "-")
+            option = _option(comp)
             has = ", ".join(m for m in PRUNABLE[comp])
             raise UsageError(
                 f"{option}: {model} has no {comp.replace('_', ' ')} to prune "
@@ -300,7 +301,7 @@ def add_parser(
             "code when it is loaded (the torch classifier itself cannot be "
             "stored in it). The file is written to a temporary file, then "
             "renamed: an existing file survives a failure. Pruning targets "
-            "(--dnn, --field-pairs, --embeddings, --cin) train with "
+            f"({', '.join(_option(c) for c in COMPONENTS)}) train with "
             "DeepLightPruning, its schedule scaled to the run.\n\n"
             "--pickle saves FieldEncoder + the torch classifier with joblib "
             "instead (to train it further or inspect it in Python). That file "
@@ -339,14 +340,12 @@ def add_parser(
         default="deepfwfm",
         help="the classifier (default: deepfwfm)",
     )
-    for comp, name in (
-        ("dnn", "DNN hidden weights"),
-        ("field-pairs", "field-pair matrix R"),
-        ("embeddings", "embedding table"),
-        ("cin", "CIN filters (xdeepfm)"),
-    ):
+    for comp in COMPONENTS:
+        name = COMPONENT_LABELS[comp]
+        if len(PRUNABLE[comp]) == 1:
+            name += f" ({PRUNABLE[comp][0]})"
         p.add_argument(
-            f"--{comp}",
+            _option(comp),
             type=_fraction,
             default=0.0,
             metavar="S",

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .._registry import COMPONENTS
 from ._helpers import _Progress
 
 
@@ -31,7 +32,7 @@ def _epoch_progress(log: Callable[[str], None]):
                 parts.append(f"valid AUC {h['valid_auc']:.4f}")
             sparsity = [
                 f"{comp} {h[f'sparsity_{comp}']:.0%}"
-                for comp in ("dnn", "field_pairs", "embeddings", "cin")
+                for comp in COMPONENTS
                 if f"sparsity_{comp}" in h
             ]
             if sparsity:
