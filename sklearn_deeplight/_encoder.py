@@ -533,13 +533,15 @@ default=None
         else:
             try:
                 pos = vocab.get_indexer(col)
-            except TypeError:
-                obj = col.to_numpy(dtype=object)
-                hashable = np.fromiter(
-                    (_hashable(v) for v in obj), dtype=bool, count=len(obj)
+            except (TypeError, pd.errors.InvalidIndexError):
+                # Unhashable values, or a vocabulary pandas cannot index
+                # (e.g. a tuple beside an equal-looking scalar): a dict lookup.
+                index = {v: i for i, v in enumerate(vocab)}
+                pos = np.fromiter(
+                    (index.get(v, -1) if _hashable(v) else -1 for v in col),
+                    dtype=np.int64,
+                    count=len(col),
                 )
-                pos = np.full(len(obj), -1, dtype=np.int64)
-                pos[hashable] = vocab.get_indexer(pd.Index(obj[hashable], dtype=object))
         codes = self._lookup[j][pos]
         codes[mask] = self._missing_code[j]
         return codes.astype(np.int64, copy=False)

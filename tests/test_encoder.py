@@ -404,3 +404,16 @@ def test_real_avazu_rows():
     # device_ip is nearly unique per row: most of its values are rare
     ip = list(X.columns).index("device_ip")
     assert (codes[:, ip] == enc.oov_codes_[ip]).mean() > 0.5
+
+
+def test_tuple_beside_an_equal_looking_scalar_is_encoded():
+    """A vocabulary pandas cannot index (found by the fuzz test) still maps."""
+    X = np.array([[(3,)], [np.int64(3)]], dtype=object)
+    enc = FieldEncoder(min_frequency=1).fit(X)
+    codes = np.asarray(
+        enc.transform(np.array([[None], [(3,)], [3], ["x"]], dtype=object))
+    )
+    assert codes.shape == (4, 1)
+    known = codes[1:3, 0]
+    assert known[0] != known[1]  # two distinct categories
+    assert codes[3, 0] not in known  # unseen
