@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 
 COMMANDS = {
-    "pruning_recovery": "python benchmarks/pruning_recovery.py [--quick]",
-    "pruning_sweep": "python benchmarks/pruning_sweep.py [--quick]",
-    "sparse_latency": "python benchmarks/sparse_latency.py [--quick]",
-    "train_throughput": "python benchmarks/train_throughput.py [--quick]",
+    "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
+    "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
+    "sparse_latency": "python -m benchmarks.sparse_latency [--quick]",
+    "train_throughput": "python -m benchmarks.train_throughput [--quick]",
 }
 
 
