@@ -74,7 +74,41 @@ class PrunablePart:
     per_layer: bool
 
 
-class MLP(nn.Module):
+class _LayerStack(nn.Module):
+    """Shared parts of the MLP, the CIN and the cross network: ``layers``
+    (Linear, their weights pruned with one threshold per layer) and an
+    ``out`` Linear without bias (never pruned)."""
+
+    layers: nn.ModuleList
+    out: nn.Linear
+
+    def _init_weights(self) -> None:
+        for layer in self.layers:
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        nn.init.xavier_normal_(self.out.weight)
+
+    def prunable(self, prefix: str) -> PrunablePart:
+        """The weight matrices of ``layers`` (not their biases, nor ``out``)."""
+        params = tuple(
+            (f"{prefix}.layers.{i}.weight", layer.weight)
+            for i, layer in enumerate(self.layers)
+        )
+        return PrunablePart(params, per_layer=True)
+
+    def _read_layers(self, read, prefix: str):
+        """``[(W, b) per layer]`` and the output vector, through ``read``."""
+        layers = [
+            (
+                read.array(f"{prefix}.layers.{i}.weight"),
+                read.array(f"{prefix}.layers.{i}.bias"),
+            )
+            for i in range(len(self.layers))
+        ]
+        return layers, read.array(f"{prefix}.out.weight").reshape(-1)
+
+
+class MLP(_LayerStack):
     """ReLU feed-forward network with one output logit and no output bias.
 
     Parameters
@@ -106,18 +140,7 @@ class MLP(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(widths[-1], 1, bias=False)
-        for layer in self.layers:
-            nn.init.xavier_normal_(layer.weight)
-            nn.init.zeros_(layer.bias)
-        nn.init.xavier_normal_(self.out.weight)
-
-    def prunable(self, prefix: str) -> PrunablePart:
-        """The hidden-layer weights (not biases, BatchNorm or ``out``)."""
-        params = tuple(
-            (f"{prefix}.layers.{i}.weight", layer.weight)
-            for i, layer in enumerate(self.layers)
-        )
-        return PrunablePart(params, per_layer=True)
+        self._init_weights()
 
     def to_spec(self, read, prefix: str, input: str) -> _spec.MLP:
         """The network as an :class:`~sklearn_deeplight._spec.MLP` block."""
@@ -135,7 +158,7 @@ class MLP(nn.Module):
         return self.out(h).squeeze(-1)
 
 
-class CIN(nn.Module):
+class CIN(_LayerStack):
     """Compressed Interaction Network of xDeepFM (Lian et al., KDD'18).
 
     Layer ``l`` forms every product of its ``H_{l-1}`` feature maps with the
@@ -166,29 +189,11 @@ class CIN(nn.Module):
             out_width += kept
             prev = nxt
         self.out = nn.Linear(out_width, 1, bias=False)
-        for layer in self.layers:
-            nn.init.xavier_normal_(layer.weight)
-            nn.init.zeros_(layer.bias)
-        nn.init.xavier_normal_(self.out.weight)
-
-    def prunable(self, prefix: str) -> PrunablePart:
-        """The filter matrices of the CIN layers (not ``out``)."""
-        params = tuple(
-            (f"{prefix}.layers.{i}.weight", layer.weight)
-            for i, layer in enumerate(self.layers)
-        )
-        return PrunablePart(params, per_layer=True)
+        self._init_weights()
 
     def to_spec(self, read, prefix: str) -> _spec.CIN:
         """The network as a :class:`~sklearn_deeplight._spec.CIN` block."""
-        layers = [
-            (
-                read.array(f"{prefix}.layers.{i}.weight"),
-                read.array(f"{prefix}.layers.{i}.bias"),
-            )
-            for i in range(len(self.layers))
-        ]
-        out = read.array(f"{prefix}.out.weight").reshape(-1)
+        layers, out = self._read_layers(read, prefix)
         return _spec.CIN.from_dense(layers, self.keep, out)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
@@ -206,7 +211,7 @@ class CIN(nn.Module):
         return self.out(torch.cat(pooled, dim=1)).squeeze(-1)
 
 
-class CrossNetwork(nn.Module):
+class CrossNetwork(_LayerStack):
     """DCN-V2's cross network (Wang et al., WWW'21), full-rank.
 
     ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l`` on the concatenated field
@@ -219,29 +224,11 @@ class CrossNetwork(nn.Module):
             nn.Linear(in_features, in_features) for _ in range(n_layers)
         )
         self.out = nn.Linear(in_features, 1, bias=False)
-        for layer in self.layers:
-            nn.init.xavier_normal_(layer.weight)
-            nn.init.zeros_(layer.bias)
-        nn.init.xavier_normal_(self.out.weight)
-
-    def prunable(self, prefix: str) -> PrunablePart:
-        """The cross weights W_l, one threshold per layer (not b_l or ``out``)."""
-        params = tuple(
-            (f"{prefix}.layers.{i}.weight", layer.weight)
-            for i, layer in enumerate(self.layers)
-        )
-        return PrunablePart(params, per_layer=True)
+        self._init_weights()
 
     def to_spec(self, read, prefix: str) -> _spec.Cross:
         """The network as a :class:`~sklearn_deeplight._spec.Cross` block."""
-        layers = [
-            (
-                read.array(f"{prefix}.layers.{i}.weight"),
-                read.array(f"{prefix}.layers.{i}.bias"),
-            )
-            for i in range(len(self.layers))
-        ]
-        out = read.array(f"{prefix}.out.weight").reshape(-1)
+        layers, out = self._read_layers(read, prefix)
         return _spec.Cross.from_dense(layers, out)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:

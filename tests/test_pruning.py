@@ -646,7 +646,8 @@ def test_modules_declare_their_prunable_parts():
 
 
 def test_a_module_declaring_an_unknown_component_is_refused():
-    class Cross(torch.nn.Module):
+    # (the example was "cross" until DCN-V2 registered that component)
+    class Attention(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.w = torch.nn.Parameter(torch.ones(3))
@@ -654,9 +655,9 @@ def test_a_module_declaring_an_unknown_component_is_refused():
         def prunable_parts(self):
             from sklearn_deeplight._modules import PrunablePart
 
-            return {"cross": PrunablePart((("w", self.w),), per_layer=False)}
+            return {"attention": PrunablePart((("w", self.w),), per_layer=False)}
 
-    with pytest.raises(ValueError, match=r"\['cross'\].*no target"):
-        component_parameters(Cross())
+    with pytest.raises(ValueError, match=r"\['attention'\].*no target"):
+        component_parameters(Attention())
     # a module that declares nothing has nothing to prune
     assert component_parameters(torch.nn.Linear(2, 1)) == {}
