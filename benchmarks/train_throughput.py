@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import sklearn_deeplight as sdl
+from sklearn_deeplight._registry import MODELS
 
 from ._common import (
     RESULTS,
@@ -66,15 +66,13 @@ def models(quick: bool) -> dict:
     hidden = (32, 32) if quick else (400, 400, 400)
     k = 4 if quick else 10
     cin = (8, 8) if quick else (100, 100, 50)
-    deep = dict(embedding_dim=k, hidden_units=hidden)
+    sizes = dict(embedding_dim=k, hidden_units=hidden, cin_layer_sizes=cin)
+    # Every model of the registry, with the sizes its parameters name.
     return {
-        "LR": sdl.LRClassifier(),
-        "FM": sdl.FMClassifier(embedding_dim=k),
-        "FwFM": sdl.FwFMClassifier(embedding_dim=k),
-        "DeepFM": sdl.DeepFMClassifier(**deep),
-        "NFM": sdl.NFMClassifier(**deep),
-        "xDeepFM": sdl.XDeepFMClassifier(**deep, cin_layer_sizes=cin),
-        "DeepFwFM": sdl.DeepFwFMClassifier(**deep),
+        info.name: info.classifier_class()(
+            **{key: sizes[key] for key in info.small if key in sizes}
+        )
+        for info in MODELS
     }
 
 
