@@ -53,7 +53,7 @@ import os
 import sys
 import traceback
 
-from . import _bench, _demo, _predict, _train
+from . import _bench, _demo, _predict, _serve, _train
 from ._helpers import (
     _EPILOG,
     EXIT_FAILURE,
@@ -97,7 +97,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common(argparse.SUPPRESS)
 
-    for module in (_demo, _train, _predict, _bench):
+    for module in (_demo, _train, _predict, _bench, _serve):
         module.add_parser(sub, common)
     for p in sub.choices.values():
         _set_metavars(p)
