@@ -7,6 +7,12 @@ the embedding masks; :data:`_PRE_CHECKS`), and the rebuilt predictor, field
 encoder and pipeline after it (the model description must validate, every
 index must be in bounds; :data:`_POST_CHECKS`), since the compiled kernels
 index with them. A failed check raises ``ValueError``.
+
+What a file makes ``load`` allocate is charged to a :class:`_Budget` from the
+sizes the file declares, before anything is allocated: the payload entries,
+the JSON tree, every array (its ``.npy`` header, checked against its
+payload), and the sparse predictor's expanded embedding table (its declared
+field layout, checked against the shapes of its compact stores).
 """
 
 from __future__ import annotations
@@ -15,6 +21,47 @@ import math
 import zlib
 
 import numpy as np
+
+from ._spec import FieldLayout
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+class _MemoryCeiling(ValueError):
+    """A file would make load allocate more than its memory ceiling."""
+
+
+class _Budget:
+    """The bytes a :func:`~sklearn_deeplight.load` may still allocate.
+
+    Every allocation whose size a file declares is charged (:meth:`charge`)
+    before it is made; past ``limit`` (None: no limit) it raises a
+    ``ValueError`` that names the ceiling, where it comes from (``source``)
+    and how to raise it.
+    """
+
+    def __init__(self, limit: float | None = None, source: str = "") -> None:
+        self.limit = limit
+        self.source = source
+        self.used = 0
+
+    def charge(self, nbytes: int, what: str) -> None:
+        """Count ``nbytes`` for ``what``; ValueError past the limit."""
+        self.used += int(nbytes)
+        if self.limit is not None and self.used > self.limit:
+            raise _MemoryCeiling(
+                f"{what} would make load allocate about {_human(self.used)}, above "
+                f"its memory ceiling of {_human(self.limit)} ({self.source}): the "
+                "file is damaged or crafted. If you trust it, raise the ceiling "
+                "with load(path, max_memory=...) or the environment variable "
+                "DEEPLIGHT_LOAD_MAX_MEMORY (e.g. 4G)."
+            )
 
 
 def _require(cond: bool, what: str) -> None:
@@ -45,17 +92,67 @@ _PREDICTOR_RUNTIME = (
 )
 
 
-def _check_predictor_state(state: dict) -> None:
-    """No runtime state from the file; bounded check of the embedding masks."""
+#: Bytes ``__setstate__`` allocates per declared entry of a compact store
+#: (the decompressed bits, the unpacked mask and the float32 table).
+_STORE_BYTES_PER_ENTRY = 10
+#: Extra float64 temporaries per embedding entry when the linear term is
+#: folded into the gather table ("feature_vector": the table and the weights
+#: in float64; "field_vector": one field's block).
+_FOLD_BYTES_PER_ENTRY = {"feature_vector": 16, "field_vector": 8}
+
+
+def _store_shapes(state: dict) -> tuple[dict[str, tuple[int, ...]], int]:
+    """The compact stores' shapes the declared layout implies, and the bytes
+    of the gather table (``n_rows * (embedding_dim_ + 1)`` float32)."""
+    layout = FieldLayout(state["field_dims_"], state["numeric_fields_"])
+    k = state["embedding_dim_"]
+    _require(type(k) is int and k >= 0, "embedding_dim_ must be a non-negative int")
+    n_rows = layout.n_rows
+    shapes = {"_compact_embedding": (n_rows, k)}
+    linear = state.get("linear_term_")
+    if linear == "scalar":
+        shapes["_compact_linear"] = (n_rows,)
+    elif linear == "feature_vector":
+        shapes["_compact_linear"] = (n_rows, k)
+    return shapes, 4 * n_rows * (k + 1)
+
+
+def _check_predictor_state(state: dict, budget: _Budget | None = None) -> None:
+    """No runtime state from the file; the compact stores' shapes follow the
+    declared layout, their expansion fits the ``budget``, and their masks are
+    checked with bounded decompression."""
+    budget = _Budget() if budget is None else budget
     supplied = [k for k in _PREDICTOR_RUNTIME if k in state]
     _require(not supplied, f"the state must not provide {supplied}")
+    stores = [k for k in state if k.startswith("_compact") and state[k] is not None]
     if "classes_" in state:
         _require(
             "_compact_embedding" in state, "a fitted predictor needs its embeddings"
         )
-    for key, store in state.items():
-        if not key.startswith("_compact") or store is None:
-            continue
+        shapes, table_bytes = _store_shapes(state)
+        _require(
+            sorted(stores) == sorted(shapes),
+            f"the compact stores must be {sorted(shapes)}, got {sorted(stores)}",
+        )
+        for key, shape in shapes.items():
+            store = state[key]
+            _require(
+                type(store) is dict and store.get("shape") == shape,
+                f"{key}.shape must be {shape}, the declared field layout's",
+            )
+        entries = {key: math.prod(shape) for key, shape in shapes.items()}
+        fold = _FOLD_BYTES_PER_ENTRY.get(state.get("linear_term_"), 0)
+        budget.charge(
+            table_bytes
+            + _STORE_BYTES_PER_ENTRY * sum(entries.values())
+            + fold * entries["_compact_embedding"],
+            f"the declared field layout ({shapes['_compact_embedding'][0]:,} table "
+            f"rows of {shapes['_compact_embedding'][1]} + 1 values)",
+        )
+    else:
+        _require(not stores, "an unfitted predictor has no compact stores")
+    for key in stores:
+        store = state[key]
         _require(type(store) is dict, f"{key} must be a dict")
         shape, mask, values = store.get("shape"), store.get("mask"), store.get("values")
         _require(
@@ -156,6 +253,7 @@ def _check_pipeline(pipe) -> None:
         )
 
 
+#: Checks of a state before ``__setstate__``: ``check(state, budget)``.
 _PRE_CHECKS = {"sklearn_deeplight.SparseCTRPredictor": _check_predictor_state}
 _POST_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._persist_checks import _POST_CHECKS, _PRE_CHECKS
+from ._persist_checks import _POST_CHECKS, _PRE_CHECKS, _Budget, _MemoryCeiling
 
 __all__ = ["TRUSTED_TYPES"]
 
@@ -290,8 +290,12 @@ def _damaged(msg: str) -> _DamagedFile:
     return _DamagedFile(msg)
 
 
-def _read_npy(data: bytes, name: str) -> np.ndarray:
-    """An array from ``.npy`` bytes, checked before anything is allocated."""
+def _read_npy(data: bytes, name: str, budget: _Budget | None = None) -> np.ndarray:
+    """An array from ``.npy`` bytes, checked before anything is allocated.
+
+    The header's shape and dtype must match the payload's size exactly; the
+    array's bytes are charged to ``budget`` before it is read.
+    """
     buf = io.BytesIO(data)
     fmt = np.lib.format
     try:
@@ -312,6 +316,8 @@ def _read_npy(data: bytes, name: str) -> np.ndarray:
             f"{name} declares shape {shape} of {dtype} but holds "
             f"{len(data) - buf.tell()} bytes of data."
         )
+    if budget is not None:
+        budget.charge(count * dtype.itemsize, name)
     buf.seek(0)
     arr = np.load(buf, allow_pickle=False)
     if not isinstance(arr, np.ndarray):  # pragma: no cover - checked above
@@ -322,14 +328,15 @@ def _read_npy(data: bytes, name: str) -> np.ndarray:
 class _Decoder:
     """Rebuild the object tree; every node is checked, every class trusted."""
 
-    def __init__(self, arrays: dict[int, bytes]) -> None:
+    def __init__(self, arrays: dict[int, bytes], budget: _Budget | None = None) -> None:
         self.arrays = arrays
+        self.budget = _Budget() if budget is None else budget
 
     def _array(self, node: dict, where: str) -> np.ndarray:
         i = node.get("id")
         if type(i) is not int or i not in self.arrays:
             raise _damaged(f"{where} refers to a missing array {i!r}.")
-        return _read_npy(self.arrays[i], f"arrays/{i:06d}.npy ({where})")
+        return _read_npy(self.arrays[i], f"arrays/{i:06d}.npy ({where})", self.budget)
 
     def decode(self, node: Any, where: str = "root", depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
@@ -347,7 +354,7 @@ class _Decoder:
             raise _damaged(f"{where} has the unknown node type {kind!r}.")
         try:
             return method(node, where, d)
-        except (_DamagedFile, TypeError):
+        except (_DamagedFile, _MemoryCeiling, TypeError):
             raise
         except (KeyError, ValueError, IndexError, AttributeError, OverflowError) as e:
             raise _damaged(f"{where} (a {kind} node) is invalid: {e!r}") from None
@@ -551,7 +558,7 @@ class _Decoder:
         cls = _resolve(_CLASSES, name)
         check = _PRE_CHECKS.get(name)
         if check is not None:
-            check(state)
+            check(state, self.budget)
         obj = cls.__new__(cls)
         try:
             with warnings.catch_warnings():

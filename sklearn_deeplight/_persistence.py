@@ -21,13 +21,29 @@ A zip archive, every entry stored uncompressed:
 - ``arrays/NNNNNN.npy``: numpy arrays written by ``np.save`` with
   ``allow_pickle=False`` (object arrays are spelt out in the tree instead).
 
-:func:`load` reads the whole file, checks the zip structure, the entry list,
-every SHA-256 and the payload SHA-256 before it decodes anything, then checks
-the structure of every rebuilt object (for the sparse predictor: the field
-layout, the shapes of all layers and the bounds of every sparse index, which
-its compiled kernels rely on). A truncated, damaged or altered file raises a
-``ValueError``; an untrusted type raises a ``TypeError`` naming it. Nothing is
-half-loaded: the object is returned only when everything passed.
+:func:`load` checks the zip signature (the first four bytes: a log passed by
+mistake is refused without being read), then the zip structure, the entry
+list, every SHA-256 and the payload SHA-256 before it decodes anything, then
+checks the structure of every rebuilt object (for the sparse predictor: the
+field layout, the shapes of all layers and the bounds of every sparse index,
+which its compiled kernels rely on). A truncated, damaged or altered file
+raises a ``ValueError``; an untrusted type raises a ``TypeError`` naming it.
+Nothing is half-loaded: the object is returned only when everything passed.
+
+Memory
+------
+What a file makes :func:`load` allocate is derived from the sizes it
+declares, each checked against its payload (an array's ``.npy`` header
+against its bytes, the sparse predictor's compact embedding stores against
+its field layout), and charged before anything is allocated. Past a ceiling
+the file is refused with a ``ValueError``: by default
+``max(LOAD_MEMORY_FLOOR, LOAD_MEMORY_PER_FILE_BYTE * file size)`` (128 MiB,
+or 16 times the file's size), so that a small file cannot ask for gigabytes
+(a 300 KiB file declaring an embedding table of 2**28 rows). A model whose
+expanded tables are more than 16 times its file (a large, heavily pruned
+embedding table) loads with ``load(path, max_memory=...)``, or with the
+environment variable ``DEEPLIGHT_LOAD_MAX_MEMORY`` (bytes, or ``512M``,
+``4G``), which also reaches the ``deeplight`` command.
 
 :func:`save` encodes the whole object first (an untrusted type raises a
 ``TypeError`` before the disk is touched), writes a temporary file next to the
@@ -47,7 +63,6 @@ alter the file can recompute it.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -58,6 +73,7 @@ from typing import Any
 
 import numpy as np
 
+from ._persist_checks import _Budget, _human, _MemoryCeiling
 from ._persist_tree import (
     _CLASSES,
     TRUSTED_TYPES,
@@ -68,7 +84,15 @@ from ._persist_tree import (
     _resolve,
 )
 
-__all__ = ["FORMAT_VERSION", "TRUSTED_TYPES", "load", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "LOAD_MEMORY_ENV",
+    "LOAD_MEMORY_FLOOR",
+    "LOAD_MEMORY_PER_FILE_BYTE",
+    "TRUSTED_TYPES",
+    "load",
+    "save",
+]
 
 #: Name of the format in the manifest.
 FORMAT = "sklearn-deeplight"
@@ -81,6 +105,21 @@ _TREE = "tree.json"
 _ENTRY_RE = re.compile(r"\A(?:tree\.json|arrays/[0-9]{6}\.npy)\Z")
 _MAX_MANIFEST_BYTES = 1 << 20
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+#: The least memory ceiling of :func:`load` (bytes), whatever the file's size.
+LOAD_MEMORY_FLOOR = 128 << 20
+#: :func:`load`'s default memory ceiling per byte of the file, when that is
+#: above :data:`LOAD_MEMORY_FLOOR`.
+LOAD_MEMORY_PER_FILE_BYTE = 16
+#: Environment variable that replaces the default ceiling (bytes, ``512M``,
+#: ``4G``); ``load(path, max_memory=...)`` replaces both.
+LOAD_MEMORY_ENV = "DEEPLIGHT_LOAD_MAX_MEMORY"
+#: Bytes a decoded JSON tree may hold per container, string and list item
+#: (Python objects and list slots), charged from the tree's bytes.
+_JSON_CONTAINER_BYTES = 64
+_JSON_STRING_BYTES = 32
+_JSON_ITEM_BYTES = 32
 
 
 # ----------------------------------------------------------------------------
@@ -245,14 +284,23 @@ def _describe_start(data: bytes) -> str:
     return ""
 
 
-def _read_entries(data: bytes, where: str) -> tuple[dict, dict[str, bytes]]:
-    """Manifest and checked payload entries of a file's bytes."""
-    if data[:4] != b"PK\x03\x04":
-        raise _damaged(
-            f"{where} is not a sklearn_deeplight model file (no zip signature)."
-            + _describe_start(data)
-        )
-    zf = zipfile.ZipFile(io.BytesIO(data))
+def _json_bytes(blob: bytes) -> int:
+    """Memory the decoded tree of a JSON text may take: its containers,
+    strings (two quotes each) and list items, counted in its bytes."""
+    containers = blob.count(b"[") + blob.count(b"{")
+    return (
+        len(blob)
+        + _JSON_CONTAINER_BYTES * containers
+        + _JSON_STRING_BYTES * blob.count(b'"')
+        + _JSON_ITEM_BYTES * blob.count(b",")
+    )
+
+
+def _read_entries(
+    f, file_size: int, where: str, budget: _Budget
+) -> tuple[dict, dict[str, bytes]]:
+    """Manifest and checked payload entries of an open model file."""
+    zf = zipfile.ZipFile(f)
     infos = zf.infolist()
     names = [i.filename for i in infos]
     if len(set(names)) != len(names):
@@ -268,7 +316,7 @@ def _read_entries(data: bytes, where: str) -> tuple[dict, dict[str, bytes]]:
         ):
             raise _damaged(f"{where}: entry {info.filename!r} is not stored plainly.")
         total += info.file_size
-    if total > len(data):
+    if total > file_size:
         raise _damaged(f"{where}: the entries are larger than the file.")
     if zf.getinfo(_MANIFEST).file_size > _MAX_MANIFEST_BYTES:
         raise _damaged(f"{where}: the manifest is too large.")
@@ -302,9 +350,15 @@ def _read_entries(data: bytes, where: str) -> tuple[dict, dict[str, bytes]]:
             f"{where}: the entries in the file do not match the manifest (entries "
             "were added or removed)."
         )
+    budget.charge(total, f"{where}: the payload ({len(listed)} entries)")
     payload = hashlib.sha256()
     out: dict[str, bytes] = {}
     for e in listed:
+        if zf.getinfo(e["name"]).file_size != e["size"]:
+            raise _damaged(
+                f"{where}: checksum mismatch in {e['name']}: the file was altered "
+                "or damaged."
+            )
         blob = zf.read(e["name"])
         if len(blob) != e["size"] or hashlib.sha256(blob).hexdigest() != e["sha256"]:
             raise _damaged(
@@ -318,6 +372,40 @@ def _read_entries(data: bytes, where: str) -> tuple[dict, dict[str, bytes]]:
     return manifest, out
 
 
+def _check_max_memory(max_memory: Any) -> None:
+    if max_memory is None:
+        return
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int | float):
+        raise TypeError(
+            f"max_memory must be a number of bytes or None, got "
+            f"{type(max_memory).__name__}."
+        )
+    if not max_memory > 0:
+        raise ValueError(f"max_memory must be a positive number, got {max_memory!r}.")
+
+
+def _memory_ceiling(max_memory: float | None, file_size: int) -> tuple[float, str]:
+    """The memory ceiling of a load and where it comes from."""
+    if max_memory is not None:
+        return max_memory, f"max_memory={max_memory!r}"
+    env = os.environ.get(LOAD_MEMORY_ENV, "").strip()
+    if env:
+        from .datasets._ondisk_policy import _parse_bytes
+
+        try:
+            return _parse_bytes(env), f"{LOAD_MEMORY_ENV}={env}"
+        except (ValueError, IndexError):
+            raise ValueError(
+                f"the environment variable {LOAD_MEMORY_ENV}={env!r} is not a size "
+                "in bytes (e.g. 4294967296, 512M or 4G)"
+            ) from None
+    ceiling = max(LOAD_MEMORY_FLOOR, LOAD_MEMORY_PER_FILE_BYTE * file_size)
+    return ceiling, (
+        f"the default: {LOAD_MEMORY_PER_FILE_BYTE} times the file's "
+        f"{_human(file_size)}, at least {_human(LOAD_MEMORY_FLOOR)}"
+    )
+
+
 def _reject_constant(name: str):
     raise ValueError(f"the JSON constant {name} is not allowed")
 
@@ -329,7 +417,7 @@ def _parse_json(blob: bytes, what: str) -> Any:
         raise _damaged(f"{what} is not valid JSON: {exc}") from None
 
 
-def load(path) -> Any:
+def load(path, *, max_memory: float | None = None) -> Any:
     """Load a model saved by :func:`save`, never running code from the file.
 
     The file's structure and SHA-256 checksums are verified before anything
@@ -341,6 +429,12 @@ def load(path) -> Any:
     ----------
     path : str or path-like
         A file written by :func:`save`.
+    max_memory : int, float or None, default=None
+        Most bytes the file may make ``load`` allocate, counted from the
+        sizes it declares before anything is allocated (``math.inf``: no
+        ceiling). None: the environment variable ``DEEPLIGHT_LOAD_MAX_MEMORY``
+        when set, else ``max(LOAD_MEMORY_FLOOR, LOAD_MEMORY_PER_FILE_BYTE *
+        file size)``: 128 MiB, or 16 times the file's size.
 
     Returns
     -------
@@ -351,8 +445,8 @@ def load(path) -> Any:
     ------
     ValueError
         If the file is not a model file, is truncated, damaged or altered
-        (checksum mismatch), was written by a newer format version, or holds
-        inconsistent data.
+        (checksum mismatch), was written by a newer format version, holds
+        inconsistent data, or would need more memory than `max_memory`.
     TypeError
         If the file names a type that is not trusted (the message names it),
         or `path` is not a path.
@@ -385,18 +479,29 @@ def load(path) -> Any:
     refused
     """
     path = _check_path(path)
-    with open(path, "rb") as f:
-        data = f.read()
+    _check_max_memory(max_memory)
     where = str(path)
-    try:
-        manifest, entries = _read_entries(data, where)
-        tree = _parse_json(entries[_TREE], f"{where}: {_TREE}")
-    except _DamagedFile as exc:
-        raise ValueError(str(exc)) from None
-    except Exception as exc:  # zipfile's many errors on damaged bytes
-        raise ValueError(
-            f"{where} is truncated or damaged ({type(exc).__name__}: {exc})."
-        ) from None
+    with open(path, "rb") as f:
+        head = f.read(len(_ZIP_SIGNATURE))
+        if head != _ZIP_SIGNATURE:  # refused before the file is read
+            raise ValueError(
+                f"{where} is not a sklearn_deeplight model file (no zip signature)."
+                + _describe_start(head)
+            )
+        file_size = os.fstat(f.fileno()).st_size
+        limit, source = _memory_ceiling(max_memory, file_size)
+        budget = _Budget(limit, source)
+        f.seek(0)
+        try:
+            manifest, entries = _read_entries(f, file_size, where, budget)
+            budget.charge(_json_bytes(entries[_TREE]), f"{where}: {_TREE}")
+            tree = _parse_json(entries[_TREE], f"{where}: {_TREE}")
+        except (_DamagedFile, _MemoryCeiling) as exc:
+            raise ValueError(str(exc)) from None
+        except Exception as exc:  # zipfile's many errors on damaged bytes
+            raise ValueError(
+                f"{where} is truncated or damaged ({type(exc).__name__}: {exc})."
+            ) from None
     arrays = {int(name[7:13]): blob for name, blob in entries.items() if name != _TREE}
     written_by = manifest.get("library_version")
     if written_by != _versions()["library_version"]:
@@ -407,8 +512,8 @@ def load(path) -> Any:
             stacklevel=2,
         )
     try:
-        obj = _Decoder(arrays).decode(tree)
-    except _DamagedFile as exc:
+        obj = _Decoder(arrays, budget).decode(tree)
+    except (_DamagedFile, _MemoryCeiling) as exc:
         raise ValueError(f"{where}: {exc}") from None
     except RecursionError:
         raise ValueError(f"{where}: the object tree is nested too deep.") from None
