@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_deeplight import (
+    DCNv2Classifier,
     DeepFMClassifier,
     DeepFwFMClassifier,
     FMClassifier,
@@ -24,18 +25,12 @@ from sklearn_deeplight import (
     NFMClassifier,
     XDeepFMClassifier,
 )
+from sklearn_deeplight._registry import MODELS as REGISTERED_MODELS
 
 SMALL = dict(max_epochs=3, batch_size=64, lr=1e-2, random_state=0)
 DEEP = dict(SMALL, embedding_dim=4, hidden_units=(8,))
-ALL = [
-    LRClassifier(**SMALL),
-    FMClassifier(embedding_dim=4, **SMALL),
-    FwFMClassifier(embedding_dim=4, **SMALL),
-    DeepFMClassifier(**DEEP),
-    NFMClassifier(**DEEP),
-    XDeepFMClassifier(cin_layer_sizes=(4, 2), **DEEP),
-    DeepFwFMClassifier(**DEEP),
-]
+#: One small instance per model of the registry.
+ALL = [info.classifier_class()(**{**SMALL, **info.small}) for info in REGISTERED_MODELS]
 IDS = [type(e).__name__ for e in ALL]
 
 
@@ -353,6 +348,7 @@ def test_planted_field_pairs_rank_first():
         lambda: NFMClassifier(),  # the paper's 400x3 (64x64: AUC 0.717)
         lambda: XDeepFMClassifier(hidden_units=(64, 64), cin_layer_sizes=(8, 8)),
         lambda: DeepFwFMClassifier(hidden_units=(64, 64)),
+        lambda: DCNv2Classifier(hidden_units=(64, 64), n_cross_layers=2),
     ],
     ids=IDS,
 )

@@ -3,7 +3,7 @@
 The common scikit-learn checks run on it from the registry's instance table
 (``test_common.py``); here: the numpy reference of its module, DeepLight
 pruning of its three components with exact targets, the sparse predictor on
-both engines, safe persistence, and accuracy on the real Criteo rows.
+both engines and safe persistence.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.metrics import log_loss, roc_auc_score
 
 from sklearn_deeplight import DCNv2Classifier, DeepLightPruning, load, save
 from sklearn_deeplight._modules import DCNv2Module
@@ -156,23 +155,5 @@ def test_load_refuses_a_cross_layer_of_the_wrong_width(pruned, tmp_path):
         load(path)
 
 
-@pytest.mark.slow
-@pytest.mark.realdata
-def test_learns_real_criteo_rows(criteo_split_codes):
-    """Time split of the real Criteo rows, as the other models' test."""
-    X_train, y_train, X_test, y_test = criteo_split_codes
-    clf = DCNv2Classifier(
-        hidden_units=(64, 64),
-        n_cross_layers=2,
-        max_epochs=15,
-        batch_size=256,
-        embedding_l2=1e-2,
-        patience=2,
-        validation_fraction=0.1,
-        random_state=0,
-    ).fit(X_train, y_train)
-    p = clf.predict_proba(X_test)[:, 1]
-    auc = roc_auc_score(y_test, p)
-    constant = log_loss(y_test, np.full(len(y_test), y_train.mean()))
-    assert auc >= 0.72, auc
-    assert log_loss(y_test, p) < constant
+# Accuracy on the real Criteo rows (time split, AUC >= 0.72): with the other
+# models in tests/test_classifiers.py::test_learns_real_criteo_rows.

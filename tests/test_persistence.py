@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 from sklearn_deeplight import (
+    DCNv2Classifier,
     DeepFMClassifier,
     DeepFwFMClassifier,
     FieldEncoder,
@@ -40,6 +41,7 @@ from sklearn_deeplight import (
     _persistence,
 )
 from sklearn_deeplight._persistence import FORMAT_VERSION, TRUSTED_TYPES, load, save
+from sklearn_deeplight._registry import MODELS as REGISTERED_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 _COMMON = dict(
@@ -54,7 +56,14 @@ MODELS = {
     "NFM": lambda: NFMClassifier(**_DEEP),
     "xDeepFM": lambda: XDeepFMClassifier(cin_layer_sizes=(4, 3), **_DEEP),
     "DeepFwFM": lambda: DeepFwFMClassifier(linear_term="field_vector", **_DEEP),
+    "DCNv2": lambda: DCNv2Classifier(n_cross_layers=2, **_DEEP),
 }
+
+
+def test_the_table_covers_every_registered_model():
+    assert list(MODELS) == [info.name for info in REGISTERED_MODELS]
+
+
 CARD = (9, 5, 13)
 
 

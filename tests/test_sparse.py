@@ -29,6 +29,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_deeplight import (
+    DCNv2Classifier,
     DeepFMClassifier,
     DeepFwFMClassifier,
     DeepLightPruning,
@@ -40,6 +41,7 @@ from sklearn_deeplight import (
     _kernels,
     _sparse,
 )
+from sklearn_deeplight._registry import MODELS as REGISTERED_MODELS
 from sklearn_deeplight._sparse import SparseCTRPredictor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +62,12 @@ MODELS = {
     "NFM": lambda: NFMClassifier(**_DEEP),
     "xDeepFM": lambda: XDeepFMClassifier(cin_layer_sizes=(6, 5, 4), **_DEEP),
     "DeepFwFM": lambda: DeepFwFMClassifier(linear_term="feature_vector", **_DEEP),
+    "DCNv2": lambda: DCNv2Classifier(n_cross_layers=2, batch_norm=True, **_DEEP),
 }
+
+
+def test_the_table_covers_every_registered_model():
+    assert list(MODELS) == [info.name for info in REGISTERED_MODELS]
 
 
 @pytest.fixture(autouse=True, scope="module")
