@@ -18,6 +18,7 @@ __all__ = [
     "COMPONENTS",
     "COMPONENT_DOCS",
     "COMPONENT_LABELS",
+    "COMPONENT_LETTERS",
     "MODELS",
     "ModelInfo",
     "get_model",
@@ -55,6 +56,15 @@ COMPONENT_DOCS: dict[str, str] = {
 }
 #: Every prunable component (the named targets of ``DeepLightPruning``).
 COMPONENTS = tuple(COMPONENT_DOCS)
+#: Each component's letter in the paper-style name of a pruned structure
+#: ("D-90% R-90% F-40%"; C for the CIN as in the paper's Table 6).
+COMPONENT_LETTERS: dict[str, str] = {
+    "dnn": "D",
+    "field_pairs": "R",
+    "embeddings": "F",
+    "cin": "C",
+    "cross": "X",
+}
 #: What each component's option prunes, in the command's help.
 COMPONENT_LABELS: dict[str, str] = {
     "dnn": "DNN hidden weights",

@@ -156,16 +156,19 @@ def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
-def _structure(
-    dnn: float, field_pairs: float, embeddings: float, cin=0.0, cross=0.0
-) -> str:
-    """The paper's name of a pruned structure, e.g. ``D-90% R-90% F-40%``
-    (``C-`` for the CIN and ``X-`` for DCN-V2's cross weights when pruned)."""
+def _structure(**targets: float) -> str:
+    """The paper's name of a pruned structure, e.g. ``D-90% R-90% F-40%``.
+
+    D, R and F always appear (the paper's Table 6 names); the other
+    components' letters (the registry's ``COMPONENT_LETTERS``, e.g. ``C-``
+    for the CIN) only when pruned.
+    """
+    from .._registry import COMPONENT_LETTERS
+
     parts = []
-    for letter, value in (("D", dnn), ("R", field_pairs), ("F", embeddings)):
-        parts.append(f"{letter}-{100 * value:g}%")
-    for letter, value in (("C", cin), ("X", cross)):
-        if value:
+    for comp, letter in COMPONENT_LETTERS.items():
+        value = targets.get(comp, 0.0)
+        if value or comp in ("dnn", "field_pairs", "embeddings"):
             parts.append(f"{letter}-{100 * value:g}%")
     return " ".join(parts)
 
