@@ -83,23 +83,16 @@ R_pruned = pruned.field_pair_importance()
 print(f"pairs kept: {int((R_pruned.to_numpy()[upper] != 0).sum())} of {upper.sum()}")
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Rectangle
 
-names = list(R.columns)
+from sklearn_deeplight import FieldPairImportanceDisplay
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-vmax = float(np.abs(R.to_numpy()).max())
-for ax, matrix, title in [
-    (axes[0], R, "R, dense FwFM"),
-    (axes[1], R_pruned, "R, pruned to 75%"),
+vmax = float(np.abs(R.to_numpy()).max())  # one colour scale for both
+for ax, est, title in [
+    (axes[0], fwfm, "R, dense FwFM"),
+    (axes[1], pruned, "R, pruned to 75%"),
 ]:
-    image = ax.imshow(matrix.abs(), cmap="viridis", vmin=0, vmax=vmax)
-    ax.set_xticks(range(len(names)), names)
-    ax.set_yticks(range(len(names)), names)
+    FieldPairImportanceDisplay.from_estimator(
+        est, ax=ax, vmax=vmax, highlight=truth.interactions, colorbar=ax is axes[1]
+    )
     ax.set_title(title)
-    for a, b in truth.interactions:
-        i, j = names.index(a), names.index(b)
-        for r, c in [(i, j), (j, i)]:
-            ax.add_patch(
-                Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="red", lw=1.5)
-            )
-fig.colorbar(image, ax=axes, label="|R[i, j]|", shrink=0.85)

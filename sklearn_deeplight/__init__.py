@@ -17,6 +17,7 @@ from ._registry import MODELS as _MODELS
 _LAZY = {
     **{info.classifier: "._classifiers" for info in _MODELS},
     "DeepLightPruning": "._pruning",
+    "FieldPairImportanceDisplay": "._plotting",
     "pruning_schedule": "._schedule",
     "reach_iteration": "._schedule",
     "auto_damping_steps": "._schedule",
@@ -32,6 +33,7 @@ __all__ = [
     *(info.classifier for info in _MODELS),
     "DeepLightPruning",
     "FieldEncoder",
+    "FieldPairImportanceDisplay",
     "SparseCTRPredictor",
     "auto_damping_steps",
     "criteo_numeric_transform",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._classifiers import *  # noqa: F403 (every classifier of the registry)
     from ._encoder import FieldEncoder, criteo_numeric_transform
     from ._persistence import load, save
+    from ._plotting import FieldPairImportanceDisplay
     from ._pruning import DeepLightPruning
     from ._schedule import auto_damping_steps, pruning_schedule, reach_iteration
     from ._sparse import SparseCTRPredictor
