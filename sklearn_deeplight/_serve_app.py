@@ -457,6 +457,7 @@ def create_app(
     id_field: str | None = None,
     max_batch: int = MAX_BATCH,
     warm_up: bool = True,
+    threads: int = 1,
 ) -> Any:
     """A Starlette app serving ``model`` over HTTP.
 
@@ -474,6 +475,12 @@ def create_app(
         Run :meth:`RecordScorer.warm_up` at startup (the ASGI lifespan),
         unless it has run, so that the first request does not pay for
         loading the compiled kernels.
+    threads : int, default=1
+        Requests scored at once, each in a worker thread (the event loop
+        stays free for ``/health`` and I/O); the others wait their turn in
+        arrival order. Encoding raw fields holds the GIL, so more threads
+        in one process add contention, not throughput: run more processes
+        (``deeplight serve --workers``) instead.
 
     Returns
     -------
@@ -484,8 +491,8 @@ def create_app(
         model. A bad request gets a 4xx status and ``{"error": message,
         "field": ..., "record": ...}``.
     """
+    import anyio
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
@@ -498,11 +505,19 @@ def create_app(
         else RecordScorer(model, id_field=id_field, max_batch=max_batch)
     )
 
+    if int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    limiter: list[Any] = []  # made in the server's event loop
+
     async def predict(request: Request) -> JSONResponse:
         body = await request.body()
+        if not limiter:
+            limiter.append(anyio.CapacityLimiter(int(threads)))
         try:
-            # Off the event loop: /health answers during a long batch.
-            result = await run_in_threadpool(scorer.score_body, body)
+            # Off the event loop, so that /health answers during a long batch.
+            result = await anyio.to_thread.run_sync(
+                scorer.score_body, body, limiter=limiter[0]
+            )
         except RequestError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
         request.scope[_ROWS_KEY] = len(result["probabilities"])

@@ -325,3 +325,47 @@ def test_two_workers_and_interrupt(served):
         code = server.stop()
     # Ctrl-C: the command's exit code of an interrupt (or 0).
     assert code in (0, 130), server.log.read_text()
+
+
+# ----------------------------------------------------------------------
+# The app in process (Starlette's TestClient): other encoders
+# ----------------------------------------------------------------------
+def test_app_of_an_encoder_without_column_names():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from starlette.testclient import TestClient
+
+    from sklearn_deeplight import FieldEncoder
+    from sklearn_deeplight._serve_app import create_app
+
+    rng = np.random.default_rng(0)
+    X = np.empty((200, 3), dtype=object)
+    X[:, 0] = rng.choice(["a", "b", "c"], 200)
+    X[:, 1] = rng.uniform(0, 5, 200)
+    X[:, 2] = rng.choice([0.5, 1.5, 2.0], 200)  # a categorical field of floats
+    y = (X[:, 0] == "a") ^ (X[:, 1] > 2.5)
+    model = make_pipeline(FieldEncoder(numeric_fields=[1]), LogisticRegression())
+    model.fit(X, y)
+    with TestClient(create_app(model)) as client:
+        health = client.get("/health").json()
+        assert health["ready"] and health["fields"] == ["x0", "x1", "x2"]
+        assert health["numeric_fields"] == ["x1"]
+        records = [
+            {"x0": "a", "x1": 1, "x2": 1.5},
+            {"x0": None, "x1": None, "x2": 7},
+            {"x0": 3, "x1": 4.25, "x2": None},
+        ]
+        r = client.post("/predict", json={"records": records})
+        assert r.status_code == 200, r.text
+        rows = np.array([[v for v in rec.values()] for rec in records], dtype=object)
+        rows[1, 1] = np.nan
+        expected = model.predict_proba(rows)[:, 1]
+        np.testing.assert_allclose(r.json()["probabilities"], expected, rtol=1e-6)
+        assert "ids" not in r.json()
+        # Floats are categories of x2, not of x0.
+        r = client.post("/predict", json={"x0": 0.5, "x1": 1, "x2": 1.5})
+        assert r.status_code == 422 and r.json()["field"] == "x0"
+        assert "expected a string, an integer or null" in r.json()["error"]
+        r = client.post("/predict", json={"x0": "b", "x1": 1, "x2": True})
+        assert r.status_code == 422 and r.json()["field"] == "x2"
+        assert "expected a string, an integer, a number or null" in r.json()["error"]
