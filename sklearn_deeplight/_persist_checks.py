@@ -117,13 +117,134 @@ def _store_shapes(state: dict) -> tuple[dict[str, tuple[int, ...]], int]:
     return shapes, 4 * n_rows * (k + 1)
 
 
+#: The sparse predictor's saved state: its constructor parameters; once
+#: fitted, these attributes, the model description's
+#: (:meth:`~sklearn_deeplight._spec.ModelSpec.attribute_names`) and the
+#: compact embedding stores; :data:`_OPTIONAL` may be absent.
+_PREDICTOR_PARAMS = ("engine", "threshold", "n_jobs")
+_PREDICTOR_FITTED = (
+    "classes_",
+    "n_features_in_",
+    "value_dtype_",
+    "n_params_",
+    "nbytes_",
+)
+#: Attributes a state may lack: column names (fitted on an ndarray), the
+#: scikit-learn version (written by BaseEstimator.__getstate__).
+_OPTIONAL = ("feature_names_in_", "_sklearn_version")
+_VALUE_DTYPES = ("float32", "float16")
+#: Dtypes of the predictor's int64 layout arrays.
+_INT64_ATTRIBUTES = ("numeric_fields_", "field_dims_", "offsets_", "field_pairs_")
+
+
+def _check_names(state: dict, expected: set[str], what: str) -> None:
+    """Exactly the ``expected`` attributes (those of :data:`_OPTIONAL` may
+    be absent)."""
+    missing = sorted(expected - set(state) - set(_OPTIONAL))
+    extra = sorted(set(state) - expected - set(_OPTIONAL))
+    _require(not extra, f"the state of the {what} holds unexpected attributes {extra}")
+    _require(not missing, f"the state of the {what} lacks the attributes {missing}")
+
+
+def _predictor_names(state: dict) -> set[str]:
+    """The attributes a predictor's state must hold."""
+    from ._spec import BLOCK_TYPES, ModelSpec
+
+    expected = set(_PREDICTOR_PARAMS)
+    if "classes_" not in state:  # unfitted
+        return expected
+    expected |= {*_PREDICTOR_FITTED, *ModelSpec.attribute_names(), "_compact_embedding"}
+    if state.get("linear_term_") in ("scalar", "feature_vector"):
+        expected |= {"_compact_linear"}
+        expected -= {"linear_"}
+    for block_type in BLOCK_TYPES:
+        # A file written before a block type existed lacks all its attributes.
+        if not any(key in state for key in block_type.empty):
+            expected -= set(block_type.empty)
+    return expected
+
+
+def _check_labels(classes) -> None:
+    _require(
+        type(classes) is np.ndarray
+        and classes.shape == (2,)
+        and classes.dtype.kind in "biufUSO",
+        "classes_ must be an array of two labels",
+    )
+    if classes.dtype == object:
+        _require(
+            all(type(c) in (str, int, float, bool) for c in classes),
+            "classes_ must hold strings or numbers",
+        )
+    _require(bool(classes[0] != classes[1]), "classes_ must hold two distinct labels")
+
+
+def _check_feature_names(names, n: int) -> None:
+    _require(
+        type(names) is np.ndarray
+        and names.shape == (n,)
+        and (
+            names.dtype.kind == "U"
+            or (names.dtype == object and all(type(v) is str for v in names))
+        ),
+        f"feature_names_in_ must be an array of {n} column names (str)",
+    )
+
+
+def _check_predictor_values(state: dict) -> None:
+    """Types and ranges of a predictor's attributes that the model description
+    does not check."""
+    from ._sparse import check_params
+    from ._spec import BLOCK_TYPES
+
+    check_params(state["engine"], state["threshold"], state["n_jobs"])
+    version = state.get("_sklearn_version")
+    _require(version is None or type(version) is str, "_sklearn_version must be a str")
+    if "classes_" not in state:
+        return
+    _check_labels(state["classes_"])
+    n = state["n_features_in_"]
+    _require(type(n) is int and n >= 1, "n_features_in_ must be a positive int")
+    if "feature_names_in_" in state:
+        _check_feature_names(state["feature_names_in_"], n)
+    dtype = state["value_dtype_"]
+    _require(dtype in _VALUE_DTYPES, f"value_dtype_ must be one of {_VALUE_DTYPES}")
+    for key in ("_compact_embedding", "_compact_linear"):
+        store = state.get(key)
+        if type(store) is dict and type(store.get("values")) is np.ndarray:
+            _require(
+                store["values"].dtype == np.dtype(dtype),
+                f"{key}.values must be {dtype} (value_dtype_)",
+            )
+    counts = state["n_params_"]
+    components = {"embedding", "bias"} | {t.component for t in BLOCK_TYPES}
+    _require(
+        type(counts) is dict
+        and all(
+            k in components and type(v) is int and v >= 0 for k, v in counts.items()
+        ),
+        f"n_params_ must map components {sorted(components)} to counts",
+    )
+    nbytes = state["nbytes_"]
+    _require(type(nbytes) is int and nbytes >= 0, "nbytes_ must be a non-negative int")
+    for key in _INT64_ATTRIBUTES:
+        value = state.get(key)
+        _require(
+            type(value) is np.ndarray and value.dtype == np.int64,
+            f"{key} must be an int64 array",
+        )
+
+
 def _check_predictor_state(state: dict, budget: _Budget | None = None) -> None:
-    """No runtime state from the file; the compact stores' shapes follow the
+    """Exactly the expected attributes, with valid types and ranges; no
+    runtime state from the file; the compact stores' shapes follow the
     declared layout, their expansion fits the ``budget``, and their masks are
     checked with bounded decompression."""
     budget = _Budget() if budget is None else budget
     supplied = [k for k in _PREDICTOR_RUNTIME if k in state]
     _require(not supplied, f"the state must not provide {supplied}")
+    _check_names(state, _predictor_names(state), "SparseCTRPredictor")
+    _check_predictor_values(state)
     stores = [k for k in state if k.startswith("_compact") and state[k] is not None]
     if "classes_" in state:
         _require(
@@ -207,33 +328,197 @@ def _check_predictor(pred) -> None:
         np.array_equal(runtime["_numeric_mask"], spec.layout.numeric_mask),
         "the numeric mask must follow numeric_fields_",
     )
+    _check_absent_blocks(runtime, spec)
+    for block in spec.blocks:
+        for w in block.weights():
+            _require(w.dtype == np.float32, f"the {block.kind}'s weights: float32")
+
+
+def _check_absent_blocks(attrs: dict, spec) -> None:
+    """A block the model lacks holds its ``empty`` values (None, [] or empty
+    arrays of the right dtype), so that no attribute is left unchecked."""
+    from ._spec import BLOCK_TYPES
+
+    present = {b.kind for b in spec.blocks}
+    claimed = {k for b in spec.blocks for k in b.attributes()}
+    for block_type in BLOCK_TYPES:
+        if block_type.kind in present:
+            continue
+        for key, empty in block_type.empty.items():
+            if key in claimed or key not in attrs:
+                continue
+            value = attrs[key]
+            if isinstance(empty, np.ndarray):
+                ok = (
+                    type(value) is np.ndarray
+                    and value.dtype == empty.dtype
+                    and value.shape == empty.shape
+                )
+            else:
+                ok = type(value) is type(empty) and value == empty
+            _require(ok, f"{key} must be {empty!r}: the model has no {block_type.kind}")
+
+
+#: A fitted FieldEncoder's attributes besides its constructor parameters
+#: (those of :data:`_OPTIONAL` may be absent). The one list to update when
+#: the encoder's fitted state changes.
+_ENCODER_FITTED = (
+    "n_features_in_",
+    "numeric_fields_",
+    "_counts",
+    "_missing_counts",
+    "n_samples_seen_",
+    "_vocab",
+    "_lookup",
+    "_missing_code",
+    "field_dims_",
+    "oov_codes_",
+    "categories_",
+)
+_PLAIN_SCALARS = (str, int, float, bool, type(None), np.generic)
+
+
+def _int64_vector(a, what: str, length: int | None = None) -> np.ndarray:
+    _require(
+        type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.int64,
+        f"{what} must be a 1-D int64 array",
+    )
+    if length is not None:
+        _require(a.shape[0] == length, f"{what} must have {length} entries")
+    return a
+
+
+def _numeric_transforms() -> tuple[set[str], list]:
+    """The numeric transforms a file may name: strings, trusted functions."""
+    from . import _encoder
+    from ._persist_tree import _FUNCTIONS, _resolve
+
+    names = set(getattr(_encoder, "_NAMED_TRANSFORMS", ("criteo", "log1p")))
+    return names | {"identity"}, [_resolve(_FUNCTIONS, f) for f in _FUNCTIONS]
+
+
+def _check_encoder_params(enc) -> None:
+    state = enc.__dict__
+    nt = state["numeric_transform"]
+    names, functions = _numeric_transforms()
+    _require(
+        nt is None
+        or (type(nt) is str and nt in names)
+        or any(nt is f for f in functions),
+        f"numeric_transform must be None or one of {sorted(names)}, got {nt!r}",
+    )
+    nf = state["numeric_fields"]
+    _require(
+        nf is None
+        or nf == "auto"
+        or (
+            type(nf) in (list, tuple)
+            and all(type(v) in (str, int) or isinstance(v, np.integer) for v in nf)
+        ),
+        "numeric_fields must be 'auto', None or a list of names or positions",
+    )
+    mv = state["missing_values"]
+    _require(
+        mv is None
+        or (
+            type(mv) in (list, tuple) and all(isinstance(v, _PLAIN_SCALARS) for v in mv)
+        ),
+        "missing_values must be None or a tuple of plain values",
+    )
+    check = getattr(enc, "_check_params", None)
+    if check is not None:
+        check()  # min_frequency, handle_missing, numeric_missing...
 
 
 def _check_encoder(enc) -> None:
-    if not hasattr(enc, "field_dims_"):
+    """Exactly a FieldEncoder's attributes, each with its type, dtype, shape
+    and range: the codes :meth:`FieldEncoder.transform` returns index the
+    embedding table of the model after it."""
+    state = enc.__dict__
+    params = set(type(enc)._get_param_names())
+    fitted = "field_dims_" in state or "_counts" in state
+    expected = params | (set(_ENCODER_FITTED) if fitted else set())
+    _check_names(state, expected, "FieldEncoder")
+    _check_encoder_params(enc)
+    version = state.get("_sklearn_version")
+    _require(version is None or type(version) is str, "_sklearn_version must be a str")
+    if not fitted:
         return
-    n = enc.n_features_in_
+    n = state["n_features_in_"]
     _require(type(n) is int and n >= 1, "n_features_in_ must be a positive int")
-    dims = _int_vector(enc.field_dims_, "field_dims_", n)
-    numeric = set(_int_vector(enc.numeric_fields_, "numeric_fields_").tolist())
-    _require(all(0 <= j < n for j in numeric), "numeric_fields_ out of range")
+    if "feature_names_in_" in state:
+        _check_feature_names(state["feature_names_in_"], n)
+    seen = state["n_samples_seen_"]
+    _require(type(seen) is int and seen >= 0, "n_samples_seen_ must be an int >= 0")
+    numeric_fields = _int64_vector(state["numeric_fields_"], "numeric_fields_")
+    _require(
+        all(0 <= j < n for j in numeric_fields.tolist())
+        and bool((np.diff(numeric_fields) > 0).all()),
+        f"numeric_fields_ must be increasing positions in [0, {n})",
+    )
+    numeric = set(numeric_fields.tolist())
+    dims = _int64_vector(state["field_dims_"], "field_dims_", n)
+    oov = _int64_vector(state["oov_codes_"], "oov_codes_", n)
+    missing = _int64_vector(state["_missing_code"], "_missing_code", n)
+    missing_counts = _int64_vector(state["_missing_counts"], "_missing_counts", n)
+    _require(bool((missing_counts >= 0).all()), "_missing_counts must be >= 0")
+    _require(bool((dims >= 1).all()), "field_dims_ must be positive")
     for attr in ("_counts", "_vocab", "_lookup", "categories_"):
-        value = getattr(enc, attr)
+        value = state[attr]
         _require(type(value) is list and len(value) == n, f"{attr} must have {n} items")
-    _int_vector(enc._missing_code, "_missing_code", n)
     for j in range(n):
         if j in numeric:
+            _require(
+                dims[j] == 1 and oov[j] == -1 and missing[j] == -1,
+                f"numeric field {j}: field_dims_ 1, oov_codes_ and _missing_code -1",
+            )
+            _require(
+                all(state[a][j] is None for a in ("_counts", "_vocab", "_lookup"))
+                and state["categories_"][j] is None,
+                f"numeric field {j} has no vocabulary",
+            )
             continue
-        lookup = _int_vector(enc._lookup[j], f"_lookup[{j}]")
-        _require(
-            len(enc._vocab[j]) + 1 == len(lookup),
-            f"_lookup[{j}] must have one code per value and one for unknowns",
-        )
-        _require(
-            ((lookup >= 0) & (lookup < dims[j])).all()
-            and 0 <= enc._missing_code[j] < dims[j],
-            f"codes of field {j} must be below field_dims_[{j}]",
-        )
+        _check_encoder_field(state, j, int(dims[j]))
+
+
+def _check_encoder_field(state: dict, j: int, dim: int) -> None:
+    """One categorical field's counts, vocabulary, lookup and categories."""
+    import pandas as pd
+
+    counts, vocab = state["_counts"][j], state["_vocab"][j]
+    _require(
+        type(counts) is pd.Series
+        and counts.dtype == np.int64
+        and bool((counts.to_numpy() >= 0).all()),
+        f"_counts[{j}] must be a Series of int64 counts",
+    )
+    _require(
+        isinstance(vocab, pd.Index) and not isinstance(vocab, pd.MultiIndex),
+        f"_vocab[{j}] must be a pandas Index",
+    )
+    try:
+        unique = vocab.is_unique and vocab.equals(counts.index)
+    except TypeError:  # unhashable values
+        unique = False
+    _require(
+        unique and all(isinstance(v, _PLAIN_SCALARS) for v in vocab),
+        f"_vocab[{j}] must hold the distinct values counted in _counts[{j}]",
+    )
+    lookup = _int64_vector(state["_lookup"][j], f"_lookup[{j}]", len(vocab) + 1)
+    _require(
+        bool(((lookup >= 0) & (lookup < dim)).all())
+        and 0 <= state["_missing_code"][j] < dim,
+        f"codes of field {j} must be below field_dims_[{j}]",
+    )
+    _require(
+        lookup[-1] == dim - 1 and state["oov_codes_"][j] == dim - 1,
+        f"field {j}: unknown values must map to its out-of-vocabulary code {dim - 1}",
+    )
+    cats = state["categories_"][j]
+    _require(
+        type(cats) is np.ndarray and cats.dtype == object and cats.shape == (dim - 1,),
+        f"categories_[{j}] must be an object array of {dim - 1} values",
+    )
 
 
 def _check_pipeline(pipe) -> None:
@@ -253,10 +538,32 @@ def _check_pipeline(pipe) -> None:
         )
 
 
+def _check_frozen(frozen) -> None:
+    from ._persist_tree import _CLASSES, _resolve
+
+    est = frozen.__dict__.get("estimator")
+    trusted = tuple(_resolve(_CLASSES, name) for name in _CLASSES)
+    _require(
+        type(est) in trusted, "the FrozenEstimator must wrap one of the trusted types"
+    )
+
+
+def _check_no_shadowing(cls: type, state: dict) -> None:
+    """No attribute of the state may hide one of the class (a method such as
+    ``predict_proba``, a property): every trusted class's state."""
+    shadowed = sorted(k for k in state if hasattr(cls, k))
+    _require(
+        not shadowed,
+        f"the state sets {shadowed}, which would hide the {cls.__name__}'s own "
+        "methods or properties",
+    )
+
+
 #: Checks of a state before ``__setstate__``: ``check(state, budget)``.
 _PRE_CHECKS = {"sklearn_deeplight.SparseCTRPredictor": _check_predictor_state}
 _POST_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor,
     "sklearn_deeplight.FieldEncoder": _check_encoder,
     "sklearn.pipeline.Pipeline": _check_pipeline,
+    "sklearn.frozen.FrozenEstimator": _check_frozen,
 }

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._persist_checks import _POST_CHECKS, _PRE_CHECKS, _Budget, _MemoryCeiling
+from ._persist_checks import (
+    _POST_CHECKS,
+    _PRE_CHECKS,
+    _Budget,
+    _check_no_shadowing,
+    _MemoryCeiling,
+)
 
 __all__ = ["TRUSTED_TYPES"]
 
@@ -556,6 +562,7 @@ class _Decoder:
         ):
             raise ValueError("the state must be a dict of attribute names")
         cls = _resolve(_CLASSES, name)
+        _check_no_shadowing(cls, state)
         check = _PRE_CHECKS.get(name)
         if check is not None:
             check(state, self.budget)

@@ -93,6 +93,32 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def check_params(engine: Any, threshold: Any, n_jobs: Any) -> None:
+    """Raise ValueError naming the first invalid constructor parameter.
+
+    The one check of :class:`SparseCTRPredictor`'s parameters, run where they
+    are used (prediction) and on a loaded predictor's state.
+    """
+    if not (isinstance(engine, str) and engine in ENGINES):
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not np.isfinite(threshold)
+    ):
+        raise ValueError(
+            "threshold must be a finite number (predict returns classes_[1] where "
+            f"its probability is above it), got {threshold!r}."
+        )
+    if n_jobs is not None and (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or n_jobs == 0
+        or n_jobs < -1
+    ):
+        raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
+
+
 def _value_dtype(dtype) -> str:
     """Normalise the ``dtype`` argument of ``from_estimator`` to a name."""
     try:

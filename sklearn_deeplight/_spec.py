@@ -788,6 +788,21 @@ class ModelSpec:
         counts["bias"] = int(self.bias != 0)
         return counts
 
+    @staticmethod
+    def attribute_names() -> tuple[str, ...]:
+        """Names of the predictor's attributes that :meth:`attributes` returns
+        for any model: the layout's, then each block type's (:data:`BLOCK_TYPES`).
+
+        The checks of a loaded predictor's state read it (exactly these
+        attributes, with each absent block's ``empty`` values).
+        """
+        names = dict.fromkeys(
+            ("numeric_fields_", "field_dims_", "offsets_", "embedding_dim_", "bias_")
+        )
+        for block_type in BLOCK_TYPES:
+            names.update(dict.fromkeys(block_type.empty))
+        return tuple(names)
+
     def attributes(self) -> dict[str, Any]:
         """The predictor's fitted attributes that hold this spec (all but
         the embedding table, which the predictor stores compactly)."""

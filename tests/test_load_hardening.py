@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_deeplight import LRClassifier
@@ -218,3 +219,272 @@ def test_a_large_log_is_refused_without_being_read(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "not a sklearn_deeplight model file" in result.stdout
+
+
+# ----------------------------------------------------------------------
+# Item 9: complete state
+# ----------------------------------------------------------------------
+def _fwfm_predictor():
+    from sklearn_deeplight import FwFMClassifier
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.randint(0, 4, size=(40, 3)), columns=["a", "b", "c"])
+    est = FwFMClassifier(
+        embedding_dim=2, max_epochs=1, random_state=0, validation_fraction=None
+    )
+    return est.fit(X, np.arange(40) % 2).to_sparse(engine="scipy")
+
+
+def _encoder():
+    from sklearn_deeplight import FieldEncoder
+
+    raw = pd.DataFrame({"site": ["a", "b", "a", "c"], "n": [1.0, 2.0, None, 4.0]})
+    return FieldEncoder(numeric_transform="log1p").fit(raw)
+
+
+def _changed(state: dict, **changes) -> dict:
+    state = dict(state)
+    for key, value in changes.items():
+        if value is _DELETE:
+            del state[key]
+        else:
+            state[key] = value
+    return state
+
+
+_DELETE = object()
+
+PREDICTOR_STATES = [
+    ("a method shadowed", {"predict_proba": 0}, r"hide the SparseCTRPredictor"),
+    ("a property shadowed", {"embedding_": 0}, r"hide the SparseCTRPredictor"),
+    ("an extra attribute", {"extra_": 1}, r"unexpected attributes \['extra_'\]"),
+    (
+        "a missing attribute",
+        {"nbytes_": _DELETE},
+        r"lacks the attributes \['nbytes_'\]",
+    ),
+    ("no classes_", {"classes_": _DELETE}, r"unexpected attributes"),
+    ("value_dtype_ float64", {"value_dtype_": "float64"}, r"value_dtype_ must be"),
+    ("value_dtype_ float16", {"value_dtype_": "float16"}, r"values must be float16"),
+    ("engine bogus", {"engine": "bogus"}, r"engine must be one of"),
+    ("threshold a string", {"threshold": "high"}, r"threshold must be a finite"),
+    ("threshold NaN", {"threshold": float("nan")}, r"threshold must be a finite"),
+    ("n_jobs 0", {"n_jobs": 0}, r"n_jobs must be None, -1"),
+    ("n_jobs a float", {"n_jobs": 2.0}, r"n_jobs must be None, -1"),
+    ("three classes", {"classes_": np.array([0, 1, 2])}, r"classes_ must be"),
+    ("equal classes", {"classes_": np.array([1, 1])}, r"two distinct labels"),
+    ("n_features_in_ 0", {"n_features_in_": 0}, r"n_features_in_ must be"),
+    ("n_features_in_ bool", {"n_features_in_": True}, r"n_features_in_ must be"),
+    (
+        "feature names of another length",
+        {"feature_names_in_": np.array(["a", "b"], dtype=object)},
+        r"feature_names_in_ must be an array of 3",
+    ),
+    (
+        "feature names not str",
+        {"feature_names_in_": np.array([1, 2, 3], dtype=object)},
+        r"feature_names_in_ must be",
+    ),
+    ("n_params_ a list", {"n_params_": [1]}, r"n_params_ must map"),
+    ("n_params_ negative", {"n_params_": {"dnn": -1}}, r"n_params_ must map"),
+    ("n_params_ unknown", {"n_params_": {"evil": 1}}, r"n_params_ must map"),
+    ("nbytes_ negative", {"nbytes_": -1}, r"nbytes_ must be"),
+    (
+        "field_dims_ int32",
+        {"field_dims_": np.array([4, 4, 4], dtype=np.int32)},
+        r"field_dims_ must be an int64",
+    ),
+    (
+        "field_dims_ wrapping int64",
+        {
+            "field_dims_": np.array([2**62, 2**62, 2**62], dtype=np.int64),
+            "offsets_": np.array([0, 2**62 + 1, -(2**63) + 2], dtype=np.int64),
+        },
+        r"table rows, above",
+    ),
+    ("unknown linear term", {"linear_term_": "quadratic"}, r"linear_term_"),
+    (
+        "float64 pair weights",
+        {"pair_weights_": np.zeros(3, np.float64)},
+        r"float32",
+    ),
+    (
+        "a DNN output without a DNN",
+        {"dnn_out_": np.zeros(2, np.float32)},
+        r"DNN layers without input",
+    ),
+    (
+        "DNN biases without a DNN",
+        {"dnn_biases_": [np.zeros(2, np.float32)]},
+        r"dnn_biases_ must be \[\]: the model has no mlp",
+    ),
+    (
+        "CIN biases without a CIN",
+        {"cin_biases_": []},
+        r"cin_biases_ must be None: the model has no cin",
+    ),
+    ("a sklearn version not str", {"_sklearn_version": 1}, r"_sklearn_version"),
+]
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [pytest.param(c, m, id=name) for name, c, m in PREDICTOR_STATES],
+)
+def test_predictor_state_is_checked_whole(tmp_path, changes, match):
+    pred = _fwfm_predictor()
+    state = _changed(pred.__getstate__(), **changes)
+    path = save_state(pred, state, tmp_path / "m.skdl")
+    with pytest.raises(ValueError, match=match):
+        load(path)
+
+
+def test_unfitted_predictor_state_is_checked(tmp_path):
+    from sklearn_deeplight import SparseCTRPredictor
+
+    pred = SparseCTRPredictor(engine="scipy")
+    path = tmp_path / "u.skdl"
+    save(pred, path)
+    assert load(path).get_params() == pred.get_params()
+    for changes, match in [
+        ({"threshold": "high"}, r"threshold must be a finite"),
+        ({"predict": 1}, r"hide the SparseCTRPredictor"),
+        ({"field_dims_": np.array([3])}, r"unexpected attributes \['field_dims_'\]"),
+    ]:
+        state = _changed(pred.__getstate__(), **changes)
+        with pytest.raises(ValueError, match=match):
+            load(save_state(pred, state, path))
+
+
+def test_valid_states_still_load(tmp_path):
+    """The strict checks accept what save writes: float16 values, feature
+    names, every linear term."""
+    from sklearn_deeplight import DeepFwFMClassifier
+
+    X = pd.DataFrame(
+        np.random.RandomState(1).randint(0, 5, (60, 3)), columns=list("xyz")
+    )
+    y = np.arange(60) % 2
+    for linear in ("scalar", "feature_vector", "field_vector"):
+        est = DeepFwFMClassifier(
+            embedding_dim=2,
+            hidden_units=(3,),
+            linear_term=linear,
+            max_epochs=1,
+            random_state=0,
+            validation_fraction=None,
+        ).fit(X, y)
+        for dtype in ("float32", "float16"):
+            pred = est.to_sparse(engine="scipy", dtype=dtype)
+            save(pred, tmp_path / "ok.skdl")
+            loaded = load(tmp_path / "ok.skdl")
+            np.testing.assert_array_equal(
+                loaded.predict_proba(X), pred.predict_proba(X)
+            )
+
+
+ENCODER_STATES = [
+    ("numeric_transform evil", {"numeric_transform": "evil"}, r"numeric_transform"),
+    ("numeric_transform an int", {"numeric_transform": 3}, r"numeric_transform"),
+    ("a method shadowed", {"transform": 0}, r"hide the FieldEncoder"),
+    ("an extra attribute", {"extra_": 0}, r"unexpected attributes \['extra_'\]"),
+    (
+        "a missing attribute",
+        {"_lookup": _DELETE},
+        r"lacks the attributes \['_lookup'\]",
+    ),
+    ("handle_missing bogus", {"handle_missing": "drop"}, r"handle_missing"),
+    ("min_frequency 0", {"min_frequency": 0}, r"min_frequency"),
+    ("numeric_fields a number", {"numeric_fields": 3}, r"numeric_fields must be"),
+    ("missing_values a str", {"missing_values": "NA"}, r"missing_values must be"),
+    ("n_samples_seen_ negative", {"n_samples_seen_": -1}, r"n_samples_seen_"),
+    (
+        "field_dims_ int32",
+        {"field_dims_": np.array([4, 1], dtype=np.int32)},
+        r"field_dims_ must be a 1-D int64",
+    ),
+    (
+        "numeric_fields_ out of range",
+        {"numeric_fields_": np.array([5])},
+        r"numeric_fields_ must be increasing positions",
+    ),
+    ("oov code off", {"oov_codes_": np.array([1, -1])}, r"out-of-vocabulary code 3"),
+    ("_vocab not a list", {"_vocab": "ab"}, r"_vocab must have 2 items"),
+    ("_vocab[0] a list", {"_vocab": [["a", "b", "c"], None]}, r"_vocab\[0\] must be"),
+    (
+        "_vocab[0] other values",
+        {"_vocab": [pd.Index(["a", "b", "z"]), None]},
+        r"_vocab\[0\] must hold the distinct values",
+    ),
+    (
+        "_vocab[0] repeated values",
+        {"_vocab": [pd.Index(["a", "a", "b"]), None]},
+        r"_vocab\[0\] must hold the distinct values",
+    ),
+    (
+        "_lookup[0] short",
+        {"_lookup": [np.array([0, 1], dtype=np.int64), None]},
+        r"_lookup\[0\] must have 4 entries",
+    ),
+    (
+        "_lookup[0] beyond field_dims_",
+        {"_lookup": [np.array([0, 1, 9, 3], dtype=np.int64), None]},
+        r"codes of field 0 must be below",
+    ),
+    (
+        "a numeric field with a vocabulary",
+        {"_vocab": [pd.Index(["a", "b", "c"]), pd.Index([1.0])]},
+        r"numeric field 1 has no vocabulary",
+    ),
+    (
+        "categories_ of another length",
+        {"categories_": [np.array(["a"], dtype=object), None]},
+        r"categories_\[0\]",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [pytest.param(c, m, id=name) for name, c, m in ENCODER_STATES],
+)
+def test_encoder_state_is_checked_whole(tmp_path, changes, match):
+    enc = _encoder()
+    state = _changed(enc.__getstate__(), **changes)
+    path = save_state(enc, state, tmp_path / "e.skdl")
+    with pytest.raises(ValueError, match=match):
+        load(path)
+
+
+def test_valid_encoders_still_load(tmp_path):
+    from sklearn_deeplight import FieldEncoder, criteo_numeric_transform
+
+    raw = pd.DataFrame({"site": ["a", "b", None, "a"], "n": [1.0, 2.0, None, 4.0]})
+    for params in (
+        {},
+        {"numeric_transform": criteo_numeric_transform, "handle_missing": "oov"},
+        {"numeric_transform": "criteo", "min_frequency": 2, "numeric_fields": None},
+        {"numeric_fields": ["n"], "missing_values": ("", "-")},
+    ):
+        enc = FieldEncoder(**params).fit(raw)
+        save(enc, tmp_path / "e.skdl")
+        loaded = load(tmp_path / "e.skdl")
+        pd.testing.assert_frame_equal(loaded.transform(raw), enc.transform(raw))
+    save(FieldEncoder(), tmp_path / "u.skdl")
+    assert load(tmp_path / "u.skdl").get_params() == FieldEncoder().get_params()
+
+
+def test_pipeline_and_frozen_states_are_checked(tmp_path):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(_encoder())
+    state = _changed(pipe.__getstate__(), predict_proba=0)
+    with pytest.raises(ValueError, match=r"hide the Pipeline"):
+        load(save_state(pipe, state, tmp_path / "p.skdl"))
+    frozen = FrozenEstimator(_fwfm_predictor())
+    state = _changed(frozen.__getstate__(), estimator=[1, 2])
+    with pytest.raises(ValueError, match=r"FrozenEstimator must wrap"):
+        load(save_state(frozen, state, tmp_path / "f.skdl"))
+    save(frozen, tmp_path / "f.skdl")
+    assert type(load(tmp_path / "f.skdl")) is FrozenEstimator
