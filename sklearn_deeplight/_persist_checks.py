@@ -430,15 +430,23 @@ def _check_encoder_params(enc) -> None:
         check()  # min_frequency, handle_missing, numeric_missing...
 
 
-def _check_encoder(enc) -> None:
-    """Exactly a FieldEncoder's attributes, each with its type, dtype, shape
-    and range: the codes :meth:`FieldEncoder.transform` returns index the
-    embedding table of the model after it."""
-    state = enc.__dict__
-    params = set(type(enc)._get_param_names())
+def _check_encoder_state(state: dict, budget: _Budget | None = None) -> None:
+    """Exactly a FieldEncoder's attributes in the file's state (the state
+    ``__setstate__`` may add runtime caches to, which are not checked)."""
+    from ._encoder import FieldEncoder
+
+    params = set(FieldEncoder._get_param_names())
     fitted = "field_dims_" in state or "_counts" in state
     expected = params | (set(_ENCODER_FITTED) if fitted else set())
     _check_names(state, expected, "FieldEncoder")
+
+
+def _check_encoder(enc) -> None:
+    """A FieldEncoder's attributes, each with its type, dtype, shape and
+    range: the codes :meth:`FieldEncoder.transform` returns index the
+    embedding table of the model after it."""
+    state = enc.__dict__
+    fitted = "field_dims_" in state or "_counts" in state
     _check_encoder_params(enc)
     version = state.get("_sklearn_version")
     _require(version is None or type(version) is str, "_sklearn_version must be a str")
@@ -560,7 +568,10 @@ def _check_no_shadowing(cls: type, state: dict) -> None:
 
 
 #: Checks of a state before ``__setstate__``: ``check(state, budget)``.
-_PRE_CHECKS = {"sklearn_deeplight.SparseCTRPredictor": _check_predictor_state}
+_PRE_CHECKS = {
+    "sklearn_deeplight.SparseCTRPredictor": _check_predictor_state,
+    "sklearn_deeplight.FieldEncoder": _check_encoder_state,
+}
 _POST_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor,
     "sklearn_deeplight.FieldEncoder": _check_encoder,
