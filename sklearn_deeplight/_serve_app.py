@@ -41,6 +41,10 @@ logger = logging.getLogger("sklearn_deeplight.serve")
 #: Default of ``--max-batch``: records per request.
 MAX_BATCH = 1024
 
+#: Bytes of request body allowed per record of ``max_batch`` (a record of
+#: Criteo's 39 fields takes about 700 bytes of JSON).
+BYTES_PER_RECORD = 64 * 1024
+
 #: Where a request's row count travels from the route to the log line.
 _ROWS_KEY = "sklearn_deeplight.rows"
 
@@ -121,7 +125,8 @@ class RecordScorer:
         A key of the records echoed back in ``ids`` (null where a record
         lacks it); it may also be one of the model's fields.
     max_batch : int, default=1024
-        Most records in one request (413 beyond).
+        Most records in one request (413 beyond); a request body may hold
+        64 KiB per record of it.
 
     Attributes
     ----------
@@ -156,6 +161,7 @@ class RecordScorer:
         self.encoder = encoder
         self.id_field = id_field
         self.max_batch = int(max_batch)
+        self.max_bytes = BYTES_PER_RECORD * self.max_batch
         n = int(encoder.n_features_in_)
         names = getattr(encoder, "feature_names_in_", None)
         self._named = names is not None
@@ -509,8 +515,30 @@ def create_app(
         raise ValueError(f"threads must be >= 1, got {threads}")
     limiter: list[Any] = []  # made in the server's event loop
 
+    async def read_body(request: Request) -> bytes:
+        """The request body; RequestError (413) past ``scorer.max_bytes``."""
+        limit = scorer.max_bytes
+        declared = request.headers.get("content-length", "")
+        too_big = RequestError(
+            413,
+            f"the request body exceeds {limit:,} bytes (64 KiB per record of "
+            "--max-batch)",
+        )
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def predict(request: Request) -> JSONResponse:
-        body = await request.body()
+        try:
+            body = await read_body(request)
+        except RequestError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
         if not limiter:
             limiter.append(anyio.CapacityLimiter(int(threads)))
         try:

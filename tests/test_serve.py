@@ -204,6 +204,7 @@ def _bad_requests(record: dict) -> list[tuple[str, bytes, int, str | None, str]]
         ("not UTF-8", b'{"C1": "\xff"}', 400, None, "malformed JSON"),
         ("empty records", body({"records": []}), 422, None, "empty"),
         ("too many records", body({"records": [record] * 41}), 413, None, "41"),
+        ("body too large", b" " * (40 * 65536 + 1), 413, None, "bytes"),
         ("records not a list", body({"records": "x"}), 422, "records", "array"),
         ("record not an object", body({"records": [record, 3]}), 422, None, "object"),
         ("body an array", body([record]), 422, None, "JSON object"),
@@ -224,6 +225,9 @@ def test_bad_requests_get_4xx_naming_the_field(served):
         if field is not None:
             assert body["field"] == field, (case, body)
             assert repr(field) in body["error"], (case, body)
+    # A body sent in chunks, without its length, is cut off at the limit too.
+    r = client.post("/predict", content=iter([b" " * 65536] * 41))
+    assert r.status_code == 413 and "bytes" in r.json()["error"]
     # The missing field is named in the second record.
     r = client.post("/predict", content=_bad_requests(record)[0][1])
     assert r.json()["record"] == 1 and r.json()["error"].startswith("records[1]")
@@ -369,3 +373,27 @@ def test_app_of_an_encoder_without_column_names():
         r = client.post("/predict", json={"x0": "b", "x1": 1, "x2": True})
         assert r.status_code == 422 and r.json()["field"] == "x2"
         assert "expected a string, an integer, a number or null" in r.json()["error"]
+
+
+# ----------------------------------------------------------------------
+# The load benchmark (smoke run)
+# ----------------------------------------------------------------------
+@pytest.mark.skipif(
+    not (REPO / "benchmarks" / "serve_load.py").exists(),
+    reason="benchmarks/ not in this checkout",
+)
+def test_serve_load_benchmark_quick(tmp_path):
+    from benchmarks import serve_load
+
+    out = tmp_path / "serve_load.json"
+    report = serve_load.main(["--quick", "--seconds", "0.5", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert [(r["concurrency"], r["records_per_request"]) for r in report["load"]] == [
+        *serve_load.LEVELS
+    ]
+    for level in report["load"]:
+        assert level["errors"] == 0 and level["requests"] > 0
+        assert level["p50_s"] <= level["p99_s"]
+    assert report["server"]["torch_imported"] is False
+    assert report["server"]["max_rel_err_vs_in_process"] <= 1e-6
+    assert "loadavg_start" in report["machine"] and "loadavg_end" in report["machine"]
