@@ -8,6 +8,7 @@ Usage::
     python -m benchmarks report [--quick]   # docs/benchmarks.{md,rst} + PNGs
     python -m benchmarks sparse-latency [--quick]
     python -m benchmarks pruning-sweep [--quick]
+    python -m benchmarks serve-load [--quick]  # benchmarks/serve_load.py
 
 ``table2`` writes Table 2 on the real rows and on generated Criteo-shaped
 rows, Tables 4-6 and latency against sparsity on the generated rows (see
@@ -20,8 +21,8 @@ writes git-ignored ``*.json.tmp`` files and a report under
 Every script is a module of this package, run from the repository root:
 ``python -m benchmarks.<name> [--quick] ...`` (``paper_tables``, ``peer``,
 ``report``, ``sparse_latency``, ``pruning_sweep``, ``pruning_recovery``,
-``cin_kernel``, ``scale``, ``train_throughput``); what they share is in
-``benchmarks/_common.py``.
+``cin_kernel``, ``scale``, ``train_throughput``, ``serve_load``); what they
+share is in ``benchmarks/_common.py``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument(
         "what",
-        choices=["all", "table2", "peer", "report", "sparse-latency", "pruning-sweep"],
+        choices=[
+            "all",
+            "table2",
+            "peer",
+            "report",
+            "sparse-latency",
+            "pruning-sweep",
+            "serve-load",
+        ],
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
@@ -67,6 +76,10 @@ def main(argv=None) -> None:
         from . import pruning_sweep
 
         pruning_sweep.main(q)
+    if args.what == "serve-load":
+        from . import serve_load
+
+        serve_load.main(q)
     if args.what in ("all", "report"):
         from . import report
 
