@@ -41,6 +41,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 COMMANDS = {
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
+    "serve_load": "python -m benchmarks.serve_load [--quick]",
     "sparse_latency": "python -m benchmarks.sparse_latency [--quick]",
     "train_throughput": "python -m benchmarks.train_throughput [--quick]",
 }
@@ -345,6 +346,98 @@ def _render_pruning_recovery(data: dict) -> list[str]:
     return lines
 
 
+def _render_serve_load(data: dict) -> list[str]:
+    """``deeplight serve`` under HTTP load, beside the in-process latency."""
+    model = data.get("model", {})
+    server = data.get("server", {})
+    client = data.get("client", {})
+    machine = data.get("machine", {})
+    hidden = "x".join(str(h) for h in model.get("hidden", [])) or "?"
+
+    def load(key: str) -> str:
+        v = machine.get(key)
+        return f"{v[0]:.2f}" if isinstance(v, list) and v else "n/a"
+
+    lines = [
+        f"``{server.get('command', 'deeplight serve MODEL')}`` "
+        f"({server.get('workers', '?')} worker, {server.get('threads', '?')} "
+        f"thread) serving {model.get('name', '?')} DNN {hidden}, "
+        f"k={model.get('embedding_dim', '?')}, {model.get('structure', '?')} "
+        f"({model.get('weights', '')}; {_num(model.get('embedding_rows'))} "
+        f"embedding rows) behind a ``FieldEncoder`` of "
+        f"{model.get('fields', '?')} raw fields ({model.get('numeric_fields', '?')} "
+        "numeric), on generated Criteo-format rows. Client: "
+        f"{client.get('library', '?')}, {client.get('mode', '?')}; per level "
+        f"{_seconds(client.get('warmup_s'))} of warm-up, then "
+        f"{_seconds(client.get('seconds'))} measured. Load average (1 min) "
+        f"{load('loadavg_start')} at the start, {load('loadavg_end')} at the end"
+        + (" (``--quick`` smoke run)" if data.get("quick") else "")
+        + ".",
+        "",
+    ]
+    rows = [
+        [
+            str(r.get("concurrency", "?")),
+            str(r.get("records_per_request", "?")),
+            _num(r.get("requests_per_s"), "{:,.1f}"),
+            _num(r.get("rows_per_s"), "{:,.0f}"),
+            _seconds(r.get("p50_s")),
+            _seconds(r.get("p90_s")),
+            _seconds(r.get("p99_s")),
+            _num(r.get("errors")),
+        ]
+        for r in data.get("load", [])
+    ]
+    lines += _list_table(
+        "deeplight serve over HTTP (latency seen by the client)",
+        [
+            "concurrent clients",
+            "records / request",
+            "requests / s",
+            "rows / s",
+            "p50",
+            "p90",
+            "p99",
+            "errors",
+        ],
+        rows,
+    )
+    names = {
+        "pipeline_predict_proba": "``pipeline.predict_proba`` on a one-row DataFrame",
+        "request_path_without_http": "the server's request path without HTTP "
+        "(JSON, checks, DataFrame, ``predict_proba``)",
+        "predictor_on_encoded_row": "the sparse predictor alone on the encoded row",
+    }
+    rows = [
+        [names.get(k, k), _seconds(v.get("wall_s")), _seconds(v.get("cpu_s"))]
+        for k, v in data.get("in_process", {}).items()
+    ]
+    lines += _list_table(
+        "In process, one record, one thread (median)",
+        ["call", "wall", "thread CPU"],
+        rows,
+    )
+    first = server.get("first_requests_s") or []
+    warm = server.get("warmup_ms")
+    lines += [
+        "Fresh server: ready (first ``/health`` answer) "
+        f"{_seconds(server.get('startup_s'))} after the process started, of "
+        f"which the warm-up {_seconds(warm / 1e3 if warm is not None else None)}; "
+        "its first two requests took "
+        + " and ".join(_seconds(v) for v in first)
+        + (
+            "; torch not imported"
+            if server.get("torch_imported") is False
+            else "; torch imported"
+        )
+        + "; largest relative difference of its probabilities to "
+        "``predict_proba`` in process "
+        f"{_num(server.get('max_rel_err_vs_in_process'), '{:.1e}')}.",
+        "",
+    ]
+    return lines
+
+
 def _kind(path: Path, data: dict) -> str:
     kind = data.get("benchmark") if isinstance(data, dict) else None
     if kind:
@@ -358,6 +451,7 @@ def _kind(path: Path, data: dict) -> str:
 RENDERERS = {
     "pruning_recovery": _render_pruning_recovery,
     "pruning_sweep": _render_pruning_sweep,
+    "serve_load": _render_serve_load,
     "sparse_latency": _render_sparse_latency,
     "train_throughput": _render_train_throughput,
 }
