@@ -275,6 +275,34 @@ def in_process(pipe, X_held, records, min_s: float, reps: int) -> dict:
         }
 
 
+def library_version() -> dict:
+    """The library's version and the git commit of the tree it runs from."""
+    from sklearn_deeplight import __version__
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    return {
+        "version": __version__,
+        "git_commit": commit or None,
+        "uncommitted_changes": bool(dirty) if commit else None,
+    }
+
+
 def fmt_table(report: dict) -> str:
     ms = 1e3
     lines = [
@@ -333,6 +361,7 @@ def main(argv=None) -> dict:
             httpx=httpx.__version__,
         ),
         "quick": args.quick,
+        "library": library_version(),
     }
     pipe, X_held, table_rows = build_model(n_rows)
     records = json_records(X_held)
