@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import subprocess
 import sys
@@ -751,3 +752,44 @@ def test_python_dash_m_help():
     )
     assert result.returncode == 2
     assert "required" in result.stderr
+
+
+def test_output_is_never_one_of_the_inputs(
+    pruned_model, logs, tmp_path, monkeypatch, capsys
+):
+    """``--out`` naming the command's own input (also through a relative
+    path, a symbolic or a hard link) exits 2 naming both, before any work,
+    and leaves every file as it was (issue 15, item 4)."""
+    log = tmp_path / "log.txt"
+    log.write_bytes(logs["test"].read_bytes())
+    model = tmp_path / "model.skdl"
+    model.write_bytes(pruned_model.read_bytes())
+    (tmp_path / "symlink.txt").symlink_to(log)
+    os.link(log, tmp_path / "hardlink.txt")
+    (tmp_path / "model-link.skdl").symlink_to(model)
+    monkeypatch.chdir(tmp_path)
+    predict = ["predict", str(model), str(log)]
+    cases = [
+        ([*predict, "--out", str(log)], "log file"),
+        ([*predict, "--out", "log.txt"], "log file"),
+        ([*predict, "-o", "./sub/../log.txt"], "log file"),
+        ([*predict, "--out", str(model)], "model file"),
+        ([*predict, "--out", "model-link.skdl"], "model file"),
+        ([*predict, "--out", "symlink.txt"], "log file"),
+        ([*predict, "--out", "hardlink.txt"], "log file"),
+        (["train", "log.txt", "--out", "log.txt", "--epochs", "1"], "log file"),
+        (["train", str(log), "--out", "hardlink.txt", "--epochs", "1"], "log file"),
+    ]
+    (tmp_path / "sub").mkdir()
+    before = {p: p.read_bytes() for p in (log, model)}
+    for argv, what in cases:
+        code = main([*argv, "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        out = argv[argv.index("--out") + 1] if "--out" in argv else argv[-1]
+        assert f"--out {out} is the {what}" in err, (argv, err)
+        assert "own input" in err
+        assert {p: p.read_bytes() for p in before} == before, argv
+    # another file in the same folder is fine
+    assert main([*predict, "--out", "probabilities.txt", "--quiet"]) == 0
+    assert len((tmp_path / "probabilities.txt").read_text().splitlines()) == 300

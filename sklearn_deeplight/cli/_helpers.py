@@ -97,14 +97,36 @@ def _input_file(path: str, what: str = "file") -> Path:
     return p
 
 
-def _output_file(path: str) -> Path:
-    """Check, before any work, that ``path`` can be written."""
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same resolved path, or
+    (when both exist) the same file through a symbolic or hard link."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _output_file(path: str, inputs: dict[str, Path] | None = None) -> Path:
+    """Check, before any work, that ``path`` can be written and is none of
+    the command's ``inputs`` (what each is, e.g. ``"log file"``, to its path).
+
+    Every command that writes a file passes all the files it reads, so that
+    it never replaces its own input (``predict MODEL LOG --out LOG``).
+    """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"output folder not found: {parent} (for {path})")
     if p.is_dir():
         raise UsageError(f"output path is a folder: {path}")
+    for what, source in (inputs or {}).items():
+        if _same_file(p, source):
+            raise UsageError(
+                f"--out {path} is the {what} {source}: writing it would replace "
+                "the command's own input; choose another output file"
+            )
     if not os.access(parent, os.W_OK):
         raise OSError(f"output folder is not writable: {parent}")
     return p

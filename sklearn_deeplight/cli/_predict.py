@@ -36,7 +36,8 @@ def _cmd_predict(args, parser) -> int:
     """Run ``deeplight predict``; returns the exit code."""
     model_path = _input_file(args.model, "model file")
     log = _input_file(args.log, "log file")
-    out = None if args.out in (None, "-") else _output_file(args.out)
+    inputs = {"model file": model_path, "log file": log}
+    out = None if args.out in (None, "-") else _output_file(args.out, inputs)
     progress = _Progress(args.quiet)
 
     model = _load_model(model_path, args.trust_pickle)

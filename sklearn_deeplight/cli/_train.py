@@ -182,7 +182,7 @@ def _cmd_train(args, parser) -> int:
 
     progress = _Progress(args.quiet)
     log = _input_file(args.log, "log file")
-    out = _output_file(args.out)
+    out = _output_file(args.out, {"log file": log})
     read = _read_options(args)
     workdir = out.parent if args.workdir is None else Path(args.workdir)
     if not workdir.is_dir():
