@@ -793,3 +793,46 @@ def test_output_is_never_one_of_the_inputs(
     # another file in the same folder is fine
     assert main([*predict, "--out", "probabilities.txt", "--quiet"]) == 0
     assert len((tmp_path / "probabilities.txt").read_text().splitlines()) == 300
+
+
+def test_predict_refuses_labels_that_are_not_the_models_classes(tmp_path, capsys):
+    """A log whose labels are not the model's classes exits 1 naming the
+    label and the classes, and writes nothing; a one-class log reports the
+    AUC as undefined, never ``AUC nan`` (issue 15, item 11)."""
+    X, y = make_ctr_classification(
+        300,
+        n_numeric=1,
+        n_categorical=3,
+        cardinalities=[4, 5, 6],
+        n_interactions=2,
+        random_state=0,
+    )
+    X = X.astype({c: str for c in X.columns if c.startswith("C")})
+    X.assign(click=y).to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "m.skdl"
+    args = ["train", str(tmp_path / "train.csv"), "--format", "csv", "--label"]
+    args += ["click", "-o", str(model), "--model", "lr", "--epochs", "1"]
+    assert main([*args, "--numeric", "I1", "--quiet"]) == 0
+    capsys.readouterr()
+    csv = ["--format", "csv", "--label", "click"]
+    X.assign(click=np.where(y == 1, "yes", "no")).to_csv(
+        tmp_path / "words.csv", index=False
+    )
+    out = tmp_path / "p.txt"
+    for quiet in ([], ["--quiet"]):
+        code = main(
+            ["predict", str(model), str(tmp_path / "words.csv"), *csv, "-o", str(out)]
+            + quiet
+        )
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert "is not one of the model's classes [0, 1]" in err
+        assert re.search(r"label '(yes|no)' of data row 1 ", err), err
+        assert not out.exists()
+    X.assign(click=0).to_csv(tmp_path / "zeros.csv", index=False)
+    code = main(["predict", str(model), str(tmp_path / "zeros.csv"), *csv])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert len(captured.out.splitlines()) == 300
+    assert "AUC undefined (every label is 0: the log holds one class)" in captured.err
+    assert "nan" not in captured.err.lower()

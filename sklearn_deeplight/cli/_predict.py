@@ -41,6 +41,7 @@ def _cmd_predict(args, parser) -> int:
     progress = _Progress(args.quiet)
 
     model = _load_model(model_path, args.trust_pickle)
+    classes = getattr(model, "classes_", None)
     progress(f"predicting the rows of {log} ({args.format} format)")
     labels: list[np.ndarray] = []
     probas: list[np.ndarray] = []
@@ -58,6 +59,8 @@ def _cmd_predict(args, parser) -> int:
             for X, y in chunks:
                 if n == 0:
                     _check_columns(model, X, log, args.format)
+                if y is not None and classes is not None:
+                    _check_labels(np.asarray(y), classes, log, n)
                 proba = np.asarray(model.predict_proba(X))[:, 1]
                 stream.write("".join(f"{p:.9g}\n" for p in proba))
                 n += len(proba)
@@ -83,12 +86,38 @@ def _cmd_predict(args, parser) -> int:
         progress(f"wrote {n:,} probabilities to {out}")
     if labels and len(labels) == len(probas) and not args.quiet:
         y = np.concatenate(labels)
-        classes = getattr(model, "classes_", np.array([0, 1]))
-        y01 = (y == classes[-1]).astype(np.int64)
+        positive = np.array([0, 1])[-1] if classes is None else classes[-1]
+        y01 = (y == positive).astype(np.int64)
         p = np.clip(np.concatenate(probas), 1e-15, 1 - 1e-15)
         auc, ll = _metrics(y01, p)
-        progress(f"on the labels of the log: AUC {auc:.4f}, logloss {ll:.4f}")
+        if np.isnan(auc):
+            label = np.asarray(y[:1]).tolist()
+            progress(
+                f"on the labels of the log: logloss {ll:.4f}; AUC undefined (every "
+                f"label is {label[0]!r}: the log holds one class)"
+            )
+        else:
+            progress(f"on the labels of the log: AUC {auc:.4f}, logloss {ll:.4f}")
     return EXIT_OK
+
+
+def _check_labels(y: np.ndarray, classes, log, start: int) -> None:
+    """ValueError when a label of the log is not one of the model's classes
+    (the log of another task, or its label column read wrongly): the AUC and
+    logloss against such labels would mean nothing."""
+    try:
+        known = np.isin(y, np.asarray(classes))
+    except TypeError:  # labels and classes that cannot be compared
+        known = np.zeros(y.shape[0], dtype=bool)
+    if known.all():
+        return
+    row = int(np.flatnonzero(~known)[0])
+    raise ValueError(
+        f"{log}: the label {np.asarray(y[row]).tolist()!r} of data row "
+        f"{start + row + 1} is not one of the model's classes "
+        f"{np.asarray(classes).tolist()}: the log does not belong to this model "
+        "(or --label names another column)"
+    )
 
 
 def add_parser(
