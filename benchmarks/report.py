@@ -728,6 +728,25 @@ def honesty_md(sl, g=None) -> list[str]:
             + "; paper-style (dense as CSR through the same kernel): "
             f"{pm['cpu']['speedup']:.1f}x CPU / {pm['wall']['speedup']:.1f}x wall."
         )
+        if "speedup_vs_onnxruntime" in b1["cpu"]:
+
+            def ort(b, clock):
+                return _x(b[clock]["speedup_vs_onnxruntime"])
+
+            L.append(
+                f"- {cfg}, the sparse predictor on indexed rows (`sparse_numba`) vs "
+                "ONNX Runtime (one thread, the graph of "
+                "`sklearn_deeplight.onnx.export_onnx`: dense weights with the pruned "
+                f"zeros, same indexed inputs): at batch 1 {ort(b1, 'cpu')} CPU time "
+                f"({ort(b1, 'wall')} wall)"
+                + (
+                    f", at batch 4096 {ort(b4, 'cpu')} CPU time "
+                    f"({ort(b4, 'wall')} wall)"
+                    if b4
+                    else ""
+                )
+                + "."
+            )
     if sl:
         la = machine_fields(sl.get("machine", {})).get("loadavg_start")
         if la:

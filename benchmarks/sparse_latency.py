@@ -25,6 +25,15 @@ Tables report the median over rounds and the median of the per-round ratio
 to the dense torch forward (the like-for-like baseline: both take the
 indexed arrays ``xi``, ``xv`` and return numpy logits).
 
+ONNX Runtime (``onnxruntime``, when installed: the ``onnx`` extra) runs the
+file :func:`sklearn_deeplight.onnx.export_onnx` writes (dense weights with the
+pruned zeros) on the same indexed arrays, one thread
+(``intra_op_num_threads=1``, ``inter_op_num_threads=1``, sequential
+execution, default graph optimisations); its output is the probability, so it
+also computes a sigmoid over the batch. Each implementation's
+``speedup_vs_onnxruntime`` is the median per-round ratio of ONNX Runtime's
+time to its own ("predictor vs ORT" for ``sparse_numba``).
+
 Usage::
 
     python -m benchmarks.sparse_latency            # full run, minutes
@@ -39,6 +48,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import statistics
 import tempfile
 import time
 import warnings
@@ -60,6 +70,8 @@ from ._common import (
     write_json,
 )
 
+#: The ONNX Runtime implementation's name in the results.
+ORT = "onnxruntime"
 CRITEO_ROWS = 1_326_055
 AVAZU_ROWS = 1_544_392
 BATCHES = (1, 32, 512, 4096)
@@ -212,11 +224,49 @@ def rel_err(a, b) -> float:
     return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
 
 
+def ort_forward(est, folder):
+    """ONNX Runtime on the exported estimator, one thread; None without it.
+
+    Returns ``fn(xi, xv) -> probabilities`` (float32) of the file that
+    :func:`~sklearn_deeplight.onnx.export_onnx` writes into ``folder``.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    from sklearn_deeplight.onnx import export_onnx
+
+    path = export_onnx(est, os.path.join(folder, "model.onnx"))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def forward(xi, xv):
+        return session.run(None, {"xi": xi, "xv": xv})[0]
+
+    return forward
+
+
+def add_ort_ratios(summary: dict, times: dict, base: str = ORT) -> None:
+    """``speedup_vs_onnxruntime`` of every implementation: the median of the
+    per-round ratios of ``base``'s time to its own (keys added only)."""
+    if base not in times:
+        return
+    for name, clocks in times.items():
+        for clock, vals in clocks.items():
+            ratios = [b / v for b, v in zip(times[base][clock], vals)]
+            summary[name][clock]["speedup_vs_onnxruntime"] = statistics.median(ratios)
+
+
 def bench_config(name, est, batches, rounds, min_chunk_s, reps):
     module = est.module_
     pred = est.to_sparse(engine="numba")
     pred_scipy = est.to_sparse(engine="scipy")
     rng = np.random.default_rng(7)
+    onnx_dir = tempfile.TemporaryDirectory()
+    ort_fn = ort_forward(est, onnx_dir.name)
 
     def torch_forward(xi, xv):
         with torch.inference_mode():
@@ -248,6 +298,12 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
     checks["rel_err_proba_numba"] = rel_err(
         np.stack([1 - p32, p32], 1), np.stack([1 - ref_p, ref_p], 1)
     )
+    if ort_fn is not None:
+        p_ort = ort_fn(xi, xv).astype(np.float64)
+        checks["rel_err_proba_onnxruntime"] = rel_err(p_ort, ref_p)
+        checks["max_rel_err_proba_onnxruntime"] = float(
+            np.max(np.abs(p_ort - ref_p) / ref_p)
+        )
 
     results = {"checks": checks, "batches": {}}
     for B in batches:
@@ -267,11 +323,14 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
             "estimator.predict_proba": (est.predict_proba, "raw"),
             "predictor.predict_proba": (pred.predict_proba, "raw"),
         }
+        if ort_fn is not None:
+            impls[ORT] = (ort_fn, "idx")
         n_rounds = rounds if B < 4096 else max(1, rounds // 2)
         times = time_rounds(impls, pools, n_rounds, min_chunk_s, reps)
         results["batches"][str(B)] = summarize_rounds(
             times, "torch_dense", "torch_lean"
         )
+        add_ort_ratios(results["batches"][str(B)], times)
         line = "  ".join(
             f"{k}={v['wall']['median_s'] * 1e6:.1f}us"
             f"({v['wall']['speedup_vs_torch']:.1f}x"
@@ -279,6 +338,7 @@ def bench_config(name, est, batches, rounds, min_chunk_s, reps):
             for k, v in results["batches"][str(B)].items()
         )
         print(f"[{name}] B={B}: {line}", flush=True)
+    onnx_dir.cleanup()
     return results
 
 
@@ -391,6 +451,26 @@ def fmt_table(report: dict) -> str:
             lines.append(
                 "sparse_numba vs torch_lean (wall / CPU): " + ", ".join(cells) + "."
             )
+        if res["batches"] and ORT in res["batches"][batches[0]]:
+            lines.append(
+                "\nONNX Runtime (one thread) vs the predictor: ONNX Runtime's time "
+                "over each implementation's (wall / CPU, median of per-round ratios)."
+            )
+            lines.append(
+                "| B | onnxruntime | predictor vs ORT (sparse_numba) | "
+                "predictor.predict_proba vs ORT | torch_lean vs ORT |"
+            )
+            lines.append("|---|---|---|---|---|")
+            for b in batches:
+                row = res["batches"][b]
+                cells = [_fmt_time(row[ORT]["wall"]["median_s"])]
+                for impl in ("sparse_numba", "predictor.predict_proba", "torch_lean"):
+                    w, c = row[impl]["wall"], row[impl]["cpu"]
+                    cells.append(
+                        f"{w['speedup_vs_onnxruntime']:.1f}x / "
+                        f"{c['speedup_vs_onnxruntime']:.1f}x"
+                    )
+                lines.append(f"| {b} | " + " | ".join(cells) + " |")
         if "paper_measure" in res:
             pm = res["paper_measure"]["wall"]
             pc = res["paper_measure"]["cpu"]
@@ -448,8 +528,15 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    try:
+        import onnxruntime
+
+        versions = {"onnxruntime": onnxruntime.__version__}
+    except ImportError:
+        print("onnxruntime not installed (the onnx extra): no ONNX Runtime row")
+        versions = {}
     report = {
-        "machine": machine_info(1, numba=numba.__version__),
+        "machine": machine_info(1, numba=numba.__version__, **versions),
         "quick": args.quick,
         "rounds": rounds,
         "repetitions": reps,
