@@ -689,12 +689,13 @@ def _libffm_parser(n_fields: int | None, numeric: frozenset[int]) -> _BlockParse
         ok = np.array([r is None for r in reason], dtype=bool)
         good = ok[tok_line]
         f_good, row = field[good], (np.cumsum(ok) - 1)[tok_line[good]]
-        width = n_fields
-        if width is None:
-            width = int(f_good.max()) + 1 if len(f_good) else 0
+        # Without n_fields, only the fields present get a column here (never
+        # one per field id); load_libffm aligns the blocks and bounds the width.
+        present = range(n_fields) if n_fields is not None else np.unique(f_good)
         n_good = int(ok.sum())
         cols = {}
-        for f in range(width):
+        for f in present:
+            f = int(f)
             sel = f_good == f
             if f in numeric:
                 col = np.full(n_good, np.nan)
@@ -717,6 +718,29 @@ def _digits(s: pd.Series) -> np.ndarray:
         return np.zeros(len(s), dtype=bool)
     m = s.astype(str).str.fullmatch(r"\d{1,18}")
     return np.asarray(m.fillna(False), dtype=bool) & s.notna().to_numpy()
+
+
+#: Without ``n_fields``, :func:`load_libffm` infers the columns from the
+#: field ids read, and refuses a largest field id that would make more than
+#: ``max(INFERRED_FIELDS_FLOOR, INFERRED_FIELDS_FACTOR * distinct fields)``
+#: columns: a stray id (``100000000000:1:1``) would otherwise ask for one
+#: column per id up to it. Pass ``n_fields`` to read sparse field ids.
+INFERRED_FIELDS_FLOOR = 64
+INFERRED_FIELDS_FACTOR = 2
+
+
+def _check_inferred_width(path: Path, width: int, n_present: int) -> None:
+    """ValueError when the largest field id read is far above the number of
+    distinct fields read (see :data:`INFERRED_FIELDS_FLOOR`)."""
+    bound = max(INFERRED_FIELDS_FLOOR, INFERRED_FIELDS_FACTOR * n_present)
+    if width > bound:
+        raise ValueError(
+            f"{path}: field id {width - 1} is far above the {n_present} distinct "
+            f"field ids read: without n_fields at most {bound} columns are "
+            f"inferred (max({INFERRED_FIELDS_FLOOR}, {INFERRED_FIELDS_FACTOR} x "
+            "the distinct fields)); pass n_fields if the ids are right, or fix "
+            "the line that holds it"
+        )
 
 
 def load_libffm(
@@ -752,7 +776,9 @@ def load_libffm(
     n_fields : int, default=None
         Number of fields; a field id outside ``0 .. n_fields - 1`` makes a line
         malformed. None: one more than the largest field id read (not allowed with
-        `chunksize`, where every chunk must have the same width).
+        `chunksize`, where every chunk must have the same width), refused with a
+        ValueError when that is above ``max(64, 2 * the distinct field ids
+        read)``: a stray id would ask for one column per id below it.
     numeric_fields : sequence of int, default=None
         Field ids whose values are kept (float64 columns); None: none.
     nrows : int, default=None
@@ -825,9 +851,10 @@ def load_libffm(
         on_bad_lines=on_bad_lines,
     )
     if chunksize is None and n_fields is None:
-        # blocks may have inferred different widths: align them
+        # blocks hold the fields present in them: align them
         X, y = result
         width = max((int(c[1:]) + 1 for c in X.columns), default=0)
+        _check_inferred_width(p, width, len(X.columns))
         width = max(width, max(numeric, default=-1) + 1)
         cols = {}
         for f in range(width):

@@ -373,6 +373,42 @@ def test_libffm_chunks_and_width(tmp_path, monkeypatch):
         load_libffm(path, n_fields=3, numeric_fields=[4])
 
 
+@pytest.mark.parametrize("field_id", [100_000_000_000, 2_000_000, 64])
+def test_libffm_stray_field_id_is_refused_without_n_fields(tmp_path, field_id):
+    """Without n_fields, a field id far above the distinct fields read is a
+    ValueError naming it, before one column per id is allocated (a line
+    ``1 0:3:1 100000000000:1:1`` was a MemoryError; 2,000,000 ran for minutes;
+    issue 15, item 3)."""
+    path = write(tmp_path, "a.ffm", ["0 1:5:1", f"1 0:3:1 {field_id}:1:1"])
+    with pytest.raises(ValueError, match=rf"field id {field_id} is far above the 3 "):
+        load_libffm(path)
+    with pytest.raises(ValueError, match=r"pass n_fields"):
+        load_libffm(path, on_bad_lines="skip")  # a file-level problem
+    X, _ = load_libffm(path, n_fields=3, on_bad_lines="skip")  # the line is bad
+    assert X.shape == (1, 3)
+
+
+def test_libffm_inferred_width_follows_the_fields_read(tmp_path, monkeypatch):
+    """Legitimate gaps are kept: absent fields below the bound get a column of
+    -1, fields present only in some blocks are aligned."""
+    monkeypatch.setattr(_readers, "_MIN_BLOCK_LINES", 2)
+    monkeypatch.setattr(_readers, "_DEFAULT_BLOCK_LINES", 2)
+    lines = ["1 0:1:1 63:4:1", "0 5:2:1", "1 38:1:1"]
+    X, _ = load_libffm(write(tmp_path, "a.ffm", lines))
+    assert X.shape == (3, 64) and (X.dtypes == np.int64).all()
+    np.testing.assert_array_equal(X["f63"], [4, -1, -1])
+    np.testing.assert_array_equal(X["f38"], [-1, -1, 1])
+    assert (X["f1"] == -1).all()
+    assert _readers.INFERRED_FIELDS_FLOOR == 64
+    assert _readers.INFERRED_FIELDS_FACTOR == 2
+    # 40 distinct fields: ids up to 79 are inferred
+    many = " ".join(f"{f}:1:1" for f in range(39)) + " 79:1:1"
+    X, _ = load_libffm(write(tmp_path, "b.ffm", ["1 " + many]))
+    assert X.shape == (1, 80)
+    with pytest.raises(ValueError, match=r"field id 80 is far above the 40 "):
+        load_libffm(write(tmp_path, "c.ffm", ["1 " + many.replace("79:", "80:")]))
+
+
 # -------------------------------------------------------- property: chunks
 @settings(max_examples=15, deadline=None)
 @given(
