@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,19 +26,22 @@ from skorch.utils import to_numpy
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
 from ._data import FieldDataset
 from ._docs import compose_doc
+from ._estimator_api import SklearnFaceMixin, skorch_parameters
 from ._params import BASE_PARAMS, PARAMS, check_params, signature_names
 from ._spec import FieldLayout
 from ._validation import (
     check_binary_target,
+    check_code_range,
     check_field_matrix,
     check_logits_are_finite,
+    count_distinct,
     global_index,
 )
 
 __all__: list[str] = []
 
 
-def _make_init(model_params: tuple[str, ...], table: dict):
+def _make_init(model_params: tuple[str, ...], table: dict, module_cls: type):
     """A constructor taking the declared parameters, keyword-only, with their
     defaults; its ``__signature__`` lists them for ``get_params``, ``clone``,
     ``help`` and scikit-learn's checks."""
@@ -53,6 +57,17 @@ def _make_init(model_params: tuple[str, ...], table: dict):
         + [
             inspect.Parameter(name, kw, default=table[name].default)
             for name in signature_names(model_params)
+        ]
+        + [
+            p
+            for p in skorch_parameters(
+                {
+                    "module": module_cls,
+                    "optimizer": torch.optim.Adam,
+                    "train_split": None,
+                }
+            )
+            if p.name not in table
         ]
         + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
     )
@@ -81,7 +96,7 @@ def _reject_sample_weight(est, fit_params: dict) -> None:
         )
 
 
-class _BaseFieldClassifier(NeuralNetBinaryClassifier):
+class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     """Field-aware CTR classifier on skorch.
 
     Subclasses set ``_module_cls`` (the torch module) and ``_module_params``
@@ -122,7 +137,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         if "_module_cls" not in cls.__dict__:
             return
         table = {**PARAMS, **cls._own_params}
-        cls.__init__ = _make_init(cls._module_params, table)
+        cls.__init__ = _make_init(cls._module_params, table, cls._module_cls)
         cls.__doc__ = compose_doc(
             cls.__name__, cls.__doc__ or "", cls._module_params, table
         )
@@ -154,8 +169,10 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
     # ------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate hyper-parameters; raises ValueError naming the parameter."""
+        self._check_unknown_parameters()
         table = {**PARAMS, **self._own_params}
         check_params(self, signature_names(self._module_params), table)
+        self._check_device_param()
         if self.validation_fraction is None and (
             self.patience is not None or self.lr_patience is not None
         ):
@@ -172,7 +189,9 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         if reset:
             numeric = np.zeros(codes.shape[1], dtype=bool)
             numeric[self.numeric_fields_] = True
-            self._set_field_layout(codes.max(axis=0), numeric)
+            self._set_field_layout(
+                codes.max(axis=0), numeric, lambda j: count_distinct(codes[:, j])
+            )
         if y is not None:
             if reset:
                 check_consistent_length(codes, y01)
@@ -182,12 +201,23 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         xi = global_index(codes, self.field_dims_, self.offsets_)
         return FieldDataset(xi, values, y)
 
-    def _set_field_layout(self, max_codes: np.ndarray, numeric: np.ndarray) -> None:
+    def _set_field_layout(
+        self,
+        max_codes: np.ndarray,
+        numeric: np.ndarray,
+        distinct: Callable[[int], int],
+    ) -> None:
         """``field_dims_``, ``offsets_`` and the table sizes, from the data.
 
         ``max_codes`` holds each field's largest code (ignored for the
-        ``numeric`` fields); in-memory data and the on-disk metadata share it.
+        ``numeric`` fields), ``distinct(j)`` counts field ``j``'s distinct
+        codes; in-memory data and the on-disk metadata share it. A code range
+        far above the distinct codes is refused before the table is sized
+        (:func:`~sklearn_deeplight._validation.check_code_range`).
         """
+        check_code_range(
+            max_codes, numeric, distinct, getattr(self, "feature_names_in_", None)
+        )
         dims = np.maximum(np.where(numeric, 1, max_codes + 1), 1).astype(np.int64)
         layout = FieldLayout.from_mask(dims, numeric)
         self.field_dims_ = layout.field_dims

@@ -412,6 +412,22 @@ def _resolve_numeric(estimator, data: OnDiskFieldData) -> np.ndarray:
     return mask
 
 
+#: Rows of the codes file read at a time when counting distinct codes.
+_DISTINCT_BLOCK_ROWS = 1 << 20
+
+
+def _distinct_codes(data: OnDiskFieldData, j: int) -> int:
+    """Distinct non-negative codes of field ``j`` in the stored codes, read
+    block by block (memory grows with the distinct codes, not the rows)."""
+    column = int(np.count_nonzero(~data.numeric_mask[:j]))  # among the codes
+    codes = np.load(data.path / "codes.npy", mmap_mode="r")
+    seen = np.zeros(0, dtype=np.int64)
+    for start in range(0, codes.shape[0], _DISTINCT_BLOCK_ROWS):
+        block = np.asarray(codes[start : start + _DISTINCT_BLOCK_ROWS, column])
+        seen = np.union1d(seen, block[block >= 0])
+    return int(seen.shape[0])
+
+
 def _set_layout(estimator, data: OnDiskFieldData, reset: bool) -> None:
     """The fitted attributes ``fit`` sets from in-memory data, from metadata."""
     probe = _probe_frame(data)
@@ -428,7 +444,9 @@ def _set_layout(estimator, data: OnDiskFieldData, reset: bool) -> None:
     classes, _ = check_binary_target(estimator, data.labels)
     mask = _resolve_numeric(estimator, data)
     check_field_matrix(estimator, probe, reset=True, numeric_mask=mask)
-    estimator._set_field_layout(data.max_codes, data.numeric_mask)
+    estimator._set_field_layout(
+        data.max_codes, data.numeric_mask, lambda j: _distinct_codes(data, j)
+    )
     estimator._classes_ = classes
 
 

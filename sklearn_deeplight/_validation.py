@@ -27,11 +27,22 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-__all__ = ["MAX_CODE"]
+__all__ = ["CODE_RANGE_FACTOR", "CODE_RANGE_FLOOR", "MAX_CODE"]
 
 #: Largest category code accepted at fit. Larger codes would allocate an
 #: embedding table with billions of rows; re-encode them with ``FieldEncoder``.
 MAX_CODE = 2**31 - 1
+
+#: fit refuses a categorical field whose largest code asks for more than
+#: ``CODE_RANGE_FLOOR`` embedding rows and more than ``CODE_RANGE_FACTOR``
+#: times the distinct codes the field holds: category codes are dense
+#: indices 0 .. n-1, so such a field holds a stray code or raw ids (hashes,
+#: counts), and its table would be mostly rows no sample uses (one code
+#: 2**31 - 2 among codes 0 and 1 asked for 86 GB). Codes encoded by
+#: ``FieldEncoder`` on the training rows never trigger it (their range is the
+#: distinct count). Raise ``CODE_RANGE_FLOOR`` to allow a sparse range.
+CODE_RANGE_FLOOR = 1 << 20
+CODE_RANGE_FACTOR = 8
 
 # A non-finite logit from a row whose largest |value| is below this is blamed
 # on the model's parameters, not on overflowing products of the input.
@@ -338,6 +349,57 @@ def check_field_matrix(
                 )
         codes[:, j] = code
     return codes, values
+
+
+def count_distinct(codes: np.ndarray) -> int:
+    """Distinct non-negative codes of one column (hashing, no sort)."""
+    import pandas as pd
+
+    return int(len(pd.unique(codes[codes >= 0])))
+
+
+def check_code_range(
+    max_codes: np.ndarray,
+    numeric_mask: np.ndarray,
+    distinct: Callable[[int], int],
+    names=None,
+) -> None:
+    """Refuse a field whose code range is far above its distinct codes.
+
+    Raises a ValueError naming the first categorical field whose largest
+    code + 1 (the embedding rows it asks for) is above both
+    :data:`CODE_RANGE_FLOOR` and :data:`CODE_RANGE_FACTOR` times its distinct
+    codes, before anything is allocated.
+
+    Parameters
+    ----------
+    max_codes : ndarray of int64 of shape (n_fields,)
+        Largest code of each field.
+    numeric_mask : ndarray of bool of shape (n_fields,)
+        The numeric fields (not checked).
+    distinct : callable
+        ``distinct(j)``: distinct non-negative codes of field ``j``; called
+        only for the fields whose range is above the floor.
+    names : sequence of str, default=None
+        Column names, for the message.
+    """
+    for j, top in enumerate(np.asarray(max_codes, dtype=np.int64).tolist()):
+        rows = top + 1
+        if numeric_mask[j] or rows <= CODE_RANGE_FLOOR:
+            continue
+        seen = distinct(j)
+        if rows <= CODE_RANGE_FACTOR * seen:
+            continue
+        raise ValueError(
+            f"Categorical field {_column_label(names, j)}: its largest code {top} "
+            f"asks for an embedding table of {rows:,} rows, but the field holds "
+            f"only {seen:,} distinct codes. Category codes are dense indices "
+            "0 .. n-1: encode raw values (ids, hashes, counts) with "
+            "sklearn_deeplight.FieldEncoder, or list a numeric column in "
+            f"numeric_fields. (fit refuses a range above both {CODE_RANGE_FLOOR:,} "
+            f"rows and {CODE_RANGE_FACTOR} times the distinct codes; raise "
+            "sklearn_deeplight._validation.CODE_RANGE_FLOOR to allow it.)"
+        )
 
 
 def check_binary_target(

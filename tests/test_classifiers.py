@@ -393,3 +393,77 @@ def test_non_finite_or_boolean_parameters_are_refused(param, value):
     )
     with pytest.raises(ValueError, match=param):
         est.fit(X, [0, 1, 0, 1])
+
+
+# ----------------------------------------------------------------------
+# A code range far above the distinct codes (issue 15, item 2)
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("stray", [2**31 - 2, 2**24])
+def test_a_stray_code_is_refused_before_allocating(stray):
+    """One code 2**31 - 2 among codes 0 and 1 asked for an 86 GB table: a
+    ValueError naming the field and FieldEncoder, before allocating."""
+    from sklearn_deeplight import FMClassifier
+
+    X = np.array([[0], [stray], [1], [0]])
+    y = [0, 1, 0, 1]
+    with pytest.raises(ValueError, match=r"column 0: its largest code") as info:
+        FMClassifier(max_epochs=1).fit(X, y)
+    message = str(info.value)
+    assert f"{stray + 1:,} rows" in message and "only 3 distinct codes" in message
+    assert "FieldEncoder" in message
+    with pytest.raises(ValueError, match=r"column 0: its largest code"):
+        FMClassifier(max_epochs=1).partial_fit(X, y)
+
+
+def test_an_integer_count_column_under_auto_is_refused():
+    """numeric_fields='auto' reads an integer column as categorical: a count
+    column with large values is refused naming it and numeric_fields."""
+    from sklearn_deeplight import FMClassifier
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {"site": rng.randint(0, 5, 200), "count": rng.randint(0, 5_000_000, 200)}
+    )
+    with pytest.raises(ValueError, match=r"column 1 \('count'\).*numeric_fields"):
+        FMClassifier(max_epochs=1).fit(X, np.arange(200) % 2)
+    est = FMClassifier(max_epochs=1, embedding_dim=2, numeric_fields=["count"])
+    est.fit(X.assign(count=X["count"] / 5e6), np.arange(200) % 2)  # as a value
+
+
+def test_code_range_rule():
+    """The rule: refused only above both the floor and the factor times the
+    distinct codes; numeric fields are not checked; dense codes never."""
+    from sklearn_deeplight import _validation
+    from sklearn_deeplight._validation import check_code_range
+
+    floor = _validation.CODE_RANGE_FLOOR
+    factor = _validation.CODE_RANGE_FACTOR
+    assert (floor, factor) == (2**20, 8)
+    numeric = np.array([False, True])
+    counted = []
+
+    def distinct(j):
+        counted.append(j)
+        return 1000
+
+    check_code_range(np.array([floor - 1, 2**40]), numeric, distinct)
+    assert counted == []  # below the floor: no count
+    check_code_range(np.array([8000 * factor - 1, 0]), numeric, lambda j: 8000)
+    check_code_range(np.array([floor * 4, 0]), numeric, lambda j: floor * 4 + 1)
+    with pytest.raises(ValueError, match=r"column 0 \('a'\)"):
+        check_code_range(np.array([floor, 0]), numeric, lambda j: 10, ["a", "b"])
+    # overridable
+    old = _validation.CODE_RANGE_FLOOR
+    try:
+        _validation.CODE_RANGE_FLOOR = 2**40
+        check_code_range(np.array([floor, 0]), numeric, lambda j: 10)
+    finally:
+        _validation.CODE_RANGE_FLOOR = old
+
+
+def test_generated_and_encoded_data_never_trigger_the_rule():
+    from sklearn_deeplight import FieldEncoder, LRClassifier
+    from sklearn_deeplight.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(2000, random_state=0)
+    LRClassifier(max_epochs=1).fit(FieldEncoder().fit_transform(X), y)

@@ -302,3 +302,24 @@ def test_warm_start_continues(tmp_path, generated):
     other = encode_to_memmap(_chunks(X, y + 5, 1000), tmp_path / "x", encoder=enc)
     with pytest.raises(ValueError, match="classes seen in the first fit"):
         fit_ondisk(est, other)
+
+
+def test_ondisk_stray_code_is_refused_before_allocating(tmp_path, monkeypatch):
+    """The on-disk path applies the in-memory rule (issue 15, item 2): the
+    distinct codes are counted from the stored codes, block by block."""
+    from sklearn_deeplight import _ondisk
+
+    monkeypatch.setattr(_ondisk, "_DISTINCT_BLOCK_ROWS", 3)
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"v": rng.rand(12), "site": rng.randint(0, 4, 12)})
+    X.loc[5, "site"] = 2**31 - 2
+    chunks = [(X.iloc[i : i + 4], np.arange(4) % 2) for i in range(0, 12, 4)]
+    data = encode_to_memmap(chunks, tmp_path / "enc")
+    assert _ondisk._distinct_codes(data, 1) == X["site"].nunique()
+    with pytest.raises(
+        ValueError, match=r"column 1 \('site'\): its largest code 2147483646"
+    ):
+        fit_ondisk(FwFMClassifier(max_epochs=1), data)
+    X.loc[5, "site"] = 3
+    data = encode_to_memmap(chunks[:0] + [(X, np.arange(12) % 2)], tmp_path / "ok")
+    fit_ondisk(FwFMClassifier(max_epochs=1, embedding_dim=2), data)
