@@ -26,7 +26,6 @@ from skorch.utils import to_numpy
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
 from ._data import FieldDataset
 from ._docs import compose_doc
-from ._estimator_api import SklearnFaceMixin, skorch_parameters
 from ._params import BASE_PARAMS, PARAMS, check_params, signature_names
 from ._spec import FieldLayout
 from ._validation import (
@@ -41,7 +40,7 @@ from ._validation import (
 __all__: list[str] = []
 
 
-def _make_init(model_params: tuple[str, ...], table: dict, module_cls: type):
+def _make_init(model_params: tuple[str, ...], table: dict):
     """A constructor taking the declared parameters, keyword-only, with their
     defaults; its ``__signature__`` lists them for ``get_params``, ``clone``,
     ``help`` and scikit-learn's checks."""
@@ -57,17 +56,6 @@ def _make_init(model_params: tuple[str, ...], table: dict, module_cls: type):
         + [
             inspect.Parameter(name, kw, default=table[name].default)
             for name in signature_names(model_params)
-        ]
-        + [
-            p
-            for p in skorch_parameters(
-                {
-                    "module": module_cls,
-                    "optimizer": torch.optim.Adam,
-                    "train_split": None,
-                }
-            )
-            if p.name not in table
         ]
         + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
     )
@@ -96,7 +84,7 @@ def _reject_sample_weight(est, fit_params: dict) -> None:
         )
 
 
-class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
+class _BaseFieldClassifier(NeuralNetBinaryClassifier):
     """Field-aware CTR classifier on skorch.
 
     Subclasses set ``_module_cls`` (the torch module) and ``_module_params``
@@ -137,7 +125,7 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         if "_module_cls" not in cls.__dict__:
             return
         table = {**PARAMS, **cls._own_params}
-        cls.__init__ = _make_init(cls._module_params, table, cls._module_cls)
+        cls.__init__ = _make_init(cls._module_params, table)
         cls.__doc__ = compose_doc(
             cls.__name__, cls.__doc__ or "", cls._module_params, table
         )
@@ -169,10 +157,8 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     # ------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate hyper-parameters; raises ValueError naming the parameter."""
-        self._check_unknown_parameters()
         table = {**PARAMS, **self._own_params}
         check_params(self, signature_names(self._module_params), table)
-        self._check_device_param()
         if self.validation_fraction is None and (
             self.patience is not None or self.lr_patience is not None
         ):
