@@ -1,6 +1,7 @@
 """Tests of FieldEncoder."""
 
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -417,3 +418,311 @@ def test_tuple_beside_an_equal_looking_scalar_is_encoded():
     known = codes[1:3, 0]
     assert known[0] != known[1]  # two distinct categories
     assert codes[3, 0] not in known  # unseen
+
+
+# ----------------------------------------------------------------------------
+# The fast transform (issue 13, item 1): compiled lookups in hash tables and a
+# lean path for a few rows, with exactly the pandas path's results and errors
+# ----------------------------------------------------------------------------
+def _outcome(fn):
+    """The result of ``fn()``, or the type and message of what it raised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning must match too
+            return fn()
+    except Exception as exc:  # noqa: BLE001 - compared below
+        return (type(exc), str(exc))
+
+
+def _assert_same_as_reference(enc, X):
+    """``transform`` equals the pandas path (on dict rows: on the object
+    DataFrame of the rows), errors and warnings included."""
+    ref = _outcome(lambda: enc._transform_reference(enc._as_frame(X)))
+    got = _outcome(lambda: enc.transform(X))
+    if isinstance(ref, tuple) and ref[0] is UnicodeEncodeError:
+        # pandas stores the strings of an array column as its str dtype,
+        # which refuses lone surrogates; the fast path encodes them (where it
+        # takes the input)
+        assert isinstance(got, pd.DataFrame) or got == ref, got
+    elif isinstance(ref, tuple) or isinstance(got, tuple):
+        assert isinstance(got, tuple) and got == ref, (got, ref)
+    else:
+        pd.testing.assert_frame_equal(got, ref)
+    return got
+
+
+_CAT_VALUES = st.one_of(
+    st.sampled_from(["a", "b", "", "-", "é", "0123456789abcdef", "\ud800", "1"]),
+    st.text(max_size=10),
+    st.integers(-3, 3),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([None, pd.NA, np.nan, True, b"a", (1,), np.int64(2), np.str_("a")]),
+)
+_NUM_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(-(2**60), 2**60),
+    st.sampled_from([None, pd.NA, "", "-", "12", "-3", "007", "1.5", " 4", "x", True]),
+)
+_HASHABLE = _CAT_VALUES.filter(lambda v: v is not pd.NA)
+
+
+@st.composite
+def _encoders_and_rows(draw):
+    n_fit = draw(st.integers(1, 12))
+    fit = pd.DataFrame(
+        {
+            "c": pd.Series(
+                draw(st.lists(_HASHABLE, min_size=n_fit, max_size=n_fit)), dtype=object
+            ),
+            "s": pd.Series(
+                draw(
+                    st.lists(
+                        st.sampled_from(["x", "y", "zz", None]),
+                        min_size=n_fit,
+                        max_size=n_fit,
+                    )
+                ),
+                dtype="str",
+            ),
+            "i": draw(st.lists(st.integers(-2, 3), min_size=n_fit, max_size=n_fit)),
+            "n": draw(st.lists(st.floats(-5, 1e4), min_size=n_fit, max_size=n_fit)),
+        }
+    )
+    params = dict(
+        handle_missing=draw(st.sampled_from(["category", "oov"])),
+        min_frequency=draw(st.sampled_from([1, 2])),
+        missing_values=draw(
+            st.sampled_from([("",), ("", "-"), None, ("", None, np.nan)])
+        ),
+        numeric_transform=draw(
+            st.sampled_from([None, "identity", "criteo", "log1p", _double])
+        ),
+        numeric_missing=draw(st.sampled_from([0.0, -1.5])),
+    )
+    enc = FieldEncoder(**params).fit(fit)
+    n_rows = draw(st.sampled_from([1, 2, 16, 17, 40]))
+    rows = [
+        {
+            "c": draw(_CAT_VALUES),
+            "s": draw(st.one_of(st.sampled_from(["x", "zz", "new", ""]), _CAT_VALUES)),
+            "i": draw(st.one_of(st.integers(-3, 4), _CAT_VALUES)),
+            "n": draw(_NUM_VALUES),
+        }
+        for _ in range(n_rows)
+    ]
+    return enc, rows
+
+
+def _double(x):
+    return 2.0 * x
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=_encoders_and_rows())
+def test_fast_transform_equals_reference_on_fuzzed_rows(case):
+    """Dict rows, a list of dicts, object and typed DataFrames, 1 row or many
+    (the lean and the column paths), object arrays: the pandas path's codes,
+    values, dtypes, index and errors."""
+    enc, rows = case
+    kept = repr(rows)
+    _assert_same_as_reference(enc, rows)
+    _assert_same_as_reference(enc, rows[0])
+    frame = pd.DataFrame(rows, columns=["c", "s", "i", "n"], dtype=object)
+    _assert_same_as_reference(enc, frame)
+    _assert_same_as_reference(enc, frame.iloc[:1])
+    _assert_same_as_reference(enc, frame.set_index(pd.Index(range(7, 7 + len(rows)))))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            typed = pd.DataFrame(rows).infer_objects()
+            retyped = typed.astype({"s": "str", "c": "category"})
+    except (TypeError, ValueError):  # values pandas cannot type (surrogates...)
+        pass
+    else:
+        _assert_same_as_reference(enc, typed)
+        _assert_same_as_reference(enc, retyped)
+    assert repr(rows) == kept  # the caller's values are untouched
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=_encoders_and_rows())
+def test_fast_transform_equals_reference_on_arrays(case):
+    """An encoder fitted without column names, on object and number arrays."""
+    enc_named, rows = case
+    fit = np.array([[v for v in row.values()] for row in rows], dtype=object)
+    params = enc_named.get_params()
+    try:
+        enc = FieldEncoder(**{**params, "numeric_fields": [3]}).fit(fit)
+    except (TypeError, ValueError):
+        return  # values fit refuses (the reference raises the same)
+    _assert_same_as_reference(enc, fit)
+    _assert_same_as_reference(enc, fit[:1])
+    ints = np.arange(-3, 3 * 4 - 3).reshape(-1, 4)
+    _assert_same_as_reference(enc, ints)
+    _assert_same_as_reference(enc, ints.astype(np.float64) + 0.5)
+
+
+def test_fast_path_is_taken_for_plain_inputs():
+    """The common inputs never reach the pandas path."""
+    enc = FieldEncoder(numeric_transform="criteo").fit(_frame())
+    row = {"site": "a", "dev": 7, "count": 12.0}
+    frame = _frame().astype({"site": "str"})
+    big = pd.concat([frame] * 5, ignore_index=True)
+    inputs = [
+        row,
+        [row, {"site": None, "dev": 3, "count": None}],
+        frame.iloc[:1],
+        frame,
+        big,
+        big.astype({"site": "category"}),
+        big.astype({"site": object}),
+    ]
+    for X in inputs:
+        assert enc._encode_matrix(X) is not None
+        _assert_same_as_reference(enc, X)
+    arr = FieldEncoder(numeric_fields=[2]).fit(_frame().to_numpy())
+    for A in (_frame().to_numpy()[:1], _frame().to_numpy()):
+        assert arr._encode_matrix(A) is not None
+        _assert_same_as_reference(arr, A)
+
+
+def test_long_non_ascii_and_surrogate_strings():
+    values = [
+        "a" * 9,
+        "a" * 8,
+        "a" * 17,
+        "é" * 5,
+        "日本語テキスト",
+        "\ud800x",
+        "",
+        "a" * 64,
+    ]
+    X = pd.DataFrame({"v": pd.Series(values * 3, dtype=object)})
+    enc = FieldEncoder(missing_values=None).fit(X)
+    query = pd.DataFrame(
+        {"v": pd.Series(values + ["a" * 10, "é" * 4, "\udfff"], dtype=object)}
+    )
+    got = _assert_same_as_reference(enc, query)
+    assert len(set(got["v"][: len(values)])) == len(values)
+    _assert_same_as_reference(enc, pd.concat([query] * 8, ignore_index=True))
+    _assert_same_as_reference(enc, query.astype({"v": "str"}, errors="ignore").iloc[:3])
+
+
+@pytest.mark.parametrize(
+    "rows", [{"site": "a"}, [{"site": "a", "dev": 1, "count": 1.0, "x": 2}]]
+)
+def test_dict_rows_must_hold_the_fields(rows):
+    enc = FieldEncoder().fit(_frame())
+    with pytest.raises(ValueError, match=r"row 0 (has no value for|holds the unknown)"):
+        enc.transform(rows)
+
+
+def test_dict_rows_need_column_names_and_a_row():
+    with pytest.raises(ValueError, match="fitted without column names"):
+        FieldEncoder().fit(_frame().to_numpy()).transform({"x0": 1})
+    with pytest.raises(ValueError, match="Expected 2D array"):  # check_array's
+        FieldEncoder().fit(_frame()).transform([])
+
+
+def test_dict_rows_keep_their_order_and_equal_the_frame():
+    X = _frame()
+    enc = FieldEncoder().fit(X)
+    rows = X.to_dict("records")
+    shuffled = [dict(reversed(list(r.items()))) for r in rows]
+    expected = enc.transform(X)
+    pd.testing.assert_frame_equal(enc.transform(shuffled), expected)
+    pd.testing.assert_frame_equal(
+        enc.transform(rows[3]), expected.iloc[3:4].reset_index(drop=True)
+    )
+
+
+def test_transform_checks_parameters_set_after_fit():
+    """A bad parameter set after fit raises a ValueError naming it and the
+    valid values (was a KeyError, issue 15, item 12)."""
+    enc = FieldEncoder().fit(_frame())
+    enc.set_params(numeric_transform="bogus")
+    msg = (
+        r"numeric_transform must be None, 'identity', 'criteo', 'log1p' or a "
+        r"callable, got 'bogus'"
+    )
+    for X in (_frame(), _frame().iloc[:1], {"site": "a", "dev": 7, "count": 1.0}):
+        with pytest.raises(ValueError, match=msg):
+            enc.transform(X)
+    with pytest.raises(ValueError, match="numeric_missing"):
+        FieldEncoder().fit(_frame()).set_params(numeric_missing=np.inf).transform(
+            _frame()
+        )
+    with pytest.raises(TypeError, match="missing_values"):
+        FieldEncoder().fit(_frame()).set_params(missing_values="").transform(_frame())
+
+
+def test_tables_follow_refit_partial_fit_and_missing_values():
+    X = _frame()
+    enc = FieldEncoder().fit(X.iloc[:4])
+    enc.transform(X)
+    enc.partial_fit(X.iloc[4:])
+    pd.testing.assert_frame_equal(enc.transform(X), FieldEncoder().fit(X).transform(X))
+    enc.fit(X.iloc[5:])
+    pd.testing.assert_frame_equal(
+        enc.transform(X), FieldEncoder().fit(X.iloc[5:]).transform(X)
+    )
+    enc.set_params(missing_values=("a",))
+    _assert_same_as_reference(enc, X)
+    assert (
+        enc.transform({"site": "a", "dev": 7, "count": 1.0})["site"][0]
+        == enc._missing_code[0]
+    )
+
+
+def test_fast_path_leaves_the_saved_state_unchanged(tmp_path):
+    """The tables are built at the first transform, in a holder the state
+    leaves out: pickle, save/load and the attributes are as before."""
+    from sklearn_deeplight import load, save
+
+    X = _frame()
+    enc = FieldEncoder(numeric_transform="criteo").fit(X)
+    state = enc.__getstate__()
+    attrs = dict(enc.__dict__)
+    expected = enc.transform(X)
+    assert enc.__getstate__().keys() == state.keys()
+    assert "_fast" not in state and enc.__dict__ == attrs
+    for copy in (
+        pickle.loads(pickle.dumps(enc)),
+        load(save(enc, tmp_path / "enc.skdl") or tmp_path / "enc.skdl"),
+    ):
+        assert copy.__getstate__().keys() == state.keys()
+        pd.testing.assert_frame_equal(copy.transform(X), expected)
+        pd.testing.assert_frame_equal(copy.transform(X.iloc[:1]), expected.iloc[:1])
+
+
+def test_first_transforms_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = pd.concat([_frame()] * 10, ignore_index=True)
+    enc = FieldEncoder().fit(X)
+    expected = enc._transform_reference(X)
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: enc.transform(X), range(8)))
+    for out in outs:
+        pd.testing.assert_frame_equal(out, expected)
+
+
+@pytest.mark.realdata
+def test_real_criteo_rows_fast_equals_reference():
+    from sklearn_deeplight.datasets import load_criteo
+
+    X, _ = load_criteo(_real_file("criteo/train_head9999.txt"))
+    enc = FieldEncoder(min_frequency=8, numeric_transform="criteo").fit(X.iloc[:8000])
+    test = X.iloc[8000:]
+    expected = enc._transform_reference(test)
+    assert enc._encode_matrix(test) is not None
+    pd.testing.assert_frame_equal(enc.transform(test), expected)
+    for i in (0, 1, 500):
+        pd.testing.assert_frame_equal(
+            enc.transform(test.iloc[i : i + 1]), expected.iloc[i : i + 1]
+        )
+    records = test.iloc[:64].to_dict("records")
+    pd.testing.assert_frame_equal(
+        enc.transform(records), expected.iloc[:64].reset_index(drop=True)
+    )

@@ -1,0 +1,276 @@
+"""Compiled vocabulary lookups of :class:`~sklearn_deeplight.FieldEncoder`.
+
+The encoder's fast transform holds the vocabularies of all its categorical
+fields in one open-addressing hash table (linear probing) keyed by
+``(field, value)``, where a value is a string (its UTF-8 bytes) or a 64-bit
+integer. A slot is two uint64 words:
+
+- the key's first 8 bytes (little-endian, zero-padded) or the integer;
+- ``meta``: bits 0-31 the key's code (its field code: the rank of the value,
+  the OOV code of a rare value, the missing code of a string that
+  ``missing_values`` names), bits 32-35 its kind (0-8: a string of that many
+  bytes; :data:`LONG`: a longer string, bits 0-31 then hold its index in the
+  key arrays, which keep its bytes and its code; :data:`INT`: an integer),
+  bits 36-51 its field; all ones for an empty slot.
+
+So a string of at most 8 bytes or an integer is found with one probe of one
+cache line, without reading the key arrays. A query not in the table gets
+its field's OOV code, a null of an Arrow validity bitmap its field's missing
+code.
+
+Imported lazily by :mod:`sklearn_deeplight._encoder` on the first fast
+transform (numba is a dependency; the encoder falls back to its pandas path
+when this module cannot be imported). Compiled on first use and cached on
+disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = [
+    "INT",
+    "LONG",
+    "MAX_FIELDS",
+    "build_table",
+    "lookup_ints",
+    "lookup_str",
+    "table_capacity",
+]
+
+#: Kind of a string key of more than 8 bytes.
+LONG = 9
+#: Kind of an integer key.
+INT = 10
+#: Fields a table can hold (16 bits of ``meta``).
+MAX_FIELDS = 1 << 16
+
+_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S32 = np.uint64(32)
+_S33 = np.uint64(33)
+_S4 = np.uint64(4)
+
+
+def table_capacity(n_keys: int) -> int:
+    """Slots for ``n_keys`` keys: a power of two, load at most 2/3."""
+    cap = 16
+    while 2 * cap < 3 * n_keys:
+        cap *= 2
+    return cap
+
+
+@numba.njit(cache=True, inline="always")
+def _mix(h):  # pragma: no cover - compiled
+    """MurmurHash3's 64-bit finaliser."""
+    h ^= h >> _S33
+    h *= _M1
+    h ^= h >> _S33
+    h *= _M2
+    h ^= h >> _S33
+    return h
+
+
+@numba.njit(cache=True, inline="always")
+def _word(d, i, m):  # pragma: no cover - compiled
+    """``m`` (at most 8) bytes of ``d`` from ``i`` as a little-endian word.
+
+    Unsigned indices: numba checks a signed index for wraparound, which
+    keeps LLVM from merging the byte loads into one load."""
+    u = np.uint64(i)
+    if m >= 8:
+        return (
+            np.uint64(d[u])
+            | (np.uint64(d[u + np.uint64(1)]) << np.uint64(8))
+            | (np.uint64(d[u + np.uint64(2)]) << np.uint64(16))
+            | (np.uint64(d[u + np.uint64(3)]) << np.uint64(24))
+            | (np.uint64(d[u + np.uint64(4)]) << np.uint64(32))
+            | (np.uint64(d[u + np.uint64(5)]) << np.uint64(40))
+            | (np.uint64(d[u + np.uint64(6)]) << np.uint64(48))
+            | (np.uint64(d[u + np.uint64(7)]) << np.uint64(56))
+        )
+    w = np.uint64(0)
+    for k in range(m):
+        w |= np.uint64(d[u + np.uint64(k)]) << np.uint64(8 * k)
+    return w
+
+
+@numba.njit(cache=True, inline="always")
+def _same_bytes(a, a0, a1, b, b0, b1):  # pragma: no cover - compiled
+    n = a1 - a0
+    if n != b1 - b0:
+        return False
+    k = 0
+    while n - k >= 8:
+        if _word(a, a0 + k, 8) != _word(b, b0 + k, 8):
+            return False
+        k += 8
+    while k < n:
+        if a[a0 + k] != b[b0 + k]:
+            return False
+        k += 1
+    return True
+
+
+@numba.njit(cache=True, inline="always")
+def _insert(slots, mask, w, hi, h, payload, offsets, data, k):
+    # pragma: no cover - compiled
+    """Insert a key unless an equal one is there; True if inserted."""
+    s = h & mask
+    while True:
+        meta = slots[s, 1]
+        if meta == _EMPTY:
+            slots[s, 0] = w
+            slots[s, 1] = (hi << _S32) | payload
+            return True
+        if slots[s, 0] == w and (meta >> _S32) == hi:
+            if (hi & np.uint64(15)) != np.uint64(LONG):
+                return False
+            j = np.int64(meta & _LOW32)
+            if _same_bytes(
+                data, offsets[j], offsets[j + 1], data, offsets[k], offsets[k + 1]
+            ):
+                return False
+        s = (s + np.uint64(1)) & mask
+
+
+@numba.njit(cache=True)
+def build_table(
+    offsets, data, fields, codes, int_keys, int_fields, int_codes, capacity
+):
+    # pragma: no cover - compiled
+    """The slots of string keys ``data[offsets[k]:offsets[k + 1]]`` of field
+    ``fields[k]`` and integer keys ``int_keys[k]`` of field ``int_fields[k]``,
+    with their codes.
+
+    A key equal to an earlier one (same field) is left out: the first wins.
+    Returns the slots (capacity, 2) and the number of keys left out.
+    """
+    slots = np.full((capacity, 2), _EMPTY, dtype=np.uint64)
+    mask = np.uint64(capacity - 1)
+    dropped = 0
+    for k in range(fields.shape[0]):
+        a0 = offsets[k]
+        a1 = offsets[k + 1]
+        n = a1 - a0
+        w = _word(data, a0, 8) if n >= 8 else _word(data, a0, n)
+        hi = (np.uint64(fields[k]) << _S4) | np.uint64(min(n, LONG))
+        if n <= 8:
+            h = _mix(w ^ (hi * _GOLDEN))
+        else:  # the same as in lookup_str
+            h = hi * _GOLDEN ^ np.uint64(n)
+            i = a0
+            while i < a1:
+                h = _mix(h ^ _word(data, i, min(8, a1 - i))) + _GOLDEN
+                i += 8
+            h = _mix(h)
+        long = n > 8
+        payload = np.uint64(k) if long else np.uint64(codes[k])
+        if not _insert(slots, mask, w, hi, h, payload, offsets, data, k):
+            dropped += 1
+    for k in range(int_keys.shape[0]):
+        w = np.uint64(int_keys[k])
+        hi = (np.uint64(int_fields[k]) << _S4) | np.uint64(INT)
+        h = _mix(w ^ (hi * _GOLDEN))
+        if not _insert(
+            slots, mask, w, hi, h, np.uint64(int_codes[k]), offsets, data, 0
+        ):
+            dropped += 1
+    return slots, dropped
+
+
+@numba.njit(cache=True)
+def lookup_str(
+    q_offsets,
+    q_data,
+    q_fields,
+    bitmap,
+    bit_offset,
+    slots,
+    offsets,
+    data,
+    codes,
+    oov,
+    missing,
+):  # pragma: no cover - compiled
+    """Float64 codes of the strings ``q_data[q_offsets[i]:q_offsets[i + 1]]``.
+
+    ``q_fields``: the field of each string, or one field for all. ``bitmap``:
+    an Arrow validity bitmap (bit ``bit_offset + i`` clear: string ``i`` is
+    null, so missing), empty when all are valid. ``offsets``, ``data`` and
+    ``codes``: the key arrays the long keys of ``slots`` index.
+    """
+    n = q_offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.float64)
+    mask = np.uint64(slots.shape[0] - 1)
+    one_field = q_fields.shape[0] == 1
+    has_bitmap = bitmap.shape[0] > 0
+    for i in range(n):
+        f = q_fields[0] if one_field else q_fields[i]
+        if has_bitmap:
+            bit = np.uint64(bit_offset + i)
+            if not (bitmap[bit >> np.uint64(3)] >> (bit & np.uint64(7))) & 1:
+                out[i] = missing[f]
+                continue
+        a0 = np.int64(q_offsets[i])
+        a1 = np.int64(q_offsets[i + 1])
+        m = a1 - a0
+        w = _word(q_data, a0, 8) if m >= 8 else _word(q_data, a0, m)
+        hi = (np.uint64(f) << _S4) | np.uint64(min(m, LONG))
+        # The hash, inline: in a helper function (inlined or not) the loop
+        # makes this whole loop several times slower.
+        if m <= 8:
+            h = _mix(w ^ (hi * _GOLDEN))
+        else:  # the same as in build_table
+            h = hi * _GOLDEN ^ np.uint64(m)
+            k = a0
+            while k < a1:
+                h = _mix(h ^ _word(q_data, k, min(8, a1 - k))) + _GOLDEN
+                k += 8
+            h = _mix(h)
+        s = h & mask
+        code = oov[f]
+        while True:
+            meta = slots[s, 1]
+            if meta == _EMPTY:
+                break
+            if slots[s, 0] == w and (meta >> _S32) == hi:
+                if m <= 8:
+                    code = np.float64(meta & _LOW32)
+                    break
+                j = np.int64(meta & _LOW32)
+                if _same_bytes(data, offsets[j], offsets[j + 1], q_data, a0, a1):
+                    code = codes[j]
+                    break
+            s = (s + np.uint64(1)) & mask
+        out[i] = code
+    return out
+
+
+@numba.njit(cache=True)
+def lookup_ints(values, q_fields, slots, oov):  # pragma: no cover - compiled
+    """Float64 codes of int64 ``values`` (``q_fields``: per value, or one)."""
+    n = values.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    mask = np.uint64(slots.shape[0] - 1)
+    one_field = q_fields.shape[0] == 1
+    for i in range(n):
+        f = q_fields[0] if one_field else q_fields[i]
+        w = np.uint64(values[i])
+        hi = (np.uint64(f) << _S4) | np.uint64(INT)
+        s = _mix(w ^ (hi * _GOLDEN)) & mask
+        code = oov[f]
+        while True:
+            meta = slots[s, 1]
+            if meta == _EMPTY:
+                break
+            if slots[s, 0] == w and (meta >> _S32) == hi:
+                code = np.float64(meta & _LOW32)
+                break
+            s = (s + np.uint64(1)) & mask
+        out[i] = code
+    return out
