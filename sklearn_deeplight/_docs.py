@@ -72,14 +72,24 @@ def compose_doc(
     the declared parameters (:mod:`sklearn_deeplight._params`), the example
     from the model's small settings in the registry.
     """
-    from ._params import PARAMS, parameters_doc
+    from ._estimator_api import skorch_parameters
+    from ._params import OTHER_PARAMS_TEXT, PARAMS, parameters_doc
     from ._registry import get_model
 
     small = get_model(name).small
     params = "".join(f"{key}={value!r}, " for key, value in small.items())
     body = "\n\n".join([head.rstrip(), INPUT_CONTRACT])
     entries = parameters_doc(model_params, table or PARAMS)
+    skorch_names = [p.name for p in skorch_parameters({}) if p.name not in PARAMS]
+    other = (
+        "    Other Parameters\n    ----------------\n    "
+        + ", ".join(skorch_names)
+        + " : object\n"
+        + OTHER_PARAMS_TEXT
+    )
     return (
         f"{body}\n\n    Parameters\n    ----------\n{entries}"
-        f"\n\n{ATTRIBUTES}\n\n" + EXAMPLE.format(name=name, params=params) + "    "
+        f"\n\n{other}\n\n{ATTRIBUTES}\n\n"
+        + EXAMPLE.format(name=name, params=params)
+        + "    "
     )

@@ -281,10 +281,21 @@ BASE_PARAMS = (
 
 KWARGS_DOC = """\
     **kwargs : dict
-        Further skorch ``NeuralNetBinaryClassifier`` parameters (``module``,
-        ``module__*``, ``optimizer``, ``optimizer__*``, ``threshold``,
-        ``warm_start``, ``device``, ``train_split``...). ``train_split``, when
-        given, replaces ``validation_fraction``."""
+        Routed skorch parameters: ``module__*`` (the torch module's),
+        ``optimizer__*``, ``iterator_train__*``, ``iterator_valid__*``,
+        ``criterion__*``. An unknown name raises a ValueError at fit that
+        lists the valid ones."""
+
+#: The description of skorch's own parameters (listed by name in the
+#: docstring's Other Parameters section, from the signature).
+OTHER_PARAMS_TEXT = """\
+        skorch's ``NeuralNetBinaryClassifier`` parameters, with this
+        library's defaults for ``module`` (the model's torch module),
+        ``optimizer`` (``torch.optim.Adam``) and ``train_split`` (None:
+        ``validation_fraction`` makes the split; a ``train_split`` given
+        replaces it). ``threshold`` (default 0.5) is :meth:`predict`'s
+        decision threshold; ``device`` is checked at fit (``"cuda"`` without
+        a GPU raises a ValueError)."""
 
 
 def signature_names(model_params: Sequence[str]) -> tuple[str, ...]:

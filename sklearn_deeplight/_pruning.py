@@ -291,6 +291,15 @@ class DeepLightPruning(Callback):
             if name != "self":
                 setattr(self, name, value)
 
+    def __repr__(self) -> str:
+        """scikit-learn's style: the parameters that differ from the defaults."""
+        changed = [
+            f"{name}={getattr(self, name)!r}"
+            for name, p in _SIGNATURE.parameters.items()
+            if name != "self" and repr(getattr(self, name)) != repr(p.default)
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
     # ------------------------------------------------------------------
     # Parameters and state
     # ------------------------------------------------------------------

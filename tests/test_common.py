@@ -36,10 +36,6 @@ EXPECTED_FAILED = {
         "skorch's NeuralNet.__init__ sets history_, initialized_ and "
         "virtual_params_ (LightGBM's sklearn wrapper xfails this check too)."
     ),
-    "check_set_params": (
-        "skorch's get_params exposes its private _params_to_validate set; the "
-        "check sets it to a float, which skorch then calls .add on."
-    ),
     "check_decision_proba_consistency": (
         "sklearn's check feeds make_blobs floats to categorical fields without "
         "applying the categorical input tag; it runs with numeric fields in "

@@ -1,0 +1,92 @@
+"""scikit-learn's face of the estimators: repr, parameters, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from sklearn_deeplight import (
+    DeepFwFMClassifier,
+    DeepLightPruning,
+    FieldEncoder,
+    SparseCTRPredictor,
+)
+from sklearn_deeplight._registry import MODELS
+
+
+@pytest.mark.parametrize("info", MODELS, ids=lambda info: info.name)
+def test_repr_shows_the_changed_parameters_only(info):
+    cls = info.classifier_class()
+    assert repr(cls()) == f"{info.classifier}()"
+    est = cls(max_epochs=3, lr=0.01)
+    assert repr(est) == f"{info.classifier}(lr=0.01, max_epochs=3)"
+    assert repr(clone(est)) == repr(est)
+
+
+def test_repr_of_other_public_estimators():
+    assert repr(FieldEncoder()) == "FieldEncoder()"
+    assert repr(SparseCTRPredictor(engine="scipy")) == (
+        "SparseCTRPredictor(engine='scipy')"
+    )
+    assert repr(DeepLightPruning()) == "DeepLightPruning()"
+    assert repr(DeepLightPruning(dnn=0.9, regrow="ramp")) == (
+        "DeepLightPruning(dnn=0.9, regrow='ramp')"
+    )
+
+
+def test_repr_in_a_pipeline_hides_skorch_internals():
+    est = DeepFwFMClassifier(
+        max_epochs=3, callbacks=[("prune", DeepLightPruning(dnn=0.9))]
+    )
+    text = repr(make_pipeline(FieldEncoder(), est))
+    assert "_params_to_validate" not in text and "criterion" not in text
+    assert "DeepLightPruning(dnn=0.9)" in text and " object at 0x" not in text
+    assert "_params_to_validate" not in est.get_params()
+
+
+def test_callback_parameters_are_listed_and_settable_before_fit():
+    est = DeepFwFMClassifier(callbacks=[("prune", DeepLightPruning(dnn=0.5))])
+    params = est.get_params()
+    assert params["callbacks__prune__dnn"] == 0.5
+    est.set_params(callbacks__prune__dnn=0.7)
+    assert est.get_params()["callbacks__prune__dnn"] == 0.7
+    grid = GridSearchCV(est, {"callbacks__prune__dnn": [0.5, 0.9]})
+    assert "callbacks__prune__dnn" in grid.estimator.get_params()
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"class_weight": "balanced"}, r"unknown parameter 'class_weight' \(there"),
+        ({"n_jobs": 2}, r"unknown parameter 'n_jobs' \(training uses torch"),
+        ({"max_epoch": 2}, r"did you mean 'max_epochs'\?"),
+        ({"device": "cuda:0"}, "device='cuda:0'"),
+        ({"device": "gpu"}, "device must be a torch device"),
+    ],
+)
+def test_bad_parameters_name_the_fix(params, match):
+    if "device" in params and params["device"].startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a CUDA device is available here")
+    X = np.random.RandomState(0).randint(0, 3, size=(40, 3))
+    est = DeepFwFMClassifier(**params)  # the constructor never validates
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, np.arange(40) % 2)
+
+
+def test_history_before_fit_is_not_fitted_error():
+    est = DeepFwFMClassifier()
+    with pytest.raises(NotFittedError, match="history_ is set by fit"):
+        est.history_  # noqa: B018
+    assert not hasattr(est, "history_")
+    X = np.random.RandomState(0).randint(0, 3, size=(40, 3))
+    est.set_params(max_epochs=1, embedding_dim=2, hidden_units=(2,)).fit(
+        X, np.arange(40) % 2
+    )
+    assert len(est.history_) == 1
