@@ -13,6 +13,7 @@ time.
 
 from __future__ import annotations
 
+import datetime
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -49,6 +50,14 @@ CODE_RANGE_FACTOR = 8
 _OVERFLOW_SUSPECT = 1e15
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+_DATE_TYPES = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
 
 
 def _is_dataframe(X) -> bool:
@@ -130,6 +139,8 @@ def _object_to_float(col: np.ndarray, label: str) -> np.ndarray:
             out[i] = float(v)
         elif type(v).__name__ in ("NAType", "NaTType"):
             out[i] = np.nan
+        elif _is_date(v):
+            raise _refuse_dates(label, f"the date or duration {v!r} at row {i}")
         elif isinstance(v, str | bytes):
             raise ValueError(
                 f"{label} holds the non-numeric value {v!r} at row {i}: field-indexed "
@@ -145,9 +156,35 @@ def _object_to_float(col: np.ndarray, label: str) -> np.ndarray:
     return out
 
 
+def _refuse_dates(label: str, what: str) -> TypeError:
+    return TypeError(
+        f"{label} holds {what}: field-indexed input must be integer category "
+        "codes or numeric values, and dates and durations are neither. Convert "
+        "the column (e.g. to the hour of day, or to seconds as a numeric field) "
+        "or encode its values with sklearn_deeplight.FieldEncoder."
+    )
+
+
+def _is_date(v) -> bool:
+    """A date, time or duration object (datetime, Timestamp, timedelta...)."""
+    return isinstance(v, _DATE_TYPES) or type(v).__name__ == "Period"
+
+
 def _numeric_view(col: np.ndarray, label: str) -> tuple[np.ndarray, bool]:
-    """Return ``col`` as int64 (exact) or float64, and whether it is integer."""
-    kind = col.dtype.kind
+    """Return ``col`` as int64 (exact) or float64, and whether it is integer.
+
+    Dates and durations (``datetime64``, ``timedelta64`` of any unit,
+    timezone-aware and period columns, date objects) raise a TypeError naming
+    the column: their integer representation is not a category code.
+    """
+    kind = getattr(col.dtype, "kind", "O")
+    if kind in "mM":
+        raise _refuse_dates(label, f"{col.dtype} values (dates or durations)")
+    if not isinstance(col.dtype, np.dtype) and type(col.dtype).__name__ in (
+        "DatetimeTZDtype",
+        "PeriodDtype",
+    ):
+        raise _refuse_dates(label, f"{col.dtype} values (dates or durations)")
     if kind in "iu":
         if kind == "u" and col.size and col.max() > np.iinfo(np.int64).max:
             idx, v = _first_bad(col, col > np.iinfo(np.int64).max)

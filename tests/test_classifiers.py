@@ -467,3 +467,60 @@ def test_generated_and_encoded_data_never_trigger_the_rule():
 
     X, y = make_ctr_classification(2000, random_state=0)
     LRClassifier(max_epochs=1).fit(FieldEncoder().fit_transform(X), y)
+
+
+# ----------------------------------------------------------------------
+# Dates and durations are not codes (issue 15, item 8)
+# ----------------------------------------------------------------------
+def _dates_cases():
+    stamps = pd.to_datetime(["2024-01-01", "2024-01-02"] * 4)
+    base = np.arange(8) % 3
+    cases = []
+    for unit in ("ns", "us", "s"):
+        cases.append(
+            (f"datetime64[{unit}] array", np.array(stamps, dtype=f"datetime64[{unit}]"))
+        )
+        cases.append(
+            (f"timedelta64[{unit}] array", np.arange(8).astype(f"timedelta64[{unit}]"))
+        )
+    cases += [
+        ("datetime column", pd.Series(stamps)),
+        ("tz-aware column", pd.Series(stamps).dt.tz_localize("UTC")),
+        ("timedelta column", pd.Series(pd.to_timedelta(base, unit="h"))),
+        ("period column", pd.Series(stamps.to_period("D"))),
+        ("Timestamp objects", pd.Series(list(stamps), dtype=object)),
+    ]
+    out = []
+    for name, col in cases:
+        if isinstance(col, np.ndarray):
+            X = col.reshape(-1, 1)
+            where = r"column 0 holds"
+        else:
+            X = pd.DataFrame({"site": base, "when": col})
+            where = r"column 1 \('when'\) holds"
+        out.append(pytest.param(X, where, id=name))
+    return out
+
+
+@pytest.mark.parametrize("X, where", _dates_cases())
+def test_dates_and_durations_are_refused_naming_the_column(X, where):
+    """datetime64[ns] / timedelta64[ns] were read as integer codes; every
+    unit, tz-aware and period columns and date objects are a TypeError naming
+    the column, at fit and at predict (estimator and sparse predictor)."""
+    from sklearn_deeplight import LRClassifier
+
+    y = np.arange(8) % 2
+    before = X.copy()
+    with pytest.raises(TypeError, match=where + r".*dates"):
+        LRClassifier(max_epochs=1, validation_fraction=None).fit(X, y)
+    codes = np.zeros(X.shape, dtype=np.int64)
+    if isinstance(X, pd.DataFrame):
+        codes = pd.DataFrame(codes, columns=X.columns)
+    est = LRClassifier(max_epochs=1, validation_fraction=None).fit(codes, y)
+    for model in (est, est.to_sparse(engine="scipy"), est.to_sparse(engine="numba")):
+        with pytest.raises(TypeError, match=where + r".*dates"):
+            model.predict_proba(X)
+    if isinstance(X, pd.DataFrame):
+        pd.testing.assert_frame_equal(X, before)
+    else:
+        np.testing.assert_array_equal(X, before)
