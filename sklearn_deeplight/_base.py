@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import numbers
 import warnings
 from collections.abc import Callable
 
@@ -18,14 +17,14 @@ from skorch.callbacks import (
     EpochScoring,
     EpochTimer,
     PassthroughScoring,
-    PrintLog,
-    ProgressBar,
 )
 from skorch.utils import to_numpy
 
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
 from ._data import FieldDataset
 from ._docs import compose_doc
+from ._estimator_api import SklearnFaceMixin, skorch_parameters
+from ._logging import progress_callbacks
 from ._params import BASE_PARAMS, PARAMS, check_params, signature_names
 from ._spec import FieldLayout
 from ._validation import (
@@ -40,7 +39,7 @@ from ._validation import (
 __all__: list[str] = []
 
 
-def _make_init(model_params: tuple[str, ...], table: dict):
+def _make_init(model_params: tuple[str, ...], table: dict, module_cls: type):
     """A constructor taking the declared parameters, keyword-only, with their
     defaults; its ``__signature__`` lists them for ``get_params``, ``clone``,
     ``help`` and scikit-learn's checks."""
@@ -56,6 +55,17 @@ def _make_init(model_params: tuple[str, ...], table: dict):
         + [
             inspect.Parameter(name, kw, default=table[name].default)
             for name in signature_names(model_params)
+        ]
+        + [
+            p
+            for p in skorch_parameters(
+                {
+                    "module": module_cls,
+                    "optimizer": torch.optim.Adam,
+                    "train_split": None,
+                }
+            )
+            if p.name not in table
         ]
         + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
     )
@@ -84,7 +94,7 @@ def _reject_sample_weight(est, fit_params: dict) -> None:
         )
 
 
-class _BaseFieldClassifier(NeuralNetBinaryClassifier):
+class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     """Field-aware CTR classifier on skorch.
 
     Subclasses set ``_module_cls`` (the torch module) and ``_module_params``
@@ -125,7 +135,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
         if "_module_cls" not in cls.__dict__:
             return
         table = {**PARAMS, **cls._own_params}
-        cls.__init__ = _make_init(cls._module_params, table)
+        cls.__init__ = _make_init(cls._module_params, table, cls._module_cls)
         cls.__doc__ = compose_doc(
             cls.__name__, cls.__doc__ or "", cls._module_params, table
         )
@@ -157,8 +167,10 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
     # ------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate hyper-parameters; raises ValueError naming the parameter."""
+        self._check_unknown_parameters()
         table = {**PARAMS, **self._own_params}
         check_params(self, signature_names(self._module_params), table)
+        self._check_device_param()
         if self.validation_fraction is None and (
             self.patience is not None or self.lr_patience is not None
         ):
@@ -352,9 +364,7 @@ class _BaseFieldClassifier(NeuralNetBinaryClassifier):
                     ),
                 )
             )
-        if isinstance(self.verbose, numbers.Real) and self.verbose > 0:
-            cbs.append(("progress_bar", ProgressBar()))
-        cbs.append(("print_log", PrintLog()))
+        cbs += progress_callbacks(self.verbose)
         return cbs
 
     def initialize_module(self):

@@ -90,3 +90,22 @@ def test_history_before_fit_is_not_fitted_error():
         X, np.arange(40) % 2
     )
     assert len(est.history_) == 1
+
+
+def test_verbose_output_is_plain_text_off_a_terminal_and_logged(capsys, caplog):
+    """No progress bar (carriage returns) nor colour codes in a log file; the
+    epoch rows also go to the library's logger."""
+    import logging
+
+    X = np.random.RandomState(0).randint(0, 3, size=(60, 3))
+    est = DeepFwFMClassifier(
+        max_epochs=2, embedding_dim=2, hidden_units=(2,), verbose=1, random_state=0
+    )
+    with caplog.at_level(logging.INFO, logger="sklearn_deeplight"):
+        est.fit(X, np.arange(60) % 2)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "valid_auc" in out.out and "\x1b[" not in text and "\r" not in text
+    rows = [r.getMessage() for r in caplog.records if r.name == "sklearn_deeplight"]
+    assert any("valid_auc" in row for row in rows)
+    assert sum(row.strip().startswith(("1 ", "2 ")) for row in rows) == 2
