@@ -22,6 +22,7 @@ _LAZY = {
     "reach_iteration": "._schedule",
     "auto_damping_steps": "._schedule",
     "SparseCTRPredictor": "._sparse",
+    "ServingPipeline": "._serving",
     "FieldEncoder": "._encoder",
     "criteo_numeric_transform": "._encoder",
     "datasets": ".datasets",
@@ -34,6 +35,7 @@ __all__ = [
     "DeepLightPruning",
     "FieldEncoder",
     "FieldPairImportanceDisplay",
+    "ServingPipeline",
     "SparseCTRPredictor",
     "auto_damping_steps",
     "criteo_numeric_transform",
@@ -53,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._plotting import FieldPairImportanceDisplay
     from ._pruning import DeepLightPruning
     from ._schedule import auto_damping_steps, pruning_schedule, reach_iteration
+    from ._serving import ServingPipeline
     from ._sparse import SparseCTRPredictor
 
 
