@@ -546,6 +546,13 @@ def _check_pipeline(pipe) -> None:
         )
 
 
+def _check_serving_pipeline(pipe) -> None:
+    """A pipeline of a fitted FieldEncoder and SparseCTRPredictor of as many
+    fields (the serving path feeds the encoder's codes to the kernels)."""
+    _check_pipeline(pipe)
+    pipe._parts()
+
+
 def _check_frozen(frozen) -> None:
     from ._persist_tree import _CLASSES, _resolve
 
@@ -577,4 +584,5 @@ _POST_CHECKS = {
     "sklearn_deeplight.FieldEncoder": _check_encoder,
     "sklearn.pipeline.Pipeline": _check_pipeline,
     "sklearn.frozen.FrozenEstimator": _check_frozen,
+    "sklearn_deeplight.ServingPipeline": _check_serving_pipeline,
 }

@@ -50,6 +50,10 @@ _CLASSES: dict[str, tuple[str, str]] = {
         "SparseCTRPredictor",
     ),
     "sklearn_deeplight.FieldEncoder": ("sklearn_deeplight._encoder", "FieldEncoder"),
+    "sklearn_deeplight.ServingPipeline": (
+        "sklearn_deeplight._serving",
+        "ServingPipeline",
+    ),
     "sklearn.pipeline.Pipeline": ("sklearn.pipeline", "Pipeline"),
     "sklearn.frozen.FrozenEstimator": ("sklearn.frozen", "FrozenEstimator"),
     "sklearn.preprocessing.OrdinalEncoder": ("sklearn.preprocessing", "OrdinalEncoder"),
