@@ -147,6 +147,27 @@ def _quantize(values: np.ndarray, dtype: str, what: str) -> np.ndarray:
     return out
 
 
+#: dtypes the fast input path (the numba kernels' index_rows, the scipy
+#: engine's _fast_codes) computes with; _normalise_dtype converts the others.
+_FAST_DTYPES = (np.dtype(np.int64), np.dtype(np.float32), np.dtype(np.float64))
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _normalise_dtype(arr: np.ndarray) -> np.ndarray | None:
+    """``arr`` as int64, float32 or float64 (a copy only when needed), or
+    None for values only the general path handles (uint64 beyond int64)."""
+    dtype = arr.dtype
+    if dtype in _FAST_DTYPES:
+        return arr
+    if dtype.kind in "iu":
+        if dtype == np.uint64 and arr.size and arr.max() > _INT64_MAX:
+            return None  # the general path names the code
+        return arr.astype(np.int64)
+    # float16, longdouble: read as float64, as check_field_matrix does
+    with np.errstate(over="ignore"):
+        return arr.astype(np.float64)
+
+
 def _compact(table: np.ndarray, dtype: str) -> dict[str, Any]:
     """Bitmask (zlib level 1) plus packed nonzero values of a table."""
     flat = np.asarray(table).reshape(-1)
@@ -540,12 +561,16 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         return xi, values.astype(np.float32)
 
     def _clean_matrix(self, X) -> np.ndarray | None:
-        """``X`` as a 2-D int/float ndarray when the fast path applies, else None.
+        """``X`` as a 2-D int64, float32 or float64 ndarray when the fast path
+        applies, else None.
 
         Applies to an ndarray (predictor fitted without feature names) or a
         DataFrame of numpy int/float columns named exactly as at fit: the
         cases where :func:`check_field_matrix` neither warns nor needs a
-        per-column conversion.
+        per-column conversion. The one place where both engines' input dtypes
+        are normalised (:func:`_normalise_dtype`): other integer widths become
+        int64 and other float widths (float16, longdouble) float64, as
+        :func:`check_field_matrix` reads them.
         """
         names = self.__dict__.get("feature_names_in_")
         if type(X) is np.ndarray:
@@ -558,7 +583,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
                 type(c) is not str or c != n for c, n in zip(columns, names)
             ):
                 return None
-            if not all(isinstance(d, np.dtype) and d.kind in "if" for d in X.dtypes):
+            if not all(isinstance(d, np.dtype) and d.kind in "iuf" for d in X.dtypes):
                 return None  # extension dtypes (nullable ints...) take the long way
             arr = X.to_numpy()
         else:
@@ -567,10 +592,10 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             arr.ndim != 2
             or arr.shape[0] == 0
             or arr.shape[1] != self.n_features_in_
-            or arr.dtype.kind not in "if"
+            or arr.dtype.kind not in "iuf"
         ):
             return None
-        return arr
+        return _normalise_dtype(arr)
 
     def _fast_codes(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Vectorised :func:`check_field_matrix` of a clean matrix, else None.

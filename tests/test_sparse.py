@@ -781,3 +781,71 @@ def test_tiled_cin_equals_per_sample_cin(cin):
     np.testing.assert_allclose(tiled, samples, rtol=1e-5, atol=1e-6)
     ref = est.decision_function(X[:150])
     assert np.linalg.norm(tiled - ref) <= TOL * np.linalg.norm(ref)
+
+
+# ----------------------------------------------------------------------
+# Input dtypes: one normalisation for both engines (issue 15, item 5)
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "dtype",
+    [np.float16, np.longdouble, np.float32, np.int8, np.int16, np.int32, np.uint8],
+    ids=lambda d: np.dtype(d).name,
+)
+def test_every_numeric_dtype_predicts_alike_on_both_engines(dtype):
+    """float16 and longdouble input crashed the numba engine
+    (NotImplementedError, TypingError); every int and float width now gives
+    the float64 input's probabilities on both engines and the estimator."""
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.randint(0, 6, 80), rng.randint(0, 4, 80)])
+    y = np.arange(80) % 2
+    est = FMClassifier(embedding_dim=3, max_epochs=1, random_state=0).fit(X, y)
+    Xd = X.astype(dtype)
+    expected = est.predict_proba(X.astype(np.float64))
+    np.testing.assert_allclose(est.predict_proba(Xd), expected, rtol=1e-12)
+    for engine in ("numba", "scipy"):
+        pred = est.to_sparse(engine=engine)
+        np.testing.assert_allclose(
+            pred.predict_proba(Xd), pred.predict_proba(X), rtol=0, atol=0
+        )
+        np.testing.assert_allclose(pred.predict_proba(Xd), expected, atol=1e-6)
+    assert Xd.dtype == dtype  # not modified
+
+
+def test_all_float16_dataframe_and_numeric_fields_on_both_engines():
+    rng = np.random.RandomState(1)
+    X = pd.DataFrame(
+        {
+            "a": rng.randint(0, 5, 60).astype(np.float16),
+            "b": rng.randint(0, 3, 60).astype(np.float16),
+            "v": (rng.rand(60) * 4).astype(np.float16),
+        }
+    )
+    y = np.arange(60) % 2
+    est = FwFMClassifier(
+        embedding_dim=2, numeric_fields=["v"], max_epochs=1, random_state=0
+    ).fit(X, y)
+    expected = est.predict_proba(X.astype(np.float64))
+    np.testing.assert_allclose(est.predict_proba(X), expected, rtol=1e-12)
+    for engine in ("numba", "scipy"):
+        pred = est.to_sparse(engine=engine)
+        np.testing.assert_allclose(pred.predict_proba(X), expected, atol=1e-6)
+    # a longdouble value beyond float64 is refused as the estimator refuses it
+    big = X.astype(np.longdouble)
+    big.loc[3, "v"] = np.longdouble(10) ** 400
+    for model in (est, est.to_sparse(engine="numba"), est.to_sparse(engine="scipy")):
+        with pytest.raises(ValueError, match=r"column 2 \('v'\)"):
+            model.predict_proba(big)
+
+
+def test_uint64_beyond_int64_takes_the_general_path():
+    X = np.array([[0, 1], [2, 3]], dtype=np.uint64)
+    est = FMClassifier(embedding_dim=2, max_epochs=1, random_state=0).fit(
+        X.astype(np.int64), [0, 1]
+    )
+    X[1, 0] = np.uint64(2**63 + 5)
+    for model in (est, est.to_sparse(engine="numba"), est.to_sparse(engine="scipy")):
+        np.testing.assert_array_equal(
+            model.predict_proba(X[:1]), est.predict_proba(X[:1].astype(np.int64))
+        )
+        with pytest.raises(ValueError, match=r"column 0 holds the code .* above int64"):
+            model.predict_proba(X)
