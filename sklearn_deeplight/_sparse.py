@@ -29,6 +29,7 @@ not installed; ``"auto"`` picks numba when it can be imported.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import threading
@@ -104,7 +105,7 @@ def check_params(engine: Any, threshold: Any, n_jobs: Any) -> None:
     if (
         isinstance(threshold, bool)
         or not isinstance(threshold, numbers.Real)
-        or not np.isfinite(threshold)
+        or not math.isfinite(threshold)
     ):
         raise ValueError(
             "threshold must be a finite number (predict returns classes_[1] where "
@@ -648,6 +649,8 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         if table is None:
             check_is_fitted(self, "classes_")
             table = self._table
+        # every prediction path comes here: the one check of the parameters
+        check_params(self.engine, self.threshold, self.n_jobs)
         if not (
             type(xi) is np.ndarray
             and xi.dtype == np.int64

@@ -849,3 +849,53 @@ def test_uint64_beyond_int64_takes_the_general_path():
         )
         with pytest.raises(ValueError, match=r"column 0 holds the code .* above int64"):
             model.predict_proba(X)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"threshold": "high"}, r"threshold must be a finite number.*'high'"),
+        ({"threshold": float("nan")}, r"threshold must be a finite number"),
+        ({"threshold": True}, r"threshold must be a finite number"),
+        ({"threshold": None}, r"threshold must be a finite number"),
+        ({"engine": "bogus"}, r"engine must be one of \('auto', 'numba', 'scipy'\)"),
+        ({"engine": None}, r"engine must be one of"),
+        ({"n_jobs": 0}, r"n_jobs must be None, -1 or a positive int, got 0"),
+        ({"n_jobs": -2}, r"n_jobs must be None, -1 or a positive int"),
+        ({"n_jobs": 1.5}, r"n_jobs must be None, -1 or a positive int"),
+        ({"n_jobs": True}, r"n_jobs must be None, -1 or a positive int"),
+    ],
+)
+def test_bad_constructor_parameters_are_named_at_predict(params, match):
+    """SparseCTRPredictor(threshold="high").predict raised numpy's
+    UFuncTypeError; every prediction method checks the three parameters in
+    one place and names the bad one (issue 15, item 12)."""
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 4, (40, 2))
+    est = FMClassifier(embedding_dim=2, max_epochs=1, random_state=0)
+    pred = est.fit(X, np.arange(40) % 2).to_sparse(engine="scipy")
+    pred.set_params(**params)
+    xi, xv = pred.index_input(X)
+    calls = [
+        lambda: pred.predict(X),
+        lambda: pred.predict_proba(X),
+        lambda: pred.decision_function(X),
+        lambda: pred.decision_function_indexed(xi, xv),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_valid_constructor_parameters_predict():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 4, (40, 2))
+    est = FMClassifier(embedding_dim=2, max_epochs=1, random_state=0)
+    pred = est.fit(X, np.arange(40) % 2).to_sparse()
+    for params in (
+        {"threshold": np.float32(0.3), "n_jobs": -1},
+        {"threshold": 1, "n_jobs": np.int64(2), "engine": "numba"},
+        {"threshold": 0.5, "n_jobs": None, "engine": "auto"},
+    ):
+        pred.set_params(**params)
+        assert pred.predict(X).shape == (40,)
