@@ -282,9 +282,18 @@ class _Scorer:
         self.method = method
 
     def __call__(self, part: Any) -> np.ndarray:
+        if len(part) == 0:  # an empty partition (common after a filter)
+            return self._empty()
         if self.encoder is not None:
             part = self.encoder.transform(part)
         return np.asarray(getattr(self.predictor, self.method)(part))
+
+    def _empty(self) -> np.ndarray:
+        """The result of no rows: its shape and dtype as for any partition."""
+        classes = np.asarray(self.predictor.classes_)
+        if self.method == "predict_proba":
+            return np.empty((0, len(classes)), dtype=np.float64)
+        return np.empty(0, dtype=classes.dtype)
 
 
 def _apply(part: Any, scorer: _Scorer) -> np.ndarray:

@@ -196,3 +196,30 @@ def test_local_scheduler_uses_a_graph_node(data, sparse):
         predict_proba(sparse, X)
     with pytest.raises(ValueError, match="2-D"):
         predict_proba(sparse, da.zeros(10))
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_empty_partitions_give_empty_results(data, sparse):
+    """An empty partition (common after a filter) scores as no rows instead
+    of "Found array with 0 sample(s)" (issue 15, item 7)."""
+    X, y, enc = data
+    with dask.config.set(scheduler="synchronous"):
+        ddf = dd.from_pandas(X, npartitions=4)
+        row = ddf.index.to_series()
+        kept = ddf[row < 100]  # the last three partitions are empty
+        assert [len(p) for p in kept.partitions] == [100, 0, 0, 0]
+        want = sparse.predict_proba(enc.transform(X.iloc[:100]))
+        proba = predict_proba(sparse, kept, encoder=enc).compute()
+        np.testing.assert_array_equal(proba, want)
+        labels = predict(sparse, kept, encoder=enc).compute()
+        np.testing.assert_array_equal(
+            labels, sparse.predict(enc.transform(X.iloc[:100]))
+        )
+        none = predict_proba(sparse, ddf[row < 0], encoder=enc).compute()
+        assert none.shape == (0, 2) and none.dtype == np.float64
+        Xt = enc.transform(X).to_numpy()
+        x = da.from_array(Xt, chunks=((100, 0, 500), (Xt.shape[1],)))
+        np.testing.assert_array_equal(
+            predict_proba(sparse, x).compute(), sparse.predict_proba(Xt)
+        )
+        np.testing.assert_array_equal(predict(sparse, x).compute(), sparse.predict(Xt))
