@@ -25,10 +25,12 @@ machine's cores.
 
 In-process, one thread, medians of chunks of calls
 (:func:`benchmarks._common.time_calls`), on the same one-record rows: the
-pipeline's ``predict_proba`` on a one-row DataFrame, the server's request path
-without HTTP (:meth:`~sklearn_deeplight._serve_app.RecordScorer.score_body`:
-JSON parsing, checks, the DataFrame, ``predict_proba``), and the predictor
-alone on the encoded row.
+saved pipeline's ``predict_proba`` on a one-row DataFrame,
+:class:`~sklearn_deeplight.ServingPipeline`'s on one dict, the server's
+request path without HTTP
+(:meth:`~sklearn_deeplight._serve_app.RecordScorer.score_body`: JSON parsing,
+checks, the serving object on the checked dicts), and the predictor alone on
+the encoded row.
 
 Usage::
 
@@ -253,11 +255,13 @@ def in_process(pipe, X_held, records, min_s: float, reps: int) -> dict:
     import numba
     from threadpoolctl import threadpool_limits
 
+    from sklearn_deeplight import ServingPipeline
     from sklearn_deeplight._serve_app import RecordScorer
 
     scorer = RecordScorer(pipe)
-    frames = [scorer.frame(scorer.columns([rec], False)) for rec in records[:64]]
+    frames = [scorer.frame(scorer.rows([rec], False)) for rec in records[:64]]
     encoded = [pipe[0].transform(f) for f in frames]
+    server = ServingPipeline.from_pipeline(pipe)
     bodies = [json.dumps(rec).encode() for rec in records[:64]]
     predictor = pipe[-1]
     numba.set_num_threads(1)
@@ -265,6 +269,9 @@ def in_process(pipe, X_held, records, min_s: float, reps: int) -> dict:
         return {
             "pipeline_predict_proba": time_calls(
                 pipe.predict_proba, frames, min_s, reps
+            ),
+            "serving_pipeline_one_dict": time_calls(
+                server.predict_proba, records[:64], min_s, reps
             ),
             "request_path_without_http": time_calls(
                 scorer.score_body, bodies, min_s, reps

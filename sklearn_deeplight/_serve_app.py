@@ -6,9 +6,12 @@ Two pieces, usable on their own:
   or one object of raw fields) into the model's input, checks every value
   against the fields of the pipeline's :class:`~sklearn_deeplight.FieldEncoder`
   (a :class:`RequestError` names the record and the field otherwise) and
-  returns the probabilities. The conversion lives here, in one method
-  (:meth:`RecordScorer.frame`), so that it can switch to a faster encoder
-  path without touching the app.
+  returns the probabilities. A pipeline of a ``FieldEncoder`` and a
+  :class:`~sklearn_deeplight.SparseCTRPredictor` scores the checked records
+  as they are, a list of dicts, through
+  :class:`~sklearn_deeplight.ServingPipeline` (the encoder's compiled
+  lookups, no DataFrame); any other pipeline scores a DataFrame of them
+  (:meth:`RecordScorer.frame`).
 - :func:`create_app` wraps a scorer in a Starlette ASGI app: ``POST
   /predict``, ``GET /health``, one log line per request (logger
   ``sklearn_deeplight.serve``), JSON error bodies with a 4xx status for bad
@@ -136,6 +139,10 @@ class RecordScorer:
     numeric_fields : list of str
         The fields that take numbers; the others take strings, integers
         (and numbers when the field's fitted categories hold floats).
+    server : ServingPipeline or None
+        The serving object that scores the checked records as dicts; None
+        when the model is not a ``FieldEncoder`` and a ``SparseCTRPredictor``
+        (a DataFrame is scored then).
     ready : bool
         Whether :meth:`warm_up` has run.
     warmup_s : float or None
@@ -181,6 +188,9 @@ class RecordScorer:
             and any(isinstance(v, float | np.floating) and v == v for v in cats[j])
         )
         self._categories = cats
+        # Records are dicts keyed by the fields' names: the serving object
+        # scores them when the encoder has names.
+        self.server = _serving_object(model) if self._named else None
         self.ready = False
         self.warmup_s: float | None = None
 
@@ -232,18 +242,19 @@ class RecordScorer:
             f"fields, got {_describe(payload)}",
         )
 
-    def columns(self, records: list[Any], batch: bool) -> list[list[Any]]:
-        """Per field, the checked values of ``records`` (None where null).
+    def rows(self, records: list[Any], batch: bool) -> list[dict]:
+        """The checked records, as dicts of the model's fields.
 
-        Numeric values become floats (NaN where null); :class:`RequestError`
-        (422) names the record and the field of a missing, unknown or
-        wrongly typed value.
+        :class:`RequestError` (422) names the record and the field of a
+        missing, unknown or wrongly typed value. The values are kept as they
+        are; the ``id_field`` is left out unless it is one of the fields.
         """
         n = len(self.fields)
-        cols: list[list[Any]] = [[None] * len(records) for _ in range(n)]
+        out: list[dict] = []
         position = self._position
         numeric = self._numeric
         id_field = self.id_field
+        strip_id = id_field is not None and id_field not in position
         for i, rec in enumerate(records):
             where = f"records[{i}]" if batch else "the record"
             if not isinstance(rec, dict):
@@ -272,14 +283,11 @@ class RecordScorer:
                         ok = math.isfinite(value)
                     elif t is int:
                         try:
-                            value = float(value)
+                            ok = math.isfinite(float(value))
                         except OverflowError:
                             ok = False
-                        else:
-                            ok = math.isfinite(value)
                     else:
                         ok = value is None
-                        value = math.nan
                     if not ok:
                         raise RequestError(
                             422,
@@ -304,7 +312,6 @@ class RecordScorer:
                         field=key,
                         record=i if batch else None,
                     )
-                cols[j][i] = value
             if seen < n:
                 missing = [f for f in self.fields if f not in rec]
                 raise RequestError(
@@ -319,34 +326,44 @@ class RecordScorer:
                     field=missing[0],
                     record=i if batch else None,
                 )
-        return cols
+            if strip_id and id_field in rec:
+                rec = {k: v for k, v in rec.items() if k != id_field}
+            out.append(rec)
+        return out
 
-    def frame(self, cols: list[list[Any]]) -> Any:
-        """The model's input from :meth:`columns`: a DataFrame in field order
+    def frame(self, rows: list[dict]) -> Any:
+        """The pipeline's input from :meth:`rows`: a DataFrame in field order,
+        float64 numeric columns (NaN where null) and object categorical ones
         (a 2-D object array when the encoder was fitted without names)."""
         import pandas as pd
 
-        m = len(cols[0]) if cols else 0
+        m = len(rows)
         arrays = []
-        for j, col in enumerate(cols):
+        for j, name in enumerate(self.fields):
             if j in self._numeric:
-                arrays.append(np.asarray(col, dtype=np.float64))
+                col = [row[name] for row in rows]
+                arrays.append(
+                    np.array([math.nan if v is None else v for v in col], np.float64)
+                )
             else:
                 a = np.empty(m, dtype=object)
-                a[:] = col
+                a[:] = [row[name] for row in rows]
                 arrays.append(a)
         if not self._named:
-            out = np.empty((m, len(cols)), dtype=object)
+            out = np.empty((m, len(self.fields)), dtype=object)
             for j, a in enumerate(arrays):
                 out[:, j] = a
             return out
         return pd.DataFrame(dict(zip(self.fields, arrays)), columns=self.fields)
 
     # ------------------------------------------------------------- scoring
-    def predict(self, X: Any) -> np.ndarray:
-        """Probabilities of the positive class of the model's input ``X``."""
+    def predict(self, rows: list[dict]) -> np.ndarray:
+        """Probabilities of the positive class of the checked ``rows``."""
         try:
-            proba = self.model.predict_proba(X)
+            if self.server is not None:
+                proba = self.server.predict_proba(rows)
+            else:
+                proba = self.model.predict_proba(self.frame(rows))
         except (ValueError, TypeError) as exc:
             # The encoder's own checks (e.g. a numeric transform's result);
             # their messages name the field.
@@ -356,8 +373,7 @@ class RecordScorer:
     def score(self, payload: Any) -> dict:
         """Answer a parsed request: ``{"probabilities": [...]}`` (and ``ids``)."""
         records, batch = self.records(payload)
-        cols = self.columns(records, batch)
-        proba = self.predict(self.frame(cols))
+        proba = self.predict(self.rows(records, batch))
         out: dict[str, Any] = {"probabilities": proba.tolist()}
         if self.id_field is not None:
             out["ids"] = [rec.get(self.id_field) for rec in records]
@@ -409,6 +425,7 @@ class RecordScorer:
             "ready": self.ready,
             "model_class": type(last).__name__,
             "pipeline": [type(step).__name__ for _, step in steps],
+            "serving_object": None if self.server is None else "ServingPipeline",
             "fields": self.fields,
             "numeric_fields": self.numeric_fields,
             "id_field": self.id_field,
@@ -418,6 +435,30 @@ class RecordScorer:
             "pid": os.getpid(),
             "version": __version__,
         }
+
+
+def _serving_object(model: Any) -> Any:
+    """The :class:`~sklearn_deeplight.ServingPipeline` of a pipeline of a
+    ``FieldEncoder`` and a ``SparseCTRPredictor`` (the same steps); None for
+    any other model (a torch classifier is not converted: its probabilities
+    would move by the float32 rounding of the predictor)."""
+    from ._sparse import SparseCTRPredictor
+
+    try:
+        from ._serving import ServingPipeline
+    except ImportError:  # pragma: no cover - an older library
+        return None
+    if isinstance(model, ServingPipeline):
+        return model
+    steps = getattr(model, "steps", None)
+    if not steps or len(steps) != 2:
+        return None
+    if not isinstance(steps[-1][1], SparseCTRPredictor):
+        return None
+    try:
+        return ServingPipeline.from_pipeline(model)
+    except (TypeError, ValueError):
+        return None
 
 
 def _field_list(names: list[str], most: int = 8) -> str:

@@ -135,6 +135,7 @@ def test_health_reports_the_model_and_no_torch(served):
     assert health["ready"] is True
     assert health["model_class"] == "SparseCTRPredictor"
     assert health["pipeline"] == ["FieldEncoder", "SparseCTRPredictor"]
+    assert health["serving_object"] == "ServingPipeline"
     assert health["fields"] == list(served["X"].columns)
     assert health["numeric_fields"] == [f"I{i}" for i in range(1, 14)]
     assert health["id_field"] == "rid" and health["max_batch"] == 40
@@ -373,6 +374,39 @@ def test_app_of_an_encoder_without_column_names():
         r = client.post("/predict", json={"x0": "b", "x1": 1, "x2": True})
         assert r.status_code == 422 and r.json()["field"] == "x2"
         assert "expected a string, an integer, a number or null" in r.json()["error"]
+
+
+def test_app_of_a_pipeline_without_a_sparse_predictor():
+    """Not a FieldEncoder + SparseCTRPredictor: the scorer builds a DataFrame."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from starlette.testclient import TestClient
+
+    from sklearn_deeplight import FieldEncoder
+    from sklearn_deeplight._serve_app import create_app
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(
+        {
+            "site": rng.choice(["a", "b", "c", None], 300),
+            "count": np.where(rng.random(300) < 0.2, np.nan, rng.uniform(0, 9, 300)),
+            "hour": rng.integers(0, 24, 300),  # an integer categorical field
+        }
+    )
+    y = (X["site"] == "a") ^ (X["hour"] > 11)
+    model = make_pipeline(FieldEncoder(), LogisticRegression()).fit(X, y)
+    with TestClient(create_app(model, id_field="rid")) as client:
+        health = client.get("/health").json()
+        assert health["serving_object"] is None
+        assert health["numeric_fields"] == ["count"]
+        records = records_of(X.iloc[:20])
+        for i, rec in enumerate(records):
+            rec["rid"] = i
+        r = client.post("/predict", json={"records": records})
+        assert r.status_code == 200, r.text
+        expected = model.predict_proba(X.iloc[:20])[:, 1]
+        np.testing.assert_allclose(r.json()["probabilities"], expected, rtol=1e-6)
+        assert r.json()["ids"] == list(range(20))
 
 
 # ----------------------------------------------------------------------

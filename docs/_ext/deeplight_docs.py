@@ -404,8 +404,9 @@ def _render_serve_load(data: dict) -> list[str]:
     )
     names = {
         "pipeline_predict_proba": "``pipeline.predict_proba`` on a one-row DataFrame",
+        "serving_pipeline_one_dict": "``ServingPipeline.predict_proba`` on one dict",
         "request_path_without_http": "the server's request path without HTTP "
-        "(JSON, checks, DataFrame, ``predict_proba``)",
+        "(JSON, checks, the serving object)",
         "predictor_on_encoded_row": "the sparse predictor alone on the encoded row",
     }
     rows = [
