@@ -33,24 +33,42 @@ class FieldDataset(Dataset):
         Field values (1 for categorical fields).
     y : ndarray of float32 of shape (n_samples,), default=None
         Targets in {0, 1}.
+    w : ndarray of shape (n_samples,), default=None
+        Sample weights; batches then carry them as ``X["w"]`` (the estimator
+        drops them before the module's forward and weighs the loss).
     """
 
-    def __init__(self, xi: np.ndarray, xv: np.ndarray, y: np.ndarray | None = None):
+    def __init__(
+        self,
+        xi: np.ndarray,
+        xv: np.ndarray,
+        y: np.ndarray | None = None,
+        w: np.ndarray | None = None,
+    ):
         self.xi = torch.as_tensor(np.ascontiguousarray(xi, dtype=np.int64))
         self.xv = torch.as_tensor(np.ascontiguousarray(xv, dtype=np.float32))
         self.y = None if y is None else torch.as_tensor(np.asarray(y, np.float32))
+        self.w = None if w is None else torch.as_tensor(np.asarray(w, np.float32))
+
+    def _inputs(self, index) -> dict:
+        """The model input of the rows at ``index`` (weights when present)."""
+        x = {"xi": self.xi[index], "xv": self.xv[index]}
+        w = getattr(self, "w", None)
+        if w is not None:
+            x["w"] = w[index]
+        return x
 
     def __len__(self) -> int:
         return self.xi.shape[0]
 
     def __getitem__(self, i):
         y = self.y[i] if self.y is not None else torch.zeros(())
-        return {"xi": self.xi[i], "xv": self.xv[i]}, y
+        return self._inputs(i), y
 
     def take(self, index: torch.Tensor):
         """Return the batch at ``index`` as ``({"xi": ..., "xv": ...}, y)``."""
         y = self.y[index] if self.y is not None else torch.zeros(len(index))
-        return {"xi": self.xi[index], "xv": self.xv[index]}, y
+        return self._inputs(index), y
 
     def subset(self, index: np.ndarray) -> FieldDataset:
         """A new dataset holding the rows at ``index``."""
@@ -58,6 +76,8 @@ class FieldDataset(Dataset):
         idx = torch.as_tensor(index, dtype=torch.int64)
         out.xi, out.xv = self.xi[idx], self.xv[idx]
         out.y = None if self.y is None else self.y[idx]
+        w = getattr(self, "w", None)
+        out.w = None if w is None else w[idx]
         return out
 
     def split_validation(
@@ -143,4 +163,4 @@ class BatchIterator:
                 sl = slice(start, start + bs)
                 ds = self.dataset
                 y = ds.y[sl] if ds.y is not None else torch.zeros(len(ds.xi[sl]))
-                yield {"xi": ds.xi[sl], "xv": ds.xv[sl]}, y
+                yield ds._inputs(sl), y

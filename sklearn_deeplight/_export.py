@@ -104,7 +104,9 @@ def export_spec(estimator) -> ModelSpec:
     Returns
     -------
     spec : ModelSpec
-        float64 embeddings and linear weights, float32 CSR layers.
+        float64 embeddings and linear weights, float32 CSR layers. An
+        estimator's ``negative_sampling_rate`` is folded into the bias
+        (``+ log(rate)``), as its ``decision_function`` adds it.
     """
     module = estimator.module_
     layout = FieldLayout(
@@ -126,6 +128,10 @@ def export_spec(estimator) -> ModelSpec:
     reader = WeightReader(module)
     spec = to_spec(reader, layout)
     reader.finish()
+    rate = getattr(estimator, "negative_sampling_rate", None)
+    if rate is not None and rate != 1:
+        # the estimators' recalibration to the full population (logit + log r)
+        spec.bias = float(spec.bias) + float(np.log(rate))
     if spec.embedding.shape[0] != layout.n_rows:
         raise ValueError(
             f"embedding.weight has {spec.embedding.shape[0]} rows, the field layout "

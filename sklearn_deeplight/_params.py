@@ -58,6 +58,14 @@ def open_unit_or_none(name: str, v: Any) -> None:
         raise ValueError(f"{name} must be None or in (0, 1), got {v!r}.")
 
 
+def unit_rate_or_none(name: str, v: Any) -> None:
+    """None or a real in (0, 1]."""
+    if v is not None and (
+        not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 < v <= 1
+    ):
+        raise ValueError(f"{name} must be None or in (0, 1], got {v!r}.")
+
+
 def dropout_rate(name: str, v: Any) -> None:
     """A real in [0, 1)."""
     if not isinstance(v, numbers.Real) or not 0 <= v < 1:
@@ -236,6 +244,19 @@ PARAMS: dict[str, Param] = {
         after every epoch without improvement). The recommended pair, as in
         BARS/FuxiCTR, is ``lr_patience=1`` with ``patience=2``.""",
     ),
+    "negative_sampling_rate": Param(
+        None,
+        unit_rate_or_none,
+        """\
+    negative_sampling_rate : float or None, default=None
+        The share of negative rows kept when the training log was
+        negative-downsampled (e.g. 0.1). Predictions are then recalibrated to
+        the full population, ``q = p / (p + (1 - p) / rate)`` (He et al.,
+        ADKDD'14), i.e. ``log(rate)`` added to the logit, in
+        :meth:`predict_proba`, :meth:`decision_function` and the sparse
+        predictor alike. Training and the validation scores use the sampled
+        rows as they are. None (or 1) changes nothing.""",
+    ),
     "random_state": Param(
         None,
         anything,
@@ -274,6 +295,7 @@ BASE_PARAMS = (
     "validation_fraction",
     "patience",
     "lr_patience",
+    "negative_sampling_rate",
     "random_state",
     "verbose",
     "callbacks",

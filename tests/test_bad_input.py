@@ -408,8 +408,26 @@ Y_CASES: list[tuple[str, Callable[[], tuple], str, str | None]] = [
     (
         "sample_weight",
         lambda: (_X(), _y(), {"sample_weight": np.ones(N_FIT)}),
-        "TypeError",
-        r"sample_weight",
+        "works",
+        None,
+    ),
+    (
+        "sample_weight negative",
+        lambda: (_X(), _y(), {"sample_weight": -np.ones(N_FIT)}),
+        "ValueError",
+        r"sample_weight must be finite and non-negative; row 0",
+    ),
+    (
+        "sample_weight of another length",
+        lambda: (_X(), _y(), {"sample_weight": np.ones(N_FIT + 1)}),
+        "ValueError",
+        r"sample_weight has shape",
+    ),
+    (
+        "X_val without y_val",
+        lambda: (_X(), _y(), {"X_val": _X()}),
+        "ValueError",
+        r"X_val and y_val go together|partial_fit takes no X_val",
     ),
 ]
 
