@@ -74,26 +74,59 @@ def _make_init(model_params: tuple[str, ...], table: dict, module_cls: type):
     return __init__
 
 
-def _valid_auc(net, X, y) -> float:
-    """ROC AUC of the positive class; NaN when ``y`` holds one class."""
+def _valid_scores(net, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Labels, probabilities of the model as trained (before any
+    ``negative_sampling_rate`` correction: the validation rows share the
+    training rows' sampling) and the rows' weights, if any."""
     y = np.asarray(y).ravel()
+    p = expit(net._raw_decision_function(X))
+    w = getattr(X, "w", None)
+    return y, p, None if w is None else w.numpy()
+
+
+def _valid_auc(net, X, y) -> float:
+    """(Weighted) ROC AUC of the positive class; NaN when ``y`` holds one class."""
+    y, p, w = _valid_scores(net, X, y)
     if np.unique(y).shape[0] < 2:
         return float("nan")
-    return float(roc_auc_score(y, net.predict_proba(X)[:, 1]))
+    return float(roc_auc_score(y, p, sample_weight=w))
 
 
 def _valid_logloss(net, X, y) -> float:
-    """Log loss of the positive-class probabilities."""
-    y = np.asarray(y).ravel()
-    return float(log_loss(y, net.predict_proba(X)[:, 1], labels=[0.0, 1.0]))
+    """(Weighted) log loss of the positive-class probabilities."""
+    y, p, w = _valid_scores(net, X, y)
+    return float(log_loss(y, p, labels=[0.0, 1.0], sample_weight=w))
 
 
 def _reject_sample_weight(est, fit_params: dict) -> None:
     if "sample_weight" in fit_params:
         raise TypeError(
-            f"{type(est).__name__}.fit does not support sample_weight: the loss is "
-            "the unweighted mean log loss. Resample the data instead."
+            f"{type(est).__name__}: fit_ondisk does not support sample_weight yet; "
+            "fit in memory with fit(X, y, sample_weight=w), or resample the rows."
         )
+
+
+def _check_sample_weight(sample_weight, n_samples: int, what: str) -> np.ndarray:
+    """Finite, non-negative float64 weights, one per row, not all zero."""
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must hold numbers.") from None
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"{what} has shape {w.shape}, expected ({n_samples},): one weight per row."
+        )
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{what} must be finite and non-negative; row {i} holds {float(w[i])!r}."
+        )
+    if not w.any():
+        raise ValueError(f"{what} is zero for every row.")
+    return w
 
 
 class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
@@ -124,11 +157,10 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             verbose=value["verbose"],
             **kwargs,
         )
-        for name in ("numeric_fields", "l2", "embedding_l2"):
-            setattr(self, name, value[name])
-        for name in ("validation_fraction", "patience", "lr_patience"):
-            setattr(self, name, value[name])
-        self.random_state = value["random_state"]
+        skorch_owned = ("lr", "max_epochs", "batch_size", "callbacks", "verbose")
+        for name in own:
+            if name not in skorch_owned:
+                setattr(self, name, value[name])
 
     def __init_subclass__(cls, **kwargs):
         """Build a concrete classifier's constructor and docstring from its
@@ -167,14 +199,20 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     # ------------------------------------------------------------------
     # Validation
     # ------------------------------------------------------------------
-    def _check_params(self) -> None:
-        """Validate hyper-parameters; raises ValueError naming the parameter."""
+    def _check_params(self, explicit_validation: bool = False) -> None:
+        """Validate hyper-parameters; raises ValueError naming the parameter.
+
+        ``explicit_validation``: ``fit`` got ``X_val``/``y_val``, so
+        ``patience`` needs no ``validation_fraction``.
+        """
         self._check_unknown_parameters()
         table = {**PARAMS, **self._own_params}
         check_params(self, signature_names(self._module_params), table)
         self._check_device_param()
-        if self.validation_fraction is None and (
-            self.patience is not None or self.lr_patience is not None
+        if (
+            not explicit_validation
+            and self.validation_fraction is None
+            and (self.patience is not None or self.lr_patience is not None)
         ):
             raise ValueError(
                 "patience and lr_patience monitor the validation split: set "
@@ -248,7 +286,17 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     def _draw_seed(self) -> int:
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
-    def fit(self, X, y, **fit_params):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+        **fit_params,
+    ):
         """Learn the model from a field-indexed matrix.
 
         Parameters
@@ -258,6 +306,21 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             fields in ``numeric_fields``.
         y : array-like of shape (n_samples,)
             Two class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights: the loss of each batch is the weighted
+            mean log loss, and the validation scores drawn from these rows
+            are weighted too. Weights equal to repetition counts train the
+            model that repeating the rows trains (in expectation over the
+            batches).
+        X_val, y_val : array-like of shape (n_val, n_fields) and (n_val,), default=None
+            An explicit validation set (e.g. the next day of a click log),
+            used instead of the ``validation_fraction`` split for
+            ``valid_loss``/``valid_auc``/``valid_logloss``, early stopping
+            (``patience``) and learning-rate decay (``lr_patience``). Encoded
+            with the field layout learnt from ``X``: unseen codes use the
+            out-of-vocabulary rows.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows.
         **fit_params : dict
             Passed to skorch's ``fit``.
 
@@ -268,15 +331,41 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         """
         if isinstance(X, FieldDataset):
             return NeuralNet.fit(self, X, y, **fit_params)
-        _reject_sample_weight(self, fit_params)
         if y is None:
             check_binary_target(self, y)
-        self._check_params()
+        explicit = X_val is not None or y_val is not None
+        self._check_params(explicit_validation=explicit)
         reset = not (self.warm_start and self.initialized_ and self._is_fitted())
         dataset = self._to_dataset(X, y, reset=reset)
-        return self._fit_dataset(dataset, NeuralNet.fit, **fit_params)
+        self._set_weights(dataset, sample_weight, "sample_weight")
+        valid = self._validation_dataset(X_val, y_val, sample_weight_val)
+        self.__dict__["_fixed_validation"] = valid
+        try:
+            return self._fit_dataset(dataset, NeuralNet.fit, **fit_params)
+        finally:
+            self.__dict__.pop("_fixed_validation", None)
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def _set_weights(self, dataset: FieldDataset, weights, what: str) -> None:
+        if weights is not None:
+            w = _check_sample_weight(weights, len(dataset), what)
+            dataset.w = torch.as_tensor(w.astype(np.float32))
+
+    def _validation_dataset(self, X_val, y_val, sample_weight_val):
+        """The explicit validation set of ``fit``, or None."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val needs X_val and y_val.")
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError(
+                "X_val and y_val go together: pass both (or neither, to use "
+                "validation_fraction)."
+            )
+        valid = self._to_dataset(X_val, y_val, reset=False)
+        self._set_weights(valid, sample_weight_val, "sample_weight_val")
+        return valid
+
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
         """Continue training on a batch of data without re-initialising.
 
         The first call learns the field cardinalities and the classes (from
@@ -291,6 +380,8 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             Labels.
         classes : array-like of shape (2,), default=None
             Both labels, needed on the first call when ``y`` may hold one.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights (see :meth:`fit`).
         **fit_params : dict
             Passed to skorch.
 
@@ -301,7 +392,12 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         """
         if isinstance(X, FieldDataset):
             return NeuralNet.partial_fit(self, X, y, **fit_params)
-        _reject_sample_weight(self, fit_params)
+        for key in ("X_val", "y_val", "sample_weight_val"):
+            if key in fit_params:
+                raise ValueError(
+                    f"partial_fit takes no {key}: an explicit validation set goes "
+                    "to fit; partial_fit validates on validation_fraction."
+                )
         if y is None:
             check_binary_target(self, y)
         self._check_params()
@@ -312,6 +408,7 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             dataset.y = torch.as_tensor(self._encode_labels(y, len(dataset)))
         else:
             dataset = self._to_dataset(X, y, reset=first)
+        self._set_weights(dataset, sample_weight, "sample_weight")
         if first:
             self.initialize()
         return self._fit_dataset(dataset, NeuralNet.partial_fit, **fit_params)
@@ -412,6 +509,9 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         return args, kwargs
 
     def get_split_datasets(self, X, y=None, **fit_params):
+        fixed = self.__dict__.get("_fixed_validation")
+        if fixed is not None:  # fit(..., X_val=, y_val=)
+            return X, fixed
         if not isinstance(X, FieldDataset) or self.train_split is not None:
             return super().get_split_datasets(X, y, **fit_params)
         vf = self.validation_fraction
@@ -468,8 +568,32 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
+    def infer(self, x, **fit_params):
+        """The module's forward on a batch, row weights left out.
+
+        Parameters
+        ----------
+        x : dict or tensor
+            The batch's input (``xi``, ``xv`` and, with ``sample_weight``,
+            ``w``, which only the loss reads).
+        **fit_params : dict
+            Passed to skorch's ``infer``.
+
+        Returns
+        -------
+        y_pred : torch.Tensor
+            The logits.
+        """
+        if isinstance(x, dict) and "w" in x:  # row weights are for the loss
+            x = {key: value for key, value in x.items() if key != "w"}
+        return super().infer(x, **fit_params)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        w = X.get("w") if isinstance(X, dict) else None
+        if w is None:
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        else:
+            loss = self._weighted_loss(y_pred, y_true, w)
         if training and self.embedding_l2:
             penalty = self.module_.embedding_penalty()
             loss = loss + 0.5 * self.embedding_l2 * penalty
@@ -502,6 +626,14 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         -------
         logit : ndarray of shape (n_samples,)
         """
+        logits = self._raw_decision_function(X)
+        rate = self.negative_sampling_rate
+        if rate is not None and rate != 1:
+            logits = logits + np.log(rate)
+        return logits
+
+    def _raw_decision_function(self, X) -> np.ndarray:
+        """Logits of the model as trained (no sampling-rate correction)."""
         if not isinstance(X, FieldDataset):
             X = self._predict_dataset(X)
         out = [to_numpy(y) for y in self.forward_iter(X, training=False)]
@@ -532,6 +664,9 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.
 
+        With ``negative_sampling_rate`` set, ``log(rate)`` is added: the
+        logit of the population the negatives were sampled from.
+
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_fields)
@@ -543,6 +678,27 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         """
         proba = self.predict_proba(X)
         return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
+
+    def _weighted_loss(self, y_pred, y_true, w) -> torch.Tensor:
+        """The weighted mean log loss of a batch (``criterion`` must be the
+        default ``BCEWithLogitsLoss``)."""
+        criterion = self.criterion_
+        if not isinstance(criterion, torch.nn.BCEWithLogitsLoss):
+            raise TypeError(
+                f"sample_weight needs the default criterion (BCEWithLogitsLoss), "
+                f"not {type(criterion).__name__}."
+            )
+        w = w.to(device=y_pred.device, dtype=y_pred.dtype)
+        per_row = torch.nn.functional.binary_cross_entropy_with_logits(
+            y_pred,
+            y_true.to(device=y_pred.device, dtype=y_pred.dtype),
+            pos_weight=criterion.pos_weight,
+            reduction="none",
+        )
+        total = w.sum()
+        return (per_row * w).sum() / torch.clamp(
+            total, min=torch.finfo(total.dtype).tiny
+        )
 
     # ------------------------------------------------------------------
     # DeepLight: reports and the sparse predictor
