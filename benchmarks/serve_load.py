@@ -14,14 +14,16 @@ goes to a scratch file. Recorded: the time from starting the process to the
 first ``/health`` answer, the warm-up it reports, and the first and second
 requests' latencies.
 
-Client: httpx's ``AsyncClient`` in this process, closed loop: ``C`` tasks,
-each sending one request (one record of raw fields, drawn in turn from held-out
-generated rows) as soon as the previous one is answered, for a warm-up and
-then a measured window; a last level sends batches of 64 records per request.
-Per level: requests per second (requests completed in the window / its
-length), rows per second, and the p50, p90 and p99 latency of those requests,
-seen by the client. The client and the server share the
-machine's cores.
+Client: Python's own ``http.client`` in this process, closed loop: ``C``
+threads, each with one keep-alive connection, each sending one request (one
+record of raw fields, drawn in turn from held-out generated rows) as soon as
+the previous one is answered, for a warm-up and then a measured window; a last
+level sends batches of 64 records per request. Per level: requests per second
+(requests completed in the window / its length), rows per second, the p50, p90
+and p99 latency of those requests seen by the client, and the CPU time per
+request of the client and of the server (psutil). The client and the server
+share the machine's cores. (httpx's clients cost 1 to 3 ms of CPU per
+request here, more than the server: they measured the client.)
 
 In-process, one thread, medians of chunks of calls
 (:func:`benchmarks._common.time_calls`), on the same one-record rows: the
@@ -44,7 +46,7 @@ Writes ``benchmarks/results/serve_load.json`` (``--quick``:
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
 import json
 import os
 import subprocess
@@ -53,6 +55,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -72,6 +75,7 @@ LEVELS = ((1, 1), (8, 1), (32, 1), (8, 64))
 STRUCTURE = {"dnn": 0.99, "pairs": 0.95, "emb": 0.4}
 HIDDEN = (400, 400, 400)
 EMBEDDING_DIM = 10
+HEADERS = {"content-type": "application/json"}
 ONE_THREAD = {
     "NUMBA_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -132,8 +136,6 @@ class Server:
     """``deeplight serve MODEL --port 0`` in a subprocess, one thread."""
 
     def __init__(self, model: Path, log: Path) -> None:
-        import httpx
-
         self.command = [sys.executable, "-m", "sklearn_deeplight", "serve"]
         self.command += [str(model), "--port", "0", "--quiet"]
         self.log = open(log, "w")
@@ -156,16 +158,15 @@ class Server:
             self.stop()
             raise RuntimeError(f"the server did not start: {log.read_text()}")
         self.url = line[0].strip()
-        with httpx.Client(base_url=self.url, timeout=60) as client:
-            while True:
-                try:
-                    r = client.get("/health")
-                    if r.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.01)
-            self.startup_s = time.perf_counter() - t0
-            self.health = r.json()
+        while True:
+            try:
+                status, body = request(self.url, "GET", "/health")
+                if status == 200:
+                    break
+            except OSError:
+                time.sleep(0.01)
+        self.startup_s = time.perf_counter() - t0
+        self.health = json.loads(body)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -178,43 +179,61 @@ class Server:
         self.log.close()
 
 
+def request(url: str, method: str, path: str, body: bytes | None = None):
+    """(status, body) of one request on a new connection."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    try:
+        conn.request(method, path, body=body, headers=HEADERS)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
 def first_requests(url: str, bodies: list[bytes]) -> list[float]:
     """Seconds of the first two requests of a fresh server (new connections)."""
-    import httpx
-
     out = []
     for body in bodies[:2]:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            t0 = time.perf_counter()
-            r = client.post("/predict", content=body)
-            out.append(time.perf_counter() - t0)
-            r.raise_for_status()
+        t0 = time.perf_counter()
+        status, _ = request(url, "POST", "/predict", body)
+        out.append(time.perf_counter() - t0)
+        assert status == 200, status
     return out
 
 
-async def _load(
+def _load(
     url: str, bodies: list[bytes], concurrency: int, warmup_s: float, seconds: float
 ) -> list[tuple[float, float, int]]:
-    import httpx
-
-    limits = httpx.Limits(
-        max_connections=concurrency, max_keepalive_connections=concurrency
-    )
-    headers = {"content-type": "application/json"}
+    """``concurrency`` closed-loop client threads, each with its own
+    keep-alive connection; (start, end, status) per request."""
+    parts = urlsplit(url)
     stop = time.perf_counter() + warmup_s + seconds
     done: list[tuple[float, float, int]] = []
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
 
-        async def worker(k: int) -> None:
+    def worker(k: int) -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        try:
             i = k
             while time.perf_counter() < stop:
                 body = bodies[i % len(bodies)]
                 i += concurrency
                 t0 = time.perf_counter()
-                r = await client.post("/predict", content=body, headers=headers)
-                done.append((t0, time.perf_counter(), r.status_code))
+                conn.request("POST", "/predict", body=body, headers=HEADERS)
+                r = conn.getresponse()
+                r.read()
+                done.append((t0, time.perf_counter(), r.status))
+        finally:
+            conn.close()
 
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    threads = [
+        threading.Thread(target=worker, args=(k,), daemon=True)
+        for k in range(concurrency)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     return done
 
 
@@ -225,10 +244,20 @@ def load_level(
     rows: int,
     warmup_s: float,
     seconds: float,
+    server_pid: int | None = None,
 ) -> dict:
-    """One closed-loop level: throughput and latency percentiles."""
+    """One closed-loop level: throughput and latency percentiles, and the CPU
+    time per request of the client (this process) and of the server."""
+    server_cpu = _cpu_seconds(server_pid)
+    c0 = time.process_time()
     t_start = time.perf_counter()
-    done = asyncio.run(_load(url, bodies, concurrency, warmup_s, seconds))
+    done = _load(url, bodies, concurrency, warmup_s, seconds)
+    client_cpu = time.process_time() - c0
+    server_after = _cpu_seconds(server_pid)
+    if server_cpu is not None and server_after is not None:
+        server_cpu = (server_after - server_cpu) / max(len(done), 1)
+    else:
+        server_cpu = None
     lo = t_start + warmup_s
     hi = lo + seconds
     # The requests completed inside the window: their count and latencies.
@@ -247,7 +276,24 @@ def load_level(
         "p99_s": float(p99),
         "mean_s": float(inside.mean()) if inside.size else float("nan"),
         "errors": errors,
+        # Warm-up and window together: CPU seconds per request sent.
+        "client_cpu_s_per_request": client_cpu / max(len(done), 1),
+        "server_cpu_s_per_request": server_cpu,
     }
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None without
+    psutil or a pid)."""
+    if pid is None:
+        return None
+    try:
+        import psutil
+
+        t = psutil.Process(pid).cpu_times()
+    except Exception:  # noqa: BLE001 - psutil missing or the process gone
+        return None
+    return t.user + t.system
 
 
 def in_process(pipe, X_held, records, min_s: float, reps: int) -> dict:
@@ -314,13 +360,16 @@ def fmt_table(report: dict) -> str:
     ms = 1e3
     lines = [
         f"{'concurrency':>11s} {'rec/req':>7s} {'req/s':>8s} {'rows/s':>8s} "
-        f"{'p50 ms':>8s} {'p90 ms':>8s} {'p99 ms':>8s} {'errors':>6s}"
+        f"{'p50 ms':>8s} {'p90 ms':>8s} {'p99 ms':>8s} {'errors':>6s} "
+        f"{'client cpu ms':>13s} {'server cpu ms':>13s}"
     ]
     for r in report["load"]:
         lines.append(
             f"{r['concurrency']:11d} {r['records_per_request']:7d} "
             f"{r['requests_per_s']:8.1f} {r['rows_per_s']:8.0f} {ms * r['p50_s']:8.2f} "
-            f"{ms * r['p90_s']:8.2f} {ms * r['p99_s']:8.2f} {r['errors']:6d}"
+            f"{ms * r['p90_s']:8.2f} {ms * r['p99_s']:8.2f} {r['errors']:6d} "
+            f"{ms * r['client_cpu_s_per_request']:13.3f} "
+            f"{ms * (r['server_cpu_s_per_request'] or float('nan')):13.3f}"
         )
     lines.append("in process, one record (median wall ms):")
     for name, t in report["in_process"].items():
@@ -349,7 +398,6 @@ def main(argv=None) -> dict:
     warmup_s = 0.5 if args.quick else 3.0
     n_rows = 20_000 if args.quick else 1_000_000
 
-    import httpx
     import numba
     import starlette
     import uvicorn
@@ -365,7 +413,6 @@ def main(argv=None) -> dict:
             numba=numba.__version__,
             starlette=starlette.__version__,
             uvicorn=uvicorn.__version__,
-            httpx=httpx.__version__,
         ),
         "quick": args.quick,
         "library": library_version(),
@@ -394,8 +441,9 @@ def main(argv=None) -> dict:
             first = first_requests(server.url, bodies)
             # The server's answers against the pipeline in this process.
             batch = json.dumps({"records": records[:256]}).encode()
-            got = httpx.post(server.url + "/predict", content=batch, timeout=60)
-            got = np.asarray(got.json()["probabilities"])
+            status, got = request(server.url, "POST", "/predict", batch)
+            assert status == 200, got
+            got = np.asarray(json.loads(got)["probabilities"])
             rel = np.abs(got - expected[:256]) / np.abs(expected[:256])
             report["server"] = {
                 "command": " ".join(["deeplight", *server.command[3:]]).replace(
@@ -410,9 +458,10 @@ def main(argv=None) -> dict:
                 "max_rel_err_vs_in_process": float(rel.max()),
             }
             report["client"] = {
-                "library": f"httpx {httpx.__version__} AsyncClient",
-                "mode": "closed loop, keep-alive connections, same machine as "
-                "the server",
+                "library": f"Python {sys.version.split()[0]} http.client, "
+                "one thread per client",
+                "mode": "closed loop, one keep-alive connection per client, "
+                "same machine as the server",
                 "warmup_s": warmup_s,
                 "seconds": seconds,
             }
@@ -431,7 +480,13 @@ def main(argv=None) -> dict:
                         for i in range(0, len(records), rows)
                     ]
                 level = load_level(
-                    server.url, pool, concurrency, rows, warmup_s, seconds
+                    server.url,
+                    pool,
+                    concurrency,
+                    rows,
+                    warmup_s,
+                    seconds,
+                    server.proc.pid,
                 )
                 report["load"].append(level)
                 print(

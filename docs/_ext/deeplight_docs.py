@@ -385,6 +385,8 @@ def _render_serve_load(data: dict) -> list[str]:
             _seconds(r.get("p90_s")),
             _seconds(r.get("p99_s")),
             _num(r.get("errors")),
+            _seconds(r.get("client_cpu_s_per_request")),
+            _seconds(r.get("server_cpu_s_per_request")),
         ]
         for r in data.get("load", [])
     ]
@@ -399,6 +401,8 @@ def _render_serve_load(data: dict) -> list[str]:
             "p90",
             "p99",
             "errors",
+            "client CPU / request",
+            "server CPU / request",
         ],
         rows,
     )
