@@ -607,6 +607,27 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             )
         return loss
 
+    def _weighted_loss(self, y_pred, y_true, w) -> torch.Tensor:
+        """The weighted mean log loss of a batch (``criterion`` must be the
+        default ``BCEWithLogitsLoss``)."""
+        criterion = self.criterion_
+        if not isinstance(criterion, torch.nn.BCEWithLogitsLoss):
+            raise TypeError(
+                f"sample_weight needs the default criterion (BCEWithLogitsLoss), "
+                f"not {type(criterion).__name__}."
+            )
+        w = w.to(device=y_pred.device, dtype=y_pred.dtype)
+        per_row = torch.nn.functional.binary_cross_entropy_with_logits(
+            y_pred,
+            y_true.to(device=y_pred.device, dtype=y_pred.dtype),
+            pos_weight=criterion.pos_weight,
+            reduction="none",
+        )
+        total = w.sum()
+        return (per_row * w).sum() / torch.clamp(
+            total, min=torch.finfo(total.dtype).tiny
+        )
+
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
@@ -616,6 +637,9 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
 
     def decision_function(self, X) -> np.ndarray:
         """Logit of the positive class.
+
+        With ``negative_sampling_rate`` set, ``log(rate)`` is added: the
+        logit of the population the negatives were sampled from.
 
         Parameters
         ----------
@@ -664,9 +688,6 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.
 
-        With ``negative_sampling_rate`` set, ``log(rate)`` is added: the
-        logit of the population the negatives were sampled from.
-
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_fields)
@@ -678,27 +699,6 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         """
         proba = self.predict_proba(X)
         return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
-
-    def _weighted_loss(self, y_pred, y_true, w) -> torch.Tensor:
-        """The weighted mean log loss of a batch (``criterion`` must be the
-        default ``BCEWithLogitsLoss``)."""
-        criterion = self.criterion_
-        if not isinstance(criterion, torch.nn.BCEWithLogitsLoss):
-            raise TypeError(
-                f"sample_weight needs the default criterion (BCEWithLogitsLoss), "
-                f"not {type(criterion).__name__}."
-            )
-        w = w.to(device=y_pred.device, dtype=y_pred.dtype)
-        per_row = torch.nn.functional.binary_cross_entropy_with_logits(
-            y_pred,
-            y_true.to(device=y_pred.device, dtype=y_pred.dtype),
-            pos_weight=criterion.pos_weight,
-            reduction="none",
-        )
-        total = w.sum()
-        return (per_row * w).sum() / torch.clamp(
-            total, min=torch.finfo(total.dtype).tiny
-        )
 
     # ------------------------------------------------------------------
     # DeepLight: reports and the sparse predictor
