@@ -652,22 +652,34 @@ list of dict
             if names is None or not rows:
                 return None
             n = tables.n
-            seqs = []
-            for row in rows:
-                if len(row) != n:
-                    return None
-                try:
-                    seqs.append([row[name] for name in names])
-                except (KeyError, TypeError):
-                    return None
-            M = self._encode_rows(tables, seqs)
+            if any(len(row) != n for row in rows):
+                return None
+            try:
+                if len(rows) <= _LEAN_ROWS:
+                    seqs = [[row[name] for name in names] for row in rows]
+                    M = self._encode_rows(tables, seqs)
+                else:  # object columns, as the pandas path sees them
+                    cols = [
+                        pd.Series(
+                            np.fromiter(
+                                (row[name] for row in rows),
+                                dtype=object,
+                                count=len(rows),
+                            ),
+                            dtype=object,
+                            copy=False,
+                        )
+                        for name in names
+                    ]
+                    M = self._encode_columns(tables, cols)
+            except KeyError:
+                return None
             return None if M is None else (M, None)
         if type(X) is pd.DataFrame:
             names = tables.names
             if names is None or X.shape[1] != tables.n or X.shape[0] == 0:
                 return None
-            columns = X.columns
-            if not all(type(c) is str and c == m for c, m in zip(columns, names)):
+            if X.columns.tolist() != names:  # else the pandas path checks them
                 return None
             cols = _frame_columns(X)
             M = None
@@ -771,7 +783,9 @@ list of dict
             )
         M = flat.reshape(-1, tables.n)
         if callable(nt):
-            return M if self._transform_block(tables, M) else None
+            pos = tables.num_pos
+            M[:, pos] = self._transform_values(M[:, pos].T.copy(), pos).T
+            return M
         if n_pos and not (nt is None or nt == "identity"):
             done = _NAMED_TRANSFORMS[nt](flat[n_pos])
             if not np.isfinite(done).all():
@@ -784,20 +798,47 @@ list of dict
         a column the fast lookups do not handle takes the reference path."""
         n_rows = len(cols[0])
         M = np.empty((n_rows, tables.n), dtype=np.float64)
+        num_pos = tables.num_pos
+        V = np.empty((len(num_pos), n_rows), dtype=np.float64)  # numeric values
+        k = 0
         for j, col in enumerate(cols):
             if tables.numeric_list[j]:
                 values = _numeric_column(col)
                 if values is None:
                     values = self._numeric_values(_as_series(col), j)
-                M[:, j] = values
+                V[k] = values
+                k += 1
                 continue
             codes = self._fast_codes(tables, col, j)
             if codes is None:
                 codes = self._encode(_as_series(col), j)
             M[:, j] = codes
-        if tables.num_pos.size and not self._transform_block(tables, M):
-            return None
+        if num_pos.size:
+            done = self._transform_values(V, num_pos)
+            if done is None:
+                return None
+            M[:, num_pos] = done.T
         return M
+
+    def _transform_values(self, V: np.ndarray, fields: np.ndarray):
+        """Numeric transform of the rows of ``V`` (one per numeric field, NaN
+        where missing) as the pandas path transforms them, in place; None
+        when the pandas path must run (it raises)."""
+        nt = self.numeric_transform
+        if callable(nt):
+            for k, j in enumerate(fields.tolist()):
+                V[k] = self._transform_numeric(V[k], j)
+            return V
+        missing = np.isnan(V)
+        if not (nt is None or nt == "identity"):
+            # The named transforms are elementwise and keep NaN: applied to
+            # all values at once, they give the present values what the
+            # pandas path's per-column call on those values gives them.
+            V = _NAMED_TRANSFORMS[nt](V)
+            if not (np.isfinite(V) | missing).all():
+                return None
+        np.copyto(V, float(self.numeric_missing), where=missing)
+        return V
 
     def _fast_codes(self, tables: _Tables, col: Any, j: int) -> np.ndarray | None:
         """Float64 codes of one categorical column, or None (reference path)."""
@@ -830,31 +871,6 @@ list of dict
                 return None
             return tables.lookup_objects(values, j)
         return None
-
-    def _transform_block(self, tables: _Tables, M: np.ndarray) -> bool:
-        """Numeric transform of the numeric columns of ``M`` in place (NaN
-        where missing on entry); False when the reference path must run."""
-        pos = tables.num_pos
-        nt = self.numeric_transform
-        if callable(nt):
-            for j in pos.tolist():
-                M[:, j] = self._transform_numeric(M[:, j].copy(), j)
-            return True
-        V = M[:, pos]
-        missing = np.isnan(V)
-        if nt is None or nt == "identity":
-            if missing.any():
-                V[missing] = float(self.numeric_missing)
-            M[:, pos] = V
-            return True
-        present = ~missing
-        done = _NAMED_TRANSFORMS[nt](V[present])
-        if not np.isfinite(done).all():
-            return False
-        out = np.full(V.shape, float(self.numeric_missing))
-        out[present] = done
-        M[:, pos] = out
-        return True
 
     def _encode(self, col: pd.Series, j: int) -> np.ndarray:
         mask = self._missing_mask(col)
@@ -1254,13 +1270,26 @@ class _Tables:
             self.s_codes = np.zeros(0, dtype=np.float64)
 
     # ------------------------------------------------------------- lookups
-    def lookup_str(self, offsets, data, fields, bitmap=_EMPTY_U8, bit_offset=0):
-        """Float64 codes of UTF-8 strings (``fields``: one per string, or one
-        for all); a null of ``bitmap`` is missing."""
+    def lookup_str(self, offsets, data, fields) -> np.ndarray:
+        """Float64 codes of UTF-8 strings of fields ``fields`` (one each)."""
         return self.kernels.lookup_str(
             offsets,
             data,
             fields,
+            self.slots,
+            self.s_off,
+            self.s_data,
+            self.s_codes,
+            self.oov_codes,
+        )
+
+    def lookup_column(self, offsets, data, j, bitmap=_EMPTY_U8, bit_offset=0):
+        """Float64 codes of the UTF-8 strings of a column of field ``j``; a
+        null of ``bitmap`` is missing."""
+        return self.kernels.lookup_column(
+            offsets,
+            data,
+            j,
             bitmap,
             bit_offset,
             self.slots,
@@ -1282,9 +1311,8 @@ class _Tables:
         chunks = _arrow_chunks(array)
         if chunks is None:
             return None
-        field = np.array([j], dtype=np.int64)
         parts = [
-            self.lookup_str(offsets, data, field, bitmap, start)
+            self.lookup_column(offsets, data, j, bitmap, start)
             for offsets, data, bitmap, start in chunks
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -1300,12 +1328,11 @@ class _Tables:
             else:
                 return self.lookup_arrow(array, j)
         missing = pd.isna(values)
-        field = np.array([j], dtype=np.int64)
         if not missing.any():
-            return self.lookup_str(*_utf8_of_strings(values.tolist()), field)
+            return self.lookup_column(*_utf8_of_strings(values.tolist()), j)
         out = np.full(len(values), self.missing_list[j])
         present = ~missing
-        out[present] = self.lookup_str(
-            *_utf8_of_strings(values[present].tolist()), field
+        out[present] = self.lookup_column(
+            *_utf8_of_strings(values[present].tolist()), j
         )
         return out

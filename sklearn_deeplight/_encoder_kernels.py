@@ -28,12 +28,17 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = [
     "INT",
     "LONG",
     "MAX_FIELDS",
     "build_table",
+    "lookup_column",
     "lookup_ints",
     "lookup_str",
     "table_capacity",
@@ -54,6 +59,40 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S32 = np.uint64(32)
 _S33 = np.uint64(33)
 _S4 = np.uint64(4)
+#: Queries hashed (and their slots prefetched) before their probes.
+_BLOCK = 16
+
+
+@intrinsic
+def _prefetch(typingctx, slots, s):
+    """Prefetch slot ``s`` of a 2-D table (LLVM's ``llvm.prefetch``, a hint)."""
+    sig = types.void(slots, s)
+
+    def codegen(context, builder, signature, args):
+        table_type = signature.args[0]
+        table = context.make_array(table_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer(
+            context, builder, table_type, table, [index, zero], wraparound=False
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
+        # read, high locality, data cache
+        builder.call(
+            fn,
+            [
+                builder.bitcast(ptr, i8p),
+                ir.Constant(i32, 0),
+                ir.Constant(i32, 3),
+                ir.Constant(i32, 1),
+            ],
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 def table_capacity(n_keys: int) -> int:
@@ -184,10 +223,10 @@ def build_table(
 
 
 @numba.njit(cache=True)
-def lookup_str(
+def lookup_column(
     q_offsets,
     q_data,
-    q_fields,
+    field,
     bitmap,
     bit_offset,
     slots,
@@ -197,32 +236,94 @@ def lookup_str(
     oov,
     missing,
 ):  # pragma: no cover - compiled
-    """Float64 codes of the strings ``q_data[q_offsets[i]:q_offsets[i + 1]]``.
+    """Float64 codes of the strings ``q_data[q_offsets[i]:q_offsets[i + 1]]``
+    of one field (a column).
 
-    ``q_fields``: the field of each string, or one field for all. ``bitmap``:
-    an Arrow validity bitmap (bit ``bit_offset + i`` clear: string ``i`` is
-    null, so missing), empty when all are valid. ``offsets``, ``data`` and
-    ``codes``: the key arrays the long keys of ``slots`` index.
+    ``bitmap``: an Arrow validity bitmap (bit ``bit_offset + i`` clear:
+    string ``i`` is null, so missing), empty when all are valid.
+    ``offsets``, ``data`` and ``codes``: the key arrays the long keys of
+    ``slots`` index.
     """
     n = q_offsets.shape[0] - 1
     out = np.empty(n, dtype=np.float64)
     mask = np.uint64(slots.shape[0] - 1)
-    one_field = q_fields.shape[0] == 1
-    has_bitmap = bitmap.shape[0] > 0
-    for i in range(n):
-        f = q_fields[0] if one_field else q_fields[i]
-        if has_bitmap:
+    f = np.uint64(field)
+    default = oov[field]
+    # Per block, the keys and their first slots (prefetched), then the
+    # probes: the slots' cache misses overlap (1.4x faster on a table larger
+    # than the caches). Keep the loops plain: a call to a compiled helper
+    # with a loop in it (even inlined, even never taken) made them several
+    # times slower, a per-string field array 15% slower.
+    ws = np.empty(_BLOCK, dtype=np.uint64)
+    his = np.empty(_BLOCK, dtype=np.uint64)
+    ss = np.empty(_BLOCK, dtype=np.uint64)
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        for i in range(start, stop):
+            a0 = np.int64(q_offsets[i])
+            a1 = np.int64(q_offsets[i + 1])
+            m = a1 - a0
+            w = _word(q_data, a0, 8) if m >= 8 else _word(q_data, a0, m)
+            hi = (f << _S4) | np.uint64(min(m, LONG))
+            if m <= 8:
+                h = _mix(w ^ (hi * _GOLDEN))
+            else:  # the same as in build_table
+                h = hi * _GOLDEN ^ np.uint64(m)
+                k = a0
+                while k < a1:
+                    h = _mix(h ^ _word(q_data, k, min(8, a1 - k))) + _GOLDEN
+                    k += 8
+                h = _mix(h)
+            s = h & mask
+            _prefetch(slots, s)
+            ws[i - start] = w
+            his[i - start] = hi
+            ss[i - start] = s
+        for i in range(start, stop):
+            w = ws[i - start]
+            hi = his[i - start]
+            s = ss[i - start]
+            code = default
+            while True:
+                meta = slots[s, 1]
+                if meta == _EMPTY:
+                    break
+                if slots[s, 0] == w and (meta >> _S32) == hi:
+                    if (hi & np.uint64(15)) != np.uint64(LONG):
+                        code = np.float64(meta & _LOW32)
+                        break
+                    j = np.int64(meta & _LOW32)
+                    a0 = np.int64(q_offsets[i])
+                    a1 = np.int64(q_offsets[i + 1])
+                    if _same_bytes(data, offsets[j], offsets[j + 1], q_data, a0, a1):
+                        code = codes[j]
+                        break
+                s = (s + np.uint64(1)) & mask
+            out[i] = code
+    if bitmap.shape[0] > 0:  # nulls (their empty strings were looked up too)
+        for i in range(n):
             bit = np.uint64(bit_offset + i)
             if not (bitmap[bit >> np.uint64(3)] >> (bit & np.uint64(7))) & 1:
-                out[i] = missing[f]
-                continue
+                out[i] = missing[field]
+    return out
+
+
+@numba.njit(cache=True)
+def lookup_str(
+    q_offsets, q_data, q_fields, slots, offsets, data, codes, oov
+):  # pragma: no cover - compiled
+    """Float64 codes of the strings ``q_data[q_offsets[i]:q_offsets[i + 1]]``
+    of fields ``q_fields[i]`` (a few values of a request: one pass)."""
+    n = q_offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.float64)
+    mask = np.uint64(slots.shape[0] - 1)
+    for i in range(n):
+        f = q_fields[i]
         a0 = np.int64(q_offsets[i])
         a1 = np.int64(q_offsets[i + 1])
         m = a1 - a0
         w = _word(q_data, a0, 8) if m >= 8 else _word(q_data, a0, m)
         hi = (np.uint64(f) << _S4) | np.uint64(min(m, LONG))
-        # The hash, inline: in a helper function (inlined or not) the loop
-        # makes this whole loop several times slower.
         if m <= 8:
             h = _mix(w ^ (hi * _GOLDEN))
         else:  # the same as in build_table
@@ -258,19 +359,30 @@ def lookup_ints(values, q_fields, slots, oov):  # pragma: no cover - compiled
     out = np.empty(n, dtype=np.float64)
     mask = np.uint64(slots.shape[0] - 1)
     one_field = q_fields.shape[0] == 1
-    for i in range(n):
-        f = q_fields[0] if one_field else q_fields[i]
-        w = np.uint64(values[i])
-        hi = (np.uint64(f) << _S4) | np.uint64(INT)
-        s = _mix(w ^ (hi * _GOLDEN)) & mask
-        code = oov[f]
-        while True:
-            meta = slots[s, 1]
-            if meta == _EMPTY:
-                break
-            if slots[s, 0] == w and (meta >> _S32) == hi:
-                code = np.float64(meta & _LOW32)
-                break
-            s = (s + np.uint64(1)) & mask
-        out[i] = code
+    his = np.empty(_BLOCK, dtype=np.uint64)
+    ss = np.empty(_BLOCK, dtype=np.uint64)
+    for start in range(0, n, _BLOCK):  # two passes, as in lookup_str
+        stop = min(start + _BLOCK, n)
+        for i in range(start, stop):
+            f = q_fields[0] if one_field else q_fields[i]
+            hi = (np.uint64(f) << _S4) | np.uint64(INT)
+            s = _mix(np.uint64(values[i]) ^ (hi * _GOLDEN)) & mask
+            _prefetch(slots, s)
+            his[i - start] = hi
+            ss[i - start] = s
+        for i in range(start, stop):
+            f = q_fields[0] if one_field else q_fields[i]
+            w = np.uint64(values[i])
+            hi = his[i - start]
+            s = ss[i - start]
+            code = oov[f]
+            while True:
+                meta = slots[s, 1]
+                if meta == _EMPTY:
+                    break
+                if slots[s, 0] == w and (meta >> _S32) == hi:
+                    code = np.float64(meta & _LOW32)
+                    break
+                s = (s + np.uint64(1)) & mask
+            out[i] = code
     return out
