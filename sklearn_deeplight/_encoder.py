@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -655,25 +656,23 @@ list of dict
             if any(len(row) != n for row in rows):
                 return None
             try:
-                if len(rows) <= _LEAN_ROWS:
-                    seqs = [[row[name] for name in names] for row in rows]
-                    M = self._encode_rows(tables, seqs)
-                else:  # object columns, as the pandas path sees them
-                    cols = [
-                        pd.Series(
-                            np.fromiter(
-                                (row[name] for row in rows),
-                                dtype=object,
-                                count=len(rows),
-                            ),
-                            dtype=object,
-                            copy=False,
-                        )
-                        for name in names
-                    ]
-                    M = self._encode_columns(tables, cols)
+                get = itemgetter(*names)  # one name: the value, not a tuple
+                seqs = [(get(row),) for row in rows] if n == 1 else list(map(get, rows))
             except KeyError:
                 return None
+            if len(rows) <= _LEAN_ROWS:
+                M = self._encode_rows(tables, seqs)
+            else:  # object columns, as the pandas path sees them
+                n_rows = len(rows)
+                cols = [
+                    pd.Series(
+                        np.fromiter(values, dtype=object, count=n_rows),
+                        dtype=object,
+                        copy=False,
+                    )
+                    for values in zip(*seqs, strict=True)
+                ]
+                M = self._encode_columns(tables, cols)
             return None if M is None else (M, None)
         if type(X) is pd.DataFrame:
             names = tables.names
@@ -950,7 +949,11 @@ def _dict_rows(X: Any) -> list | None:
     """``X`` as a list of rows when it is a dict or a list of dicts, else None."""
     if isinstance(X, Mapping):
         return [X]
-    if type(X) is list and X and all(isinstance(row, Mapping) for row in X):
+    if (
+        type(X) is list
+        and X
+        and all(type(row) is dict or isinstance(row, Mapping) for row in X)
+    ):
         return X
     return None
 

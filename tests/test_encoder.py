@@ -726,3 +726,11 @@ def test_real_criteo_rows_fast_equals_reference():
     pd.testing.assert_frame_equal(
         enc.transform(records), expected.iloc[:64].reset_index(drop=True)
     )
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 40])
+def test_dict_rows_of_one_field(n_rows):
+    enc = FieldEncoder().fit(pd.DataFrame({"site": ["ab", "cd", "ab"]}))
+    rows = [{"site": v} for v in (["ab", "zz", None, "cd"] * 10)[:n_rows]]
+    got = _assert_same_as_reference(enc, rows)
+    np.testing.assert_array_equal(got["site"][:3], [0, 2, 2][:n_rows])
