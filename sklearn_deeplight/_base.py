@@ -27,6 +27,7 @@ from ._docs import compose_doc
 from ._estimator_api import SklearnFaceMixin, skorch_parameters
 from ._logging import progress_callbacks
 from ._params import BASE_PARAMS, PARAMS, check_params, signature_names
+from ._presets import auto_value
 from ._rng import FitGenerator, draws
 from ._spec import FieldLayout
 from ._validation import (
@@ -228,7 +229,10 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             numeric = np.zeros(codes.shape[1], dtype=bool)
             numeric[self.numeric_fields_] = True
             self._set_field_layout(
-                codes.max(axis=0), numeric, lambda j: count_distinct(codes[:, j])
+                codes.max(axis=0),
+                numeric,
+                lambda j: count_distinct(codes[:, j]),
+                n_rows=codes.shape[0],
             )
         if y is not None:
             if reset:
@@ -244,6 +248,7 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         max_codes: np.ndarray,
         numeric: np.ndarray,
         distinct: Callable[[int], int],
+        n_rows: int | None = None,
     ) -> None:
         """``field_dims_``, ``offsets_`` and the table sizes, from the data.
 
@@ -261,6 +266,30 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         self.field_dims_ = layout.field_dims
         self.offsets_ = layout.offsets
         self._table_sizes_ = layout.sizes
+        if n_rows is not None:
+            self._resolve_auto(n_rows)
+
+    def _resolve_auto(self, n_rows: int) -> None:
+        """Size the ``"auto"`` parameters from the training rows: the fitted
+        ``hidden_units_`` (deep models) and ``batch_size_``."""
+        self.n_train_rows_ = int(n_rows)
+        for name in ("hidden_units", "batch_size"):
+            if name == "hidden_units" and name not in self._module_params:
+                continue
+            value = getattr(self, name)
+            if isinstance(value, str) and value == "auto":
+                value = auto_value(name, n_rows)
+            setattr(self, name + "_", value)
+
+    def _resolved(self, name: str):
+        """A parameter's value, ``"auto"`` replaced by its fitted size."""
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto":
+            fitted = self.__dict__.get(name + "_")
+            if fitted is None:
+                raise RuntimeError(f"{name}='auto' is sized at fit: call fit first.")
+            return fitted
+        return value
 
     def _encode_labels(self, y, n_samples: int) -> np.ndarray:
         if y is None:
@@ -481,7 +510,7 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             )
         kwargs = self.get_params_for("module")
         for name in self._module_params:
-            kwargs.setdefault(name, getattr(self, name))
+            kwargs.setdefault(name, self._resolved(name))
         kwargs.setdefault("field_dims", tuple(int(s) for s in self._table_sizes_))
         with draws(self):  # the initial weights, from the fit's generator
             self.module_ = self.initialized_instance(self.module, kwargs)
@@ -537,7 +566,9 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             iterator = super().get_iterator(dataset, training=training)
         else:
             prefix = "iterator_train" if training else "iterator_valid"
-            batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
+            batch_size = self.get_params_for(prefix).get(
+                "batch_size", self._resolved("batch_size")
+            )
             iterator = dataset.batch_iterator(batch_size, shuffle=training)
         rng = self.__dict__.get("_fit_rng")
         if training and rng is not None:  # the shuffle, from the fit's generator

@@ -445,7 +445,10 @@ def _set_layout(estimator, data: OnDiskFieldData, reset: bool) -> None:
     mask = _resolve_numeric(estimator, data)
     check_field_matrix(estimator, probe, reset=True, numeric_mask=mask)
     estimator._set_field_layout(
-        data.max_codes, data.numeric_mask, lambda j: _distinct_codes(data, j)
+        data.max_codes,
+        data.numeric_mask,
+        lambda j: _distinct_codes(data, j),
+        n_rows=len(data),
     )
     estimator._classes_ = classes
 

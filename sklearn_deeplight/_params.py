@@ -66,6 +66,18 @@ def unit_rate_or_none(name: str, v: Any) -> None:
         raise ValueError(f"{name} must be None or in (0, 1], got {v!r}.")
 
 
+def auto_or(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+    """``"auto"`` (sized from the training rows at fit) or what ``check``
+    accepts."""
+
+    def check_auto(name: str, v: Any) -> None:
+        if isinstance(v, str) and v == "auto":
+            return
+        check(name, v)
+
+    return check_auto
+
+
 def dropout_rate(name: str, v: Any) -> None:
     """A real in [0, 1)."""
     if not isinstance(v, numbers.Real) or not 0 <= v < 1:
@@ -128,11 +140,14 @@ PARAMS: dict[str, Param] = {
     ),
     "hidden_units": Param(
         (400, 400, 400),
-        layer_sizes,
+        auto_or(layer_sizes),
         """\
-    hidden_units : tuple of int, default=(400, 400, 400)
+    hidden_units : tuple of int or "auto", default=(400, 400, 400)
         Widths of the DNN's hidden layers (paper: 400x3 on Criteo, 300x3 on
-        Avazu).""",
+        Avazu; :func:`~sklearn_deeplight.paper_params`). ``"auto"`` sizes them
+        from the training rows (fitted ``hidden_units_``): (64, 64) below
+        20,000 rows, (128, 128) below 100,000, 256x3 below 1M, 400x3 from 1M
+        rows (:func:`~sklearn_deeplight.auto_value`).""",
     ),
     "dropout": Param(
         0.5,
@@ -200,11 +215,13 @@ PARAMS: dict[str, Param] = {
     ),
     "batch_size": Param(
         2048,
-        positive_int(),
+        auto_or(positive_int()),
         """\
-    batch_size : int, default=2048
+    batch_size : int or "auto", default=2048
         Samples per training batch (also the prediction batch size unless
-        ``iterator_valid__batch_size`` is given).""",
+        ``iterator_valid__batch_size`` is given). ``"auto"`` sizes it from
+        the training rows (fitted ``batch_size_``): 256 below 50,000 rows,
+        512 below 200,000, 1,024 below 1M, 2,048 from 1M rows.""",
     ),
     "max_epochs": Param(
         10,
