@@ -836,3 +836,41 @@ def test_predict_refuses_labels_that_are_not_the_models_classes(tmp_path, capsys
     assert len(captured.out.splitlines()) == 300
     assert "AUC undefined (every label is 0: the log holds one class)" in captured.err
     assert "nan" not in captured.err.lower()
+
+
+def test_format_is_guessed_and_ids_pass_through(tmp_path, capsys):
+    """A .csv log trains without --format; predict --id writes 'id,probability'."""
+    X, y = make_ctr_classification(
+        400,
+        n_numeric=1,
+        n_categorical=3,
+        cardinalities=[5, 7, 9],
+        n_interactions=2,
+        random_state=0,
+    )
+    X = X.astype({c: str for c in X.columns if c.startswith("C")})
+    X.assign(click=y).to_csv(tmp_path / "train.csv", index=False)
+    new = X.iloc[:25].assign(
+        row_id=[f"r,{i}" if i == 3 else f"r{i}" for i in range(25)]
+    )
+    new.to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "m.skdl"
+    args = ["train", str(tmp_path / "train.csv"), "--label", "click", "-o", str(model)]
+    assert main([*args, "--model", "fm", *TINY, "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["predict", str(model), str(tmp_path / "new.csv"), "--id", "row_id"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "row_id,probability" and len(lines) == 26
+    assert lines[1].startswith("r0,") and lines[4].startswith('"r,3",')
+    X.iloc[:25].to_csv(tmp_path / "plain.csv", index=False)
+    assert main(["predict", str(model), str(tmp_path / "plain.csv")]) == 0
+    expected = [float(v) for v in capsys.readouterr().out.splitlines()]
+    assert [float(line.rsplit(",", 1)[1]) for line in lines[1:]] == expected
+    code = main(["predict", str(model), str(tmp_path / "new.csv"), "--id", "nope"])
+    assert code == 2 and "--id: no column 'nope'" in capsys.readouterr().err
+    criteo = tmp_path / "log.txt"
+    criteo.write_text("0\t" + "\t".join(["1"] * 13 + ["a"] * 26) + "\n")
+    code = main(["predict", str(model), str(criteo), "--id", "row_id"])
+    assert code == 2 and "--id needs a csv log" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from ._helpers import (
     _positive_int,
     _Progress,
     _read_options,
+    _resolve_format,
     _torch_threads,
     _wrap,
 )
@@ -86,6 +87,7 @@ def _cmd_bench(args, parser) -> int:
     rng = np.random.default_rng(args.seed)
     sizes = args.batch_sizes
     if log is not None:
+        _resolve_format(args, log)
         progress(f"reading {log} ({args.format} format)")
         X, _ = _read_log(
             log,

@@ -39,6 +39,7 @@ from ._helpers import (
     _positive_int,
     _Progress,
     _read_options,
+    _resolve_format,
     _structure,
     _torch_threads,
     _wrap,
@@ -183,6 +184,7 @@ def _demo_data(args, progress: _Progress):
         fmt = "criteo"
     else:
         path = _input_file(args.data, "data file")
+        _resolve_format(args, path)
         progress(f"reading {path} ({args.format} format)")
         X, y = _read_log(
             path,

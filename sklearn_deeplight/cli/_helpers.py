@@ -315,6 +315,18 @@ def _set_metavars(parser: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------
 # Options several commands share
 # ----------------------------------------------------------------------
+def _resolve_format(args, path: Path, progress=None) -> str:
+    """``--format``, or the layout guessed from the log's first line when it
+    is not given (said on the progress line)."""
+    if getattr(args, "format", None) is None:
+        from ..datasets._logs import infer_format
+
+        args.format = infer_format(path)
+        if progress is not None:
+            progress.detail(f"--format {args.format} (guessed from {path.name})")
+    return args.format
+
+
 def _read_options(args) -> dict[str, Any]:
     """The reading options of the command line, for :func:`_iter_log`."""
     if args.numeric and args.format != "csv":
@@ -332,13 +344,15 @@ def _add_read_options(p: argparse.ArgumentParser, *, nrows_default=None) -> None
     p.add_argument(
         "--format",
         choices=FORMATS,
-        default="criteo",
+        default=None,
         help="layout of the log: criteo (Kaggle train.txt: label, I1..I13, "
         "C1..C26, tab-separated, no header), avazu (train.csv with header, "
         "label 'click'; 'id' and 'hour' dropped) or csv (header line, a label "
         "column named by --label, the --numeric columns numeric, the others "
         "categorical); "
-        ".gz/.bz2/.xz are read too (criteo, avazu) (default: criteo)",
+        ".gz/.bz2/.xz are read too (criteo, avazu) (default: guessed from the "
+        "first line: a header with 'click' and 'hour' is avazu, other "
+        "comma-separated lines csv, tab-separated lines criteo)",
     )
     p.add_argument(
         "--nrows",

@@ -17,6 +17,7 @@ from ..datasets._logs import _iter_log
 from ._helpers import (
     _EPILOG,
     EXIT_OK,
+    UsageError,
     _add_read_options,
     _add_trust_pickle,
     _atomic_write,
@@ -26,10 +27,19 @@ from ._helpers import (
     _positive_int,
     _Progress,
     _read_options,
+    _resolve_format,
     _torch_threads,
     _wrap,
 )
 from ._loading import _check_columns, _load_model
+
+
+def _csv_field(value: str) -> str:
+    """``value`` as one CSV field (quoted when it holds a comma, quote or
+    line break)."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _cmd_predict(args, parser) -> int:
@@ -39,7 +49,13 @@ def _cmd_predict(args, parser) -> int:
     inputs = {"model file": model_path, "log file": log}
     out = None if args.out in (None, "-") else _output_file(args.out, inputs)
     progress = _Progress(args.quiet)
+    _resolve_format(args, log)
 
+    if args.id is not None and args.format != "csv":
+        raise UsageError(
+            f"--id needs a csv log with a header line (this one reads as "
+            f"{args.format}); pass --format csv"
+        )
     model = _load_model(model_path, args.trust_pickle)
     classes = getattr(model, "classes_", None)
     progress(f"predicting the rows of {log} ({args.format} format)")
@@ -57,12 +73,29 @@ def _cmd_predict(args, parser) -> int:
         )
         with _torch_threads(args.threads):
             for X, y in chunks:
+                ids = None
+                if args.id is not None:
+                    if args.id not in X.columns:
+                        raise UsageError(
+                            f"--id: no column {args.id!r} in {log} (columns: "
+                            f"{list(X.columns)[:10]})"
+                        )
+                    ids = X.pop(args.id).astype(str).to_numpy()
+                    if n == 0:
+                        stream.write(f"{_csv_field(args.id)},probability\n")
                 if n == 0:
                     _check_columns(model, X, log, args.format)
                 if y is not None and classes is not None:
                     _check_labels(np.asarray(y), classes, log, n)
                 proba = np.asarray(model.predict_proba(X))[:, 1]
-                stream.write("".join(f"{p:.9g}\n" for p in proba))
+                if ids is None:
+                    stream.write("".join(f"{p:.9g}\n" for p in proba))
+                else:
+                    stream.write(
+                        "".join(
+                            f"{_csv_field(i)},{p:.9g}\n" for i, p in zip(ids, proba)
+                        )
+                    )
                 n += len(proba)
                 if y is not None:
                     labels.append(np.asarray(y))
@@ -146,6 +179,14 @@ def add_parser(
     _add_trust_pickle(p)
     _add_read_options(p)
     p.add_argument("--out", "-o", default=None, metavar="FILE", help="default: stdout")
+    p.add_argument(
+        "--id",
+        default=None,
+        metavar="COL",
+        help="csv: a column of row ids, left out of the features and written "
+        "beside each probability ('COL,probability' lines under a header), so "
+        "that the scores can be joined back (default: probabilities only)",
+    )
     p.add_argument(
         "--chunksize",
         type=_positive_int,

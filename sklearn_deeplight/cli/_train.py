@@ -45,6 +45,7 @@ from ._helpers import (
     _positive_int,
     _Progress,
     _read_options,
+    _resolve_format,
     _structure,
     _torch_threads,
     _wrap,
@@ -183,6 +184,7 @@ def _cmd_train(args, parser) -> int:
     progress = _Progress(args.quiet)
     log = _input_file(args.log, "log file")
     out = _output_file(args.out, {"log file": log})
+    _resolve_format(args, log)
     read = _read_options(args)
     workdir = out.parent if args.workdir is None else Path(args.workdir)
     if not workdir.is_dir():

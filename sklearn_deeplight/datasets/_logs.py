@@ -21,6 +21,44 @@ from ._readers import load_avazu, load_criteo
 
 #: The layouts of a log: ``--format`` of the ``deeplight`` command.
 FORMATS = ("criteo", "avazu", "csv")
+_COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+
+
+def _first_line(path: Path) -> str:
+    """The log's first line (decompressed), at most 64 KiB of it."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+        path.suffix.lower(), open
+    )
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            return f.readline(1 << 16)
+    except (OSError, EOFError, lzma.LZMAError):
+        return ""
+
+
+def infer_format(path: Path) -> str:
+    """The layout of a log, guessed from its first line (and name).
+
+    - a header line with a ``click`` and an ``hour`` column: ``avazu``;
+    - otherwise a comma-separated first line, or a ``.csv`` name: ``csv``;
+    - otherwise (tab-separated lines without a header): ``criteo``.
+    """
+    line = _first_line(path)
+    name = path.name.lower()
+    for suffix in _COMPRESSED:
+        name = name.removesuffix(suffix)
+    if "," in line and "\t" not in line:
+        header = [c.strip().strip('"').lower() for c in line.rstrip("\r\n").split(",")]
+        if "click" in header and "hour" in header:
+            return "avazu"
+        return "csv"
+    if name.endswith(".csv") and "\t" not in line:
+        return "csv"
+    return "criteo"
 
 
 def _iter_log(
