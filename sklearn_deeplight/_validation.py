@@ -212,6 +212,27 @@ def _numeric_view(col: np.ndarray, label: str) -> tuple[np.ndarray, bool]:
         raise TypeError(f"{label} has unsupported dtype {col.dtype}.") from exc
 
 
+def _refuse_integer_codes_with_nan(col, names, j: int) -> None:
+    """Under ``numeric_fields="auto"``, a float column of whole numbers with
+    gaps is what pandas makes of integer codes with missing values: refuse
+    the ambiguity rather than read the codes as numeric values."""
+    values = np.asarray(col, dtype=np.float64)
+    missing = np.isnan(values)
+    if not missing.any() or missing.all():
+        return
+    present = values[~missing]
+    if np.isfinite(present).all() and (np.floor(present) == present).all():
+        label = f"column {j}" if names is None else f"column {j} ({names[j]!r})"
+        raise ValueError(
+            f"numeric_fields='auto': {label} is float, holds only whole numbers "
+            "and has missing values, which is how pandas stores integer category "
+            "codes with gaps. Cast it to the nullable 'Int64' dtype if it holds "
+            "codes (missing values then use the field's out-of-vocabulary row), "
+            "or list the numeric columns in numeric_fields (a numeric field "
+            "cannot hold NaN: fill it, or use FieldEncoder)."
+        )
+
+
 def resolve_numeric_fields(numeric_fields, X, n_fields: int, names) -> np.ndarray:
     """Return a boolean mask over fields of which ones are numeric.
 
@@ -242,6 +263,8 @@ def resolve_numeric_fields(numeric_fields, X, n_fields: int, names) -> np.ndarra
         if _is_dataframe(X):
             for j, dtype in enumerate(X.dtypes):
                 mask[j] = getattr(dtype, "kind", "O") == "f"
+                if mask[j]:
+                    _refuse_integer_codes_with_nan(X.iloc[:, j], names, j)
         return mask
     if not isinstance(numeric_fields, Sequence | np.ndarray):
         raise TypeError(

@@ -109,3 +109,22 @@ def test_verbose_output_is_plain_text_off_a_terminal_and_logged(capsys, caplog):
     rows = [r.getMessage() for r in caplog.records if r.name == "sklearn_deeplight"]
     assert any("valid_auc" in row for row in rows)
     assert sum(row.strip().startswith(("1 ", "2 ")) for row in rows) == 2
+
+
+def test_auto_numeric_fields_refuses_integer_codes_with_gaps():
+    """A float column of whole numbers with NaN is integer codes with missing
+    values (pandas' float64), not a numeric field: refused, naming the fix."""
+    import pandas as pd
+
+    from sklearn_deeplight import FMClassifier
+
+    y = np.arange(40) % 2
+    X = pd.DataFrame({"C1": [1, 2, None, 3] * 10, "n": np.linspace(0, 1, 40)})
+    with pytest.raises(ValueError, match=r"column 0 \('C1'\).*'Int64'"):
+        FMClassifier(max_epochs=1).fit(X, y)
+    X_codes = X.astype({"C1": "Int64"})
+    est = FMClassifier(max_epochs=1, embedding_dim=2).fit(X_codes, y)
+    assert est.numeric_fields_.tolist() == [1]
+    # a real numeric column (not whole numbers) keeps the numeric reading
+    X_num = X.assign(C1=X["C1"].fillna(0) + 0.5)
+    assert FMClassifier(max_epochs=1).fit(X_num, y).numeric_fields_.tolist() == [0, 1]
