@@ -874,3 +874,18 @@ def test_format_is_guessed_and_ids_pass_through(tmp_path, capsys):
     criteo.write_text("0\t" + "\t".join(["1"] * 13 + ["a"] * 26) + "\n")
     code = main(["predict", str(model), str(criteo), "--id", "row_id"])
     assert code == 2 and "--id needs a csv log" in capsys.readouterr().err
+
+
+def test_train_validates_on_another_log(logs, tmp_path, capsys):
+    """--valid LOG: the per-epoch scores and early stopping use that log."""
+    out = tmp_path / "m.skdl"
+    args = ["train", str(logs["train"]), "-o", str(out), "--model", "fm", *TINY]
+    args += ["--epochs", "3", "--valid", str(logs["test"]), "--patience", "2"]
+    code = main(args)
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"validating on 300 rows of {logs['test']}" in err
+    assert "valid AUC" in err
+    code = main(["train", str(logs["train"]), "-o", str(logs["test"]), "--valid",
+                 str(logs["test"])])  # fmt: skip
+    assert code == 2 and "validation log" in capsys.readouterr().err

@@ -82,8 +82,10 @@ def _build_estimator(args, parser: argparse.ArgumentParser):
                     f"{option}: {model} has no DNN (models with one: "
                     f"{', '.join(DEEP_MODELS)})"
                 )
-    if args.patience is not None and not args.validation_fraction:
-        raise UsageError("--patience needs a validation split (--validation-fraction)")
+    if args.patience is not None and not (args.validation_fraction or args.valid):
+        raise UsageError(
+            "--patience needs a validation split (--validation-fraction or --valid)"
+        )
     warm_up = args.warm_up_epochs
     if warm_up is None:
         warm_up = _default_warm_up(args.epochs)
@@ -99,7 +101,7 @@ def _build_estimator(args, parser: argparse.ArgumentParser):
         lr=args.lr,
         l2=args.l2,
         embedding_l2=args.embedding_l2,
-        validation_fraction=args.validation_fraction or None,
+        validation_fraction=None if args.valid else args.validation_fraction or None,
         patience=args.patience,
         random_state=args.seed,
         callbacks=_pruning_callback(
@@ -183,7 +185,11 @@ def _cmd_train(args, parser) -> int:
 
     progress = _Progress(args.quiet)
     log = _input_file(args.log, "log file")
-    out = _output_file(args.out, {"log file": log})
+    valid = None if args.valid is None else _input_file(args.valid, "validation log")
+    inputs = {"log file": log}
+    if valid is not None:
+        inputs["validation log"] = valid
+    out = _output_file(args.out, inputs)
     _resolve_format(args, log)
     read = _read_options(args)
     workdir = out.parent if args.workdir is None else Path(args.workdir)
@@ -209,6 +215,11 @@ def _cmd_train(args, parser) -> int:
     if any(targets.values()):
         pruning = f", pruning {_structure(**targets)} after {warm_up} warm-up epoch(s)"
 
+    if valid is not None and on_disk:
+        raise UsageError(
+            f"--valid applies to in-memory training; this log trains on disk "
+            f"({why}): pass --on-disk never, or drop --valid"
+        )
     with contextlib.ExitStack() as stack:
         if on_disk:
             progress(f"training on disk ({why})")
@@ -236,8 +247,15 @@ def _cmd_train(args, parser) -> int:
                 f"{int(encoder.field_dims_.sum()):,} embedding rows"
             )
 
+            fit_kw = {}
+            if valid is not None:
+                progress(f"reading the validation log {valid}")
+                X_val, y_val = _read_log(valid, args.format, **read)
+                fit_kw = dict(X_val=encoder.transform(X_val), y_val=y_val)
+                progress(f"validating on {len(y_val):,} rows of {valid}")
+
             def fit(e):
-                return e.fit(Xt, y)
+                return e.fit(Xt, y, **fit_kw)
 
             progress(f"training {type(est).__name__}: {args.epochs} epoch(s){pruning}")
         t0 = time.perf_counter()
@@ -390,6 +408,15 @@ def add_parser(
         type=_open_fraction,
         default=0.1,
         help="held out to report validation AUC per epoch; 0: none (default: 0.1)",
+    )
+    p.add_argument(
+        "--valid",
+        default=None,
+        metavar="LOG",
+        help="a validation log in the same format (e.g. the next day), encoded "
+        "with the training log's vocabularies: the per-epoch validation "
+        "scores, --patience and --lr-patience use it instead of a "
+        "--validation-fraction split (in-memory training only)",
     )
     p.add_argument(
         "--patience",
