@@ -468,6 +468,8 @@ class _Decoder:
         for p, arr in zip(parts, (a, b)):
             if arr.dtype.kind not in "iu" or arr.ndim != 1:
                 raise ValueError(f"{p} must be a 1-D integer array")
+        # scipy may copy the arrays (index dtypes) while it builds the matrix
+        self.budget.charge(data.nbytes + a.nbytes + b.nbytes, f"{where} (sparse)")
         if data.ndim != 1:
             raise ValueError("data must be 1-D")
         if fmt == "coo":
