@@ -447,7 +447,7 @@ def _assert_same_as_reference(enc, X):
     elif isinstance(ref, tuple) or isinstance(got, tuple):
         assert isinstance(got, tuple) and got == ref, (got, ref)
     else:
-        pd.testing.assert_frame_equal(got, ref)
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)
     return got
 
 
