@@ -889,3 +889,33 @@ def test_train_validates_on_another_log(logs, tmp_path, capsys):
     code = main(["train", str(logs["train"]), "-o", str(logs["test"]), "--valid",
                  str(logs["test"])])  # fmt: skip
     assert code == 2 and "validation log" in capsys.readouterr().err
+
+
+def test_predict_numeric_must_match_the_model_and_help_epilog_once(tmp_path, capsys):
+    X, y = make_ctr_classification(
+        300,
+        n_numeric=1,
+        n_categorical=3,
+        cardinalities=[5, 7, 9],
+        n_interactions=2,
+        random_state=0,
+    )
+    X = X.astype({c: str for c in X.columns if c.startswith("C")})
+    X.assign(click=y).to_csv(tmp_path / "train.csv", index=False)
+    X.iloc[:20].to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "m.skdl"
+    args = ["train", str(tmp_path / "train.csv"), "--label", "click", "-o", str(model)]
+    args += ["--numeric", "I1", "--model", "fm", *TINY, "--epochs", "1", "--quiet"]
+    assert main(args) == 0
+    capsys.readouterr()
+    new = str(tmp_path / "new.csv")
+    assert main(["predict", str(model), new, "--numeric", "I1"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), new, "--numeric", "C1"]) == 2
+    assert "the model reads ['I1'] as numeric" in capsys.readouterr().err
+    for command in ("train", "predict"):
+        assert main([command, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "exit codes:" not in out and "see deeplight --help" in out
+    assert main(["--help"]) == 0
+    assert "exit codes:" in capsys.readouterr().out

@@ -17,7 +17,7 @@ import numpy as np
 from .._timing import time_interleaved
 from ..datasets._logs import _read_log
 from ._helpers import (
-    _EPILOG,
+    _SUB_EPILOG,
     EXIT_OK,
     _add_read_options,
     _add_trust_pickle,
@@ -189,7 +189,7 @@ def add_parser(
             "the file; a pickle or joblib file is refused unless --trust-pickle "
             "is given."
         ),
-        epilog=_EPILOG,
+        epilog=_SUB_EPILOG,
     )
     p.add_argument(
         "model",

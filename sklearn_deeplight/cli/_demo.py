@@ -22,7 +22,7 @@ import numpy as np
 from .._timing import time_interleaved
 from ..datasets._logs import _read_log
 from ._helpers import (
-    _EPILOG,
+    _SUB_EPILOG,
     EXIT_OK,
     UsageError,
     _add_read_options,
@@ -497,7 +497,7 @@ def add_parser(
             "training rows trains a smaller net (DNN 64x64, batch 512, 4 "
             "epochs of which 2 warm-up, embedding_l2 3e-3)."
         ),
-        epilog=_EPILOG,
+        epilog=_SUB_EPILOG,
     )
     p.add_argument("--quick", action="store_true", help="CI size: seconds")
     p.add_argument("--seed", type=int, default=0, help="seed of data and models")

@@ -52,6 +52,10 @@ files you trust.
 """
 
 
+#: The subcommands' epilog: the full one is in ``deeplight --help`` only.
+_SUB_EPILOG = "exit codes, stdout/stderr, --debug, --trust-pickle: see deeplight --help"
+
+
 class UsageError(Exception):
     """A wrong command line found after parsing (exit code 2)."""
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..datasets._logs import _iter_log
 from ._helpers import (
-    _EPILOG,
+    _SUB_EPILOG,
     EXIT_OK,
     UsageError,
     _add_read_options,
@@ -32,6 +32,27 @@ from ._helpers import (
     _wrap,
 )
 from ._loading import _check_columns, _load_model
+
+
+def _check_numeric_option(numeric, model) -> None:
+    """``--numeric`` at predict must name the model's numeric fields: the
+    encoder fixed them at training, so another list would be ignored."""
+    if not numeric:
+        return
+    encoder = model.steps[0][1] if hasattr(model, "steps") else None
+    names = getattr(encoder, "feature_names_in_", None)
+    fields = getattr(encoder, "numeric_fields_", None)
+    if names is None or fields is None:
+        raise UsageError(
+            "--numeric: this model's first step is not a fitted FieldEncoder of "
+            "named columns; its numeric fields were fixed at training"
+        )
+    trained = [str(names[j]) for j in fields]
+    if sorted(numeric) != sorted(trained):
+        raise UsageError(
+            f"--numeric names {list(numeric)}, but the model reads {trained} as "
+            "numeric (fixed at training); drop --numeric or pass those"
+        )
 
 
 def _csv_field(value: str) -> str:
@@ -57,6 +78,7 @@ def _cmd_predict(args, parser) -> int:
             f"{args.format}); pass --format csv"
         )
     model = _load_model(model_path, args.trust_pickle)
+    _check_numeric_option(args.numeric, model)
     classes = getattr(model, "classes_", None)
     progress(f"predicting the rows of {log} ({args.format} format)")
     labels: list[np.ndarray] = []
@@ -172,7 +194,7 @@ def add_parser(
             "the file; a pickle or joblib file is refused unless --trust-pickle "
             "is given."
         ),
-        epilog=_EPILOG,
+        epilog=_SUB_EPILOG,
     )
     p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
     p.add_argument("log", metavar="LOG", help="the click log to score")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .._serve_app import MAX_BATCH
 from ._helpers import (
-    _EPILOG,
+    _SUB_EPILOG,
     EXIT_OK,
     _add_trust_pickle,
     _input_file,
@@ -202,7 +202,7 @@ def add_parser(
             "the file; a pickle or joblib file is refused unless --trust-pickle "
             "is given."
         ),
-        epilog=_EPILOG,
+        epilog=_SUB_EPILOG,
     )
     p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
     p.add_argument(

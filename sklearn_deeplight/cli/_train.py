@@ -28,7 +28,7 @@ from ..datasets._ondisk_policy import (
     _use_on_disk,
 )
 from ._helpers import (
-    _EPILOG,
+    _SUB_EPILOG,
     EXIT_OK,
     UsageError,
     _add_read_options,
@@ -343,7 +343,7 @@ def add_parser(
             "on the raw columns of a reader (sklearn_deeplight.datasets."
             "load_criteo)."
         ),
-        epilog=_EPILOG,
+        epilog=_SUB_EPILOG,
     )
     p.add_argument("log", metavar="LOG", help="the click log to train on")
     p.add_argument(
