@@ -919,3 +919,27 @@ def test_predict_numeric_must_match_the_model_and_help_epilog_once(tmp_path, cap
         assert "exit codes:" not in out and "see deeplight --help" in out
     assert main(["--help"]) == 0
     assert "exit codes:" in capsys.readouterr().out
+
+
+def test_csv_numeric_columns_are_detected_at_train(tmp_path, capsys):
+    """Columns of non-whole numbers are numeric; whole-number ones categorical."""
+    from sklearn_deeplight.datasets._logs import detect_numeric_columns
+
+    rng = np.random.RandomState(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "price": np.round(rng.rand(n) * 10, 2),
+            "count": rng.randint(0, 50, n),
+            "site": [f"s{i % 7}" for i in range(n)],
+            "click": rng.randint(0, 2, n),
+        }
+    )
+    frame.loc[5, "price"] = np.nan  # a gap does not change the reading
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert detect_numeric_columns(tmp_path / "train.csv", "click") == ("price",)
+    model = tmp_path / "m.skdl"
+    args = ["train", str(tmp_path / "train.csv"), "--label", "click", "-o", str(model)]
+    assert main([*args, "--model", "fm", *TINY, "--epochs", "1"]) == 0
+    assert "--numeric price" in capsys.readouterr().err
+    assert load(model)[0].numeric_fields_.tolist() == [0]

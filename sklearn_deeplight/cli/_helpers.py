@@ -377,7 +377,9 @@ def _add_read_options(p: argparse.ArgumentParser, *, nrows_default=None) -> None
         default=(),
         metavar="COLS",
         help="csv: comma-separated columns read as numbers (numeric fields); "
-        "every other column is categorical (default: none)",
+        "every other column is categorical (default at train: the columns "
+        "whose values in the first 10,000 rows all parse as numbers, not all "
+        "whole; whole-number columns, like ids and codes, stay categorical)",
     )
     p.add_argument(
         "--on-bad-lines",

@@ -191,6 +191,15 @@ def _cmd_train(args, parser) -> int:
         inputs["validation log"] = valid
     out = _output_file(args.out, inputs)
     _resolve_format(args, log)
+    if args.format == "csv" and not args.numeric:
+        from ..datasets._logs import detect_numeric_columns
+
+        args.numeric = detect_numeric_columns(log, args.label)
+        if args.numeric:
+            progress.detail(
+                f"--numeric {','.join(args.numeric)} (columns of non-whole numbers "
+                "in the first 10,000 rows)"
+            )
     read = _read_options(args)
     workdir = out.parent if args.workdir is None else Path(args.workdir)
     if not workdir.is_dir():

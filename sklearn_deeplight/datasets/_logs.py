@@ -40,6 +40,35 @@ def _first_line(path: Path) -> str:
         return ""
 
 
+def detect_numeric_columns(
+    path: Path, label: str = "label", nrows: int = 10_000
+) -> tuple[str, ...]:
+    """The columns of a csv log to read as numbers, judged on its first rows.
+
+    A column is numeric when every non-empty value of the first ``nrows``
+    rows parses as a number and at least one is not a whole number (12.5,
+    1e-3): columns of whole numbers stay categorical, since ids and category
+    codes are whole numbers too. The ``label`` column is left out.
+    """
+    df = pd.read_csv(
+        path, nrows=nrows, dtype=str, keep_default_na=False, na_values=[""]
+    )
+    numeric = []
+    for name in df.columns:
+        if name == label:
+            continue
+        text = df[name].dropna()
+        if text.empty:
+            continue
+        values = pd.to_numeric(text, errors="coerce")
+        if values.isna().any():
+            continue
+        finite = values[np.isfinite(values)]
+        if len(finite) and (np.floor(finite) != finite).any():
+            numeric.append(str(name))
+    return tuple(numeric)
+
+
 def infer_format(path: Path) -> str:
     """The layout of a log, guessed from its first line (and name).
 
