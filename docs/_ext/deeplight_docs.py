@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 
 COMMANDS = {
+    "auto_sizes": "python -m benchmarks.auto_sizes [--quick]",
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
     "serve_load": "python -m benchmarks.serve_load [--quick]",
@@ -453,7 +454,39 @@ def _kind(path: Path, data: dict) -> str:
     return "unknown"
 
 
+def _render_auto_sizes(data: dict) -> list[str]:
+    """Test AUC and fit time of the README pipeline under each size setting."""
+    lines = [
+        f"{_num(data.get('n_train'))} training and {_num(data.get('n_test'))} "
+        "held-out generated rows, the README's pipeline (early stopping; "
+        "pruned: D-90% R-90% F-40%), one torch thread. Command "
+        f"``{data.get('command', '?')}``.",
+        "",
+    ]
+    rows = [
+        [
+            r.get("setting", "?"),
+            "x".join(str(h) for h in r.get("hidden_units", [])),
+            _num(r.get("batch_size")),
+            "pruned" if r.get("pruned") else "dense",
+            _num(r.get("test_auc"), "{:.4f}"),
+            _seconds(r.get("fit_seconds")),
+        ]
+        for r in data.get("results", [])
+    ]
+    lines += _list_table(
+        "Sizes from the rows ('auto') against the paper's",
+        ["setting", "hidden_units", "batch_size", "model", "test AUC", "fit time"],
+        rows,
+    )
+    machine = _machine(data.get("machine", {}))
+    if machine:
+        lines += [machine, ""]
+    return lines
+
+
 RENDERERS = {
+    "auto_sizes": _render_auto_sizes,
     "pruning_recovery": _render_pruning_recovery,
     "pruning_sweep": _render_pruning_sweep,
     "serve_load": _render_serve_load,
