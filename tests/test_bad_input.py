@@ -1001,6 +1001,323 @@ READER_CASES: list[tuple[str, str, bytes | None, str, dict, str, str | None]] = 
     ),
 ]
 
+
+# ----------------------------------------------------------------------
+# Issue 15: resources, dtypes, parameters, output paths, complete state
+# ----------------------------------------------------------------------
+def _dates(dtype: str) -> np.ndarray:
+    stamps = np.arange(32).reshape(8, 4)
+    return stamps.astype(dtype)
+
+
+X_CASES += [
+    (
+        "datetime64[ns] array",
+        lambda: _dates("datetime64[ns]"),
+        dict.fromkeys(_ALL, "TypeError"),
+        r"column 0 holds datetime64\[ns\] values \(dates or durations\)",
+    ),
+    (
+        "datetime64[s] array",
+        lambda: _dates("datetime64[s]"),
+        dict.fromkeys(_ALL, "TypeError"),
+        r"column 0 holds datetime64\[s\] values",
+    ),
+    (
+        "timedelta64[ns] array",
+        lambda: _dates("timedelta64[ns]"),
+        dict.fromkeys(_ALL, "TypeError"),
+        r"column 0 holds timedelta64\[ns\] values",
+    ),
+    (
+        "Timestamp in an object array",
+        lambda: _object_with(pd.Timestamp("2024-01-01"), col=1),
+        dict.fromkeys(_ALL, "TypeError"),
+        r"column 1 holds the date or duration Timestamp",
+    ),
+    (
+        "float16 codes",
+        lambda: _X(8).astype(np.float16),
+        dict.fromkeys(_ALL, "works"),
+        None,
+    ),
+    (
+        "longdouble codes",
+        lambda: _X(8).astype(np.longdouble),
+        dict.fromkeys(_ALL, "works"),
+        None,
+    ),
+    (
+        "uint16 codes",
+        lambda: _X(8).astype(np.uint16),
+        dict.fromkeys(_ALL, "works"),
+        None,
+    ),
+    (
+        "one stray code 2**31 - 2",
+        lambda: _with(2**31 - 2),
+        {_FIT: "ValueError", _PFIT: "works", _PRED: "works"},
+        r"column 0: its largest code 2147483646 .* distinct codes.*FieldEncoder",
+    ),
+]
+
+READER_CASES += [
+    (
+        "load_libffm",
+        "stray field id 100000000000 without n_fields",
+        b"0 1:5:1\n1 0:3:1 100000000000:1:1\n",
+        ".ffm",
+        {},
+        "ValueError",
+        r"field id 100000000000 is far above the 3 distinct field ids.*n_fields",
+    ),
+    (
+        "load_libffm",
+        "stray field id 2000000 without n_fields",
+        b"1 0:3:1 2000000:1:1\n",
+        ".ffm",
+        {},
+        "ValueError",
+        r"field id 2000000 is far above",
+    ),
+    (
+        "load_libffm",
+        "stray field id with n_fields, skipped",
+        b"1 0:3:1 2000000:1:1\n0 1:2:1\n",
+        ".ffm",
+        {"n_fields": 2, "on_bad_lines": "skip"},
+        "works",
+        None,
+    ),
+]
+
+
+def _issue15_cases() -> list[Case]:
+    """The families of issue 15 not fed through the tables above."""
+    from tests.test_load_hardening import huge_layout_file, save_state
+
+    def count_column():
+        X = _df(_X(8)).drop(columns="num")
+        return (X.assign(count=np.arange(8) * 700_001),)
+
+    def predictor_with(**params):
+        def call(o):
+            pred = copy.deepcopy(o["sparse"]).set_params(**params)
+            return pred.predict(_X(8))
+
+        return call
+
+    def encoder_after_fit(o):
+        enc = copy.deepcopy(o["encoder"]).set_params(numeric_transform="bogus")
+        return enc.transform(_raw(6))
+
+    def crafted(obj_key: str, **changes):
+        def call(o):
+            obj = copy.deepcopy(o[obj_key])
+            state = dict(obj.__getstate__(), **changes)
+            return load(save_state(obj, state, o["tmp"] / f"{obj_key}-crafted.skdl"))
+
+        return call
+
+    def big_log(o):
+        path = o["tmp"] / "big-log.txt"
+        with open(path, "wb") as f:
+            f.write(_criteo([_CRITEO_LINE]))
+            f.truncate(1 << 30)  # 1 GiB, sparse: no disk used
+        return load(path)
+
+    cases = [
+        Case(
+            "DeepFwFMClassifier.fit",
+            "integer count column under numeric_fields='auto'",
+            lambda o, X: DeepFwFMClassifier(**_SMALL).fit(X, _y(8)),
+            "ValueError",
+            r"column 3 \('count'\): its largest code 4900007 .*numeric_fields",
+            make=count_column,
+        ),
+        Case(
+            "SparseCTRPredictor.predict",
+            "threshold='high'",
+            predictor_with(threshold="high"),
+            "ValueError",
+            r"threshold must be a finite number.*'high'",
+        ),
+        Case(
+            "SparseCTRPredictor.predict",
+            "threshold=nan",
+            predictor_with(threshold=float("nan")),
+            "ValueError",
+            r"threshold must be a finite number",
+        ),
+        Case(
+            "SparseCTRPredictor.predict",
+            "engine='bogus'",
+            predictor_with(engine="bogus"),
+            "ValueError",
+            r"engine must be one of",
+        ),
+        Case(
+            "SparseCTRPredictor.predict",
+            "n_jobs=0",
+            predictor_with(n_jobs=0),
+            "ValueError",
+            r"n_jobs must be None, -1 or a positive int, got 0",
+        ),
+        Case(
+            "FieldEncoder.transform",
+            "numeric_transform='bogus' set after fit",
+            encoder_after_fit,
+            "ValueError",
+            r"numeric_transform must be",
+        ),
+        Case(
+            "load",
+            "a 300 KiB file declaring 2**28 table rows",
+            lambda o: load(huge_layout_file(o["tmp"] / "huge.skdl")),
+            "ValueError",
+            r"memory ceiling.*max_memory",
+        ),
+        Case(
+            "load",
+            "a 1 GiB log passed as a model",
+            big_log,
+            "ValueError",
+            r"not a sklearn_deeplight model file",
+        ),
+        Case(
+            "load",
+            "max_memory=0",
+            lambda o: load(o["tmp"] / "huge.skdl", max_memory=0),
+            "ValueError",
+            r"max_memory must be a positive number",
+        ),
+        Case(
+            "load",
+            "max_memory='1G'",
+            lambda o: load(o["tmp"] / "huge.skdl", max_memory="1G"),
+            "TypeError",
+            r"max_memory must be a number of bytes",
+        ),
+        Case(
+            "load",
+            "state with predict_proba=0",
+            crafted("sparse", predict_proba=0),
+            "ValueError",
+            r"hide the SparseCTRPredictor",
+        ),
+        Case(
+            "load",
+            "state with an unknown attribute",
+            crafted("sparse", extra_=1),
+            "ValueError",
+            r"unexpected attributes \['extra_'\]",
+        ),
+        Case(
+            "load",
+            "state with value_dtype_='float64'",
+            crafted("sparse", value_dtype_="float64"),
+            "ValueError",
+            r"value_dtype_ must be one of",
+        ),
+        Case(
+            "load",
+            "state with threshold='high'",
+            crafted("sparse", threshold="high"),
+            "ValueError",
+            r"threshold must be a finite number",
+        ),
+        Case(
+            "load",
+            "field_dims_ whose sum wraps int64",
+            crafted(
+                "sparse",
+                field_dims_=np.full(4, 2**62, dtype=np.int64),
+                offsets_=np.zeros(4, dtype=np.int64),
+            ),
+            "ValueError",
+            r"table rows, above",
+        ),
+        Case(
+            "load",
+            "encoder with numeric_transform='evil'",
+            crafted("encoder", numeric_transform="evil"),
+            "ValueError",
+            r"numeric_transform must be None or one of",
+        ),
+        Case(
+            "load",
+            "encoder with a malformed _vocab",
+            crafted("encoder", _vocab=[["a"], None, None]),
+            "ValueError",
+            r"_vocab\[0\] must be a pandas Index",
+        ),
+    ]
+    if cli_main is None:  # pragma: no cover
+        return cases
+
+    def cli_out(command: str, out_key: str):
+        def call(o):
+            files = o["files"]
+            kept = {k: Path(files[k]).read_bytes() for k in ("LOG", "MODEL")}
+            if command == "predict":
+                argv = ["predict", files["MODEL"], files["LOG"], "--out"]
+            else:
+                argv = ["train", files["LOG"], "--epochs", "1", "--out"]
+            code = cli_main([*argv, files[out_key], "--quiet"])
+            if {k: Path(files[k]).read_bytes() for k in kept} != kept:
+                raise AssertionError("the command changed its input")
+            return code
+
+        return call
+
+    def wrong_labels(o):
+        tmp = o["tmp"]
+        frame = pd.DataFrame(
+            {"site": list("abcab") * 8, "n": np.arange(40.0), "click": _y(40)}
+        )
+        frame.to_csv(tmp / "train.csv", index=False)
+        frame.assign(click=np.where(_y(40) == 1, "yes", "no")).to_csv(
+            tmp / "words.csv", index=False
+        )
+        model = str(tmp / "csv-model.skdl")
+        csv = ["--format", "csv", "--label", "click", "--numeric", "n"]
+        train = ["train", str(tmp / "train.csv"), "-o", model, "--model", "lr"]
+        assert cli_main([*train, *csv, "--epochs", "1", "--quiet"]) == 0
+        return cli_main(["predict", model, str(tmp / "words.csv"), *csv])
+
+    cases += [
+        Case(
+            "deeplight",
+            "predict --out LOG",
+            cli_out("predict", "LOG"),
+            "exit 2",
+            r"--out .* is the log file .*own input",
+        ),
+        Case(
+            "deeplight",
+            "predict --out MODEL",
+            cli_out("predict", "MODEL"),
+            "exit 2",
+            r"--out .* is the model file .*own input",
+        ),
+        Case(
+            "deeplight",
+            "train LOG --out LOG",
+            cli_out("train", "LOG"),
+            "exit 2",
+            r"--out .* is the log file .*own input",
+        ),
+        Case(
+            "deeplight",
+            "predict: labels that are not the model's classes",
+            wrong_labels,
+            "exit 1",
+            r"label '(yes|no)' of data row 1 is not one of the model's classes",
+        ),
+    ]
+    return cases
+
+
 _READERS = {
     "load_criteo": load_criteo,
     "load_avazu": load_avazu,
@@ -1173,6 +1490,7 @@ def _build_cases() -> list[Case]:
         cases.append(Case(reader, name, run, outcome, regex))
     cases += _persistence_cases()
     cases += _cli_cases()
+    cases += _issue15_cases()
     return cases
 
 
