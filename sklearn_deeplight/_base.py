@@ -18,7 +18,6 @@ from skorch.callbacks import (
     EpochTimer,
     PassthroughScoring,
 )
-from skorch.dataset import unpack_data
 from skorch.utils import to_numpy
 
 from ._callbacks import TargetAwareEarlyStopping, TargetAwareLRScheduler
@@ -575,30 +574,6 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             return rng.iterate(iterator)
         return iterator
 
-    def train_step_single(self, batch, **fit_params):
-        """skorch's training step, its forward pass (dropout) drawing from
-        the fit's generator.
-
-        Parameters
-        ----------
-        batch : tuple
-            A batch of the training iterator: the input and the labels.
-        **fit_params : dict
-            Passed to the module's forward.
-
-        Returns
-        -------
-        step : dict
-            ``{"loss": loss, "y_pred": y_pred}``, as skorch's.
-        """
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        with draws(self):
-            y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
-
     def infer(self, x, **fit_params):
         """The module's forward on a batch, row weights left out.
 
@@ -617,6 +592,12 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         """
         if isinstance(x, dict) and "w" in x:  # row weights are for the loss
             x = {key: value for key, value in x.items() if key != "w"}
+        if self.module_.training:
+            # a training forward (dropout) draws from the fit's generator; in
+            # infer rather than train_step_single, so that subclasses that
+            # replace the step (skorch's AccelerateMixin) draw alike
+            with draws(self):
+                return super().infer(x, **fit_params)
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
