@@ -106,6 +106,13 @@ class _Encoder:
                 "save(est.to_sparse(), path), or pickle the classifier with "
                 "joblib (only for files you trust)."
             )
+        elif where.endswith("numeric_transform") and callable(obj):
+            name = getattr(obj, "__name__", "")
+            named = "'log1p'" if name == "log1p" else "'log1p' or 'criteo'"
+            hint = (
+                f" A function cannot be stored: the named transforms can, e.g. "
+                f"FieldEncoder(numeric_transform={named})."
+            )
         return TypeError(
             f"save cannot store {where} of type {_qualname(obj)}: it is not one "
             f"of the trusted types {list(TRUSTED_TYPES)} nor plain data (numbers, "

@@ -128,3 +128,15 @@ def test_auto_numeric_fields_refuses_integer_codes_with_gaps():
     # a real numeric column (not whole numbers) keeps the numeric reading
     X_num = X.assign(C1=X["C1"].fillna(0) + 0.5)
     assert FMClassifier(max_epochs=1).fit(X_num, y).numeric_fields_.tolist() == [0, 1]
+
+
+def test_saving_a_function_transform_points_to_the_named_one(tmp_path):
+    import pandas as pd
+
+    from sklearn_deeplight import save
+
+    X = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    enc = FieldEncoder(numeric_transform=np.log1p).fit(X)
+    with pytest.raises(TypeError, match=r"numeric_transform='log1p'"):
+        save(enc, tmp_path / "e.skdl")
+    assert not (tmp_path / "e.skdl").exists()
