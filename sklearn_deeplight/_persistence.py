@@ -523,4 +523,24 @@ def load(path, *, max_memory: float | None = None) -> Any:
         if str(exc).startswith("load refuses"):
             raise TypeError(f"{where}: {exc}") from None
         raise ValueError(f"{where}: invalid content ({exc!r})") from None
+    _warm_up(obj)
     return obj
+
+
+def _warm_up(obj: Any) -> None:
+    """Warm the sparse predictors of a loaded object (their numba kernels),
+    so that a fresh process's first prediction is not the one that loads
+    them; pipelines and wrappers are searched."""
+    from ._sparse import SparseCTRPredictor
+
+    if isinstance(obj, SparseCTRPredictor):
+        obj._warm_up()
+        return
+    build_tables = getattr(obj, "_fast_tables", None)  # FieldEncoder's lookups
+    if callable(build_tables) and "field_dims_" in getattr(obj, "__dict__", {}):
+        build_tables()
+    for _, step in getattr(obj, "steps", None) or ():
+        _warm_up(step)
+    inner = getattr(obj, "estimator", None)
+    if inner is not None and inner is not obj:
+        _warm_up(inner)

@@ -443,6 +443,32 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
                         total += item.nbytes
         return int(total + 4)  # + the float32 bias
 
+    def _warm_up(self) -> None:
+        """Load (or compile) the numba kernels and pack the parameters now.
+
+        :func:`sklearn_deeplight.load` calls it on every predictor it returns,
+        so that the first prediction of a fresh serving process costs about
+        what a warm one does: numba loads compiled kernels from its cache on
+        their first call, per kernel. Scores one dummy row with the per-sample
+        kernel and one tile with the tiled kernel; a no-op for the scipy
+        engine or without numba.
+        """
+        if self.engine == "scipy" or "_table" not in self.__dict__:
+            return
+        kernels = _load_kernels()
+        if kernels is None:
+            return
+        n = self.n_features_in_
+        for rows in (1, kernels.MIN_TILED_BATCH):
+            xi = np.repeat(self.offsets_[None, :], rows, axis=0)  # each field's row 0
+            xv = np.ones((rows, n), dtype=np.float32)
+            self._logits_numba(kernels, self._table, xi, xv)
+        for dtype in (np.int64, np.float64):  # the input dtypes the fast path sees
+            codes = np.zeros((1, n), dtype=dtype)
+            kernels.index_rows(
+                codes, self._numeric_mask, self.field_dims_, self.offsets_
+            )
+
     # ------------------------------------------------------------------
     # Pickling: compact embeddings on disk, gather table in memory
     # ------------------------------------------------------------------

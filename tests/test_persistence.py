@@ -725,3 +725,18 @@ def test_joblib_still_works_for_trusted_files(fitted, tmp_path):
         joblib.load(tmp_path / "m.joblib").predict_proba(X), pred.predict_proba(X)
     )
     assert "pickle" in (_persistence.__doc__ or "")
+
+
+def test_load_warms_the_kernels(fitted, tmp_path):
+    """load packs the predictor for its kernels and loads them (numba's cache)
+    before returning, so that the first prediction is not the one that pays."""
+    pred = fitted["DeepFwFM"].to_sparse(engine="numba")
+    path = tmp_path / "m.skdl"
+    save(pred, path)
+    loaded = load(path)
+    assert loaded.__dict__.get("_packed") is not None
+    X = _test_frame()
+    np.testing.assert_array_equal(loaded.predict_proba(X), pred.predict_proba(X))
+    scipy_pred = fitted["DeepFwFM"].to_sparse(engine="scipy")
+    save(scipy_pred, path)
+    assert load(path).__dict__.get("_packed") is None  # nothing to warm

@@ -1,0 +1,118 @@
+"""A fresh serving process: import, load, first and warm predictions.
+
+Saves the serve benchmark's model (``benchmarks.serve_load.build_model``: a
+FieldEncoder of 39 raw Criteo-format fields and a DeepFwFM 400x3 at D-99%
+R-95% F-40%) with ``sklearn_deeplight.save``, then starts fresh Python
+processes that import the package, ``load`` the file and score one raw row
+twice (a one-row DataFrame, and one dict through ``ServingPipeline`` when
+the package has it), timing each step; medians over the runs. Also times
+``import sklearn.base`` alone, the floor any scikit-learn estimator pays.
+Writes ``benchmarks/results/warm_start.json``.
+
+Run from the repository root: ``python -m benchmarks.warm_start [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ._common import RESULTS, command_line, machine_info, stamp_loadavg_end, write_json
+
+_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+import sklearn_deeplight as sd
+t1 = time.perf_counter()
+model = sd.load(sys.argv[1])
+t2 = time.perf_counter()
+import pandas as pd
+row = pd.read_pickle(sys.argv[2])
+t3 = time.perf_counter()
+model.predict_proba(row)
+t4 = time.perf_counter()
+model.predict_proba(row)
+t5 = time.perf_counter()
+out = dict(import_s=t1 - t0, load_s=t2 - t1, first_s=t4 - t3, warm_s=t5 - t4,
+           torch_imported="torch" in sys.modules)
+print(json.dumps(out))
+"""
+
+_SKLEARN = """
+import time; t0 = time.perf_counter(); import sklearn.base
+print(time.perf_counter() - t0)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small model, 2 runs")
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--out", default=str(RESULTS / "warm_start.json"))
+    args = parser.parse_args(argv)
+    from sklearn_deeplight import save
+
+    from .serve_load import build_model
+
+    runs = args.runs or (2 if args.quick else 7)
+    n_rows = 20_000 if args.quick else 200_000
+    machine = machine_info(threads=1)
+    pipe, X_held, table_rows = build_model(n_rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model.skdl"
+        row = Path(tmp) / "row.pkl"
+        save(pipe, model)
+        X_held.iloc[:1].to_pickle(row)
+        results = []
+        for _ in range(runs):
+            proc = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(model), str(row)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results.append(json.loads(proc.stdout))
+        sklearn_s = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", _SKLEARN],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(runs)
+        ]
+        size = model.stat().st_size
+    med = {
+        k: statistics.median(r[k] for r in results)
+        for k in results[0]
+        if k != "torch_imported"
+    }
+    med["total_s"] = med["import_s"] + med["load_s"] + med["first_s"]
+    med["first_over_warm"] = med["first_s"] / med["warm_s"]
+    med["sklearn_import_s"] = statistics.median(sklearn_s)
+    stamp_loadavg_end(machine)
+    report = {
+        "command": command_line("warm_start", argv),
+        "machine": machine,
+        "model": {"embedding_rows": table_rows, "file_bytes": size, "fit_rows": n_rows},
+        "runs": runs,
+        "median": med,
+        "torch_imported": any(r["torch_imported"] for r in results),
+        "all": results,
+    }
+    write_json(args.out, report)
+    for key, value in med.items():
+        print(f"{key:18s} {value:.4f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
