@@ -151,9 +151,12 @@ def _check_path(path) -> Path:
     return path
 
 
-def _export_bytes(module, n_fields: int, offsets, opset: int | None) -> bytes:
-    """The ONNX bytes of the probability ``1 / (1 + exp(-module(xi, xv)))``
-    (torch's TorchScript exporter, dynamic batch axis)."""
+def _export_bytes(
+    module, n_fields: int, offsets, opset: int | None, shift: float = 0.0
+) -> bytes:
+    """The ONNX bytes of the probability ``1 / (1 + exp(-(module(xi, xv) +
+    shift)))`` (torch's TorchScript exporter, dynamic batch axis); ``shift``
+    is the estimator's ``log(negative_sampling_rate)``."""
     import io
 
     import torch
@@ -166,7 +169,10 @@ def _export_bytes(module, n_fields: int, offsets, opset: int | None) -> bytes:
         def forward(self, xi, xv):
             # Not torch.sigmoid: ONNX Runtime's float32 Sigmoid kernel has a
             # fixed absolute error, which small probabilities feel.
-            return 1.0 / (1.0 + torch.exp(-self.module(xi, xv)))
+            logit = self.module(xi, xv)
+            if shift:
+                logit = logit + shift
+            return 1.0 / (1.0 + torch.exp(-logit))
 
     param = next(module.parameters())
     # Two rows: a single row takes _CTRModule.forward's batch-1 branch.
@@ -315,8 +321,10 @@ def export_onnx(estimator, path, *, opset=None) -> Path:
     module = _check_estimator(estimator, "export_onnx")
     path = _check_path(path)
     opset = _check_opset(opset)
+    rate = getattr(estimator, "negative_sampling_rate", None)
+    shift = 0.0 if rate is None or rate == 1 else float(np.log(rate))
     data = _export_bytes(
-        module, int(module.n_fields), np.asarray(estimator.offsets_), opset
+        module, int(module.n_fields), np.asarray(estimator.offsets_), opset, shift
     )
     model = onnx.load_from_string(data)
     model.doc_string = (

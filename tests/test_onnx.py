@@ -349,3 +349,21 @@ def test_export_from_cuda(tmp_path):
     assert next(est.module_.parameters()).is_cuda
     (got,) = _session(path).run(None, onnx_inputs(est, X_test))
     assert _max_rel(got, want) <= TOL
+
+
+def test_negative_sampling_rate_is_in_the_graph(tmp_path):
+    """The recalibration of a downsampled model travels with the export."""
+    ort = pytest.importorskip("onnxruntime")
+    from sklearn_deeplight import FMClassifier
+    from sklearn_deeplight.onnx import export_onnx, onnx_inputs
+
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 6, size=(200, 3))
+    est = FMClassifier(embedding_dim=3, max_epochs=1, negative_sampling_rate=0.1)
+    est.fit(X, rng.randint(0, 2, 200))
+    path = export_onnx(est, tmp_path / "m.onnx")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options)
+    (proba,) = session.run(None, onnx_inputs(est, X[:20]))
+    np.testing.assert_allclose(proba, est.predict_proba(X[:20])[:, 1], rtol=1e-5)
