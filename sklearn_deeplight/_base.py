@@ -358,6 +358,21 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             The fitted estimator.
         """
         if isinstance(X, FieldDataset):
+            given = [
+                name
+                for name, value in (
+                    ("sample_weight", sample_weight),
+                    ("X_val", X_val),
+                    ("y_val", y_val),
+                    ("sample_weight_val", sample_weight_val),
+                )
+                if value is not None
+            ]
+            if given:
+                raise TypeError(
+                    f"fit on a dataset takes no {given[0]}: it applies to "
+                    "field-indexed arrays and DataFrames."
+                )
             return NeuralNet.fit(self, X, y, **fit_params)
         if y is None:
             check_binary_target(self, y)
@@ -437,11 +452,13 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         else:
             dataset = self._to_dataset(X, y, reset=first)
         self._set_weights(dataset, sample_weight, "sample_weight")
-        if first:
-            self.initialize()
-        return self._fit_dataset(dataset, NeuralNet.partial_fit, **fit_params)
+        return self._fit_dataset(
+            dataset, NeuralNet.partial_fit, initialize=first, **fit_params
+        )
 
-    def _fit_dataset(self, dataset: FieldDataset, method, **fit_params):
+    def _fit_dataset(
+        self, dataset: FieldDataset, method, *, initialize: bool = False, **fit_params
+    ):
         seed = self._draw_seed()
         self.seed_ = seed
         # The fit's own generator state, swapped into torch's global one only
@@ -450,6 +467,8 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         # state is left as it was.
         self._fit_rng = FitGenerator(seed, getattr(self, "device", None))
         try:
+            if initialize:  # partial_fit's first call: weights from the seed too
+                self.initialize()
             method(self, dataset, None, **fit_params)
         finally:
             del self._fit_rng
@@ -562,7 +581,14 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
 
     def get_iterator(self, dataset, training=False):
         if not isinstance(dataset, FieldDataset):
-            iterator = super().get_iterator(dataset, training=training)
+            if isinstance(self.batch_size, str):  # "auto", sized at fit
+                prefix = "iterator_train" if training else "iterator_valid"
+                kwargs = self.get_params_for(prefix)
+                kwargs.setdefault("batch_size", self._resolved("batch_size"))
+                make = self.iterator_train if training else self.iterator_valid
+                iterator = make(dataset, **kwargs)
+            else:
+                iterator = super().get_iterator(dataset, training=training)
         else:
             prefix = "iterator_train" if training else "iterator_valid"
             batch_size = self.get_params_for(prefix).get(
@@ -669,15 +695,26 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         return logits
 
     def _raw_decision_function(self, X) -> np.ndarray:
-        """Logits of the model as trained (no sampling-rate correction)."""
-        if not isinstance(X, FieldDataset):
+        """Logits of the model as trained (no sampling-rate correction).
+
+        ``X``: field-indexed input, a :class:`FieldDataset`, or another torch
+        dataset of this estimator's samples (e.g. the subsets a user's
+        ``train_split`` makes for validation).
+        """
+        if isinstance(X, FieldDataset):
+            values = lambda rows: X.xv[torch.as_tensor(rows)].numpy()  # noqa: E731
+        elif isinstance(X, torch.utils.data.Dataset):
+            data = X
+            values = lambda rows: np.stack(  # noqa: E731
+                [to_numpy(data[int(i)][0]["xv"]) for i in rows]
+            )
+        else:
             X = self._predict_dataset(X)
+            values = lambda rows: X.xv[torch.as_tensor(rows)].numpy()  # noqa: E731
         out = [to_numpy(y) for y in self.forward_iter(X, training=False)]
         logits = np.concatenate(out).astype(np.float64)
         check_logits_are_finite(
-            logits,
-            lambda rows: X.xv[torch.as_tensor(rows)].numpy(),
-            getattr(self, "feature_names_in_", None),
+            logits, values, getattr(self, "feature_names_in_", None)
         )
         return logits
 

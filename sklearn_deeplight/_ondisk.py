@@ -523,6 +523,13 @@ def fit_ondisk(
 
     if not isinstance(data, OnDiskFieldData):
         data = OnDiskFieldData(data)
+    for key in ("X_val", "y_val", "sample_weight_val"):
+        if key in fit_params:
+            raise TypeError(
+                f"fit_ondisk takes no {key} yet: it validates on the file's "
+                "validation_fraction split; fit in memory for an explicit "
+                "validation set."
+            )
     _reject_sample_weight(estimator, fit_params)
     if getattr(estimator, "train_split", None) is not None:
         raise ValueError(

@@ -523,7 +523,12 @@ def load(path, *, max_memory: float | None = None) -> Any:
         if str(exc).startswith("load refuses"):
             raise TypeError(f"{where}: {exc}") from None
         raise ValueError(f"{where}: invalid content ({exc!r})") from None
-    _warm_up(obj)
+    try:
+        _warm_up(obj)
+    except Exception as exc:  # the object passed its checks: never a crash here
+        raise ValueError(
+            f"{where}: the loaded model fails to predict ({exc!r})"
+        ) from None
     return obj
 
 
@@ -536,11 +541,15 @@ def _warm_up(obj: Any) -> None:
     if isinstance(obj, SparseCTRPredictor):
         obj._warm_up()
         return
-    build_tables = getattr(obj, "_fast_tables", None)  # FieldEncoder's lookups
-    if callable(build_tables) and "field_dims_" in getattr(obj, "__dict__", {}):
-        build_tables()
-    for _, step in getattr(obj, "steps", None) or ():
-        _warm_up(step)
-    inner = getattr(obj, "estimator", None)
-    if inner is not None and inner is not obj:
-        _warm_up(inner)
+    from ._encoder import FieldEncoder
+
+    if isinstance(obj, FieldEncoder) and "field_dims_" in obj.__dict__:
+        obj._fast_tables()  # build its lookup tables now
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(obj, Pipeline):
+        for _, step in obj.steps:
+            _warm_up(step)
+    elif isinstance(obj, FrozenEstimator):
+        _warm_up(obj.estimator)

@@ -943,3 +943,17 @@ def test_csv_numeric_columns_are_detected_at_train(tmp_path, capsys):
     assert main([*args, "--model", "fm", *TINY, "--epochs", "1"]) == 0
     assert "--numeric price" in capsys.readouterr().err
     assert load(model)[0].numeric_fields_.tolist() == [0]
+
+
+def test_numeric_detection_follows_on_bad_lines(tmp_path, capsys):
+    lines = ["price,site,click"] + [f"{i + 0.5},s{i % 3},{i % 2}" for i in range(60)]
+    lines[8] = "1.5,s1,0,extra,fields"
+    (tmp_path / "log.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m.skdl"
+    args = ["train", str(tmp_path / "log.csv"), "--label", "click", "-o", str(out)]
+    assert (
+        main([*args, "--model", "lr", "--epochs", "1", "--on-bad-lines", "skip"]) == 0
+    )
+    assert "--numeric price" in capsys.readouterr().err
+    assert main([*args, "--model", "lr", "--epochs", "1"]) == 1
+    assert "log.csv" in capsys.readouterr().err

@@ -140,3 +140,42 @@ def test_saving_a_function_transform_points_to_the_named_one(tmp_path):
     with pytest.raises(TypeError, match=r"numeric_transform='log1p'"):
         save(enc, tmp_path / "e.skdl")
     assert not (tmp_path / "e.skdl").exists()
+
+
+def test_partial_fit_weights_follow_random_state_not_the_global_seed():
+    import torch
+
+    from sklearn_deeplight import FMClassifier
+
+    X = np.random.RandomState(0).randint(0, 4, size=(64, 3))
+    y = np.arange(64) % 2
+    probas = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        state = torch.get_rng_state()
+        est = FMClassifier(embedding_dim=2, random_state=0, validation_fraction=None)
+        est.partial_fit(X, y)
+        assert torch.equal(torch.get_rng_state(), state)  # the caller's untouched
+        probas.append(est.predict_proba(X))
+    np.testing.assert_array_equal(probas[0], probas[1])
+
+
+def test_auto_batch_size_with_a_user_train_split():
+    from skorch.dataset import ValidSplit
+
+    from sklearn_deeplight import FwFMClassifier
+
+    X = np.random.RandomState(0).randint(0, 4, size=(100, 3))
+    est = FwFMClassifier(
+        embedding_dim=2, batch_size="auto", max_epochs=1, train_split=ValidSplit(5)
+    ).fit(X, np.arange(100) % 2)
+    assert est.batch_size_ == 256 and len(est.history_) == 1
+
+
+def test_dataset_fit_refuses_array_only_arguments():
+    from sklearn_deeplight import FMClassifier
+    from sklearn_deeplight._data import FieldDataset
+
+    ds = FieldDataset(np.zeros((4, 2), np.int64), np.ones((4, 2)), np.array([0, 1] * 2))
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        FMClassifier().fit(ds, None, sample_weight=np.ones(4))

@@ -740,3 +740,11 @@ def test_load_warms_the_kernels(fitted, tmp_path):
     scipy_pred = fitted["DeepFwFM"].to_sparse(engine="scipy")
     save(scipy_pred, path)
     assert load(path).__dict__.get("_packed") is None  # nothing to warm
+
+
+def test_load_of_an_object_named_like_a_pipeline_part(tmp_path):
+    """The warm-up after load looks for pipelines by type, not by attributes."""
+    path = tmp_path / "s.skdl"
+    series = pd.Series([1, 2], index=["steps", "estimator"])
+    save(series, path)
+    pd.testing.assert_series_equal(load(path), series)

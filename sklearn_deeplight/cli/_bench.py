@@ -87,7 +87,7 @@ def _cmd_bench(args, parser) -> int:
     rng = np.random.default_rng(args.seed)
     sizes = args.batch_sizes
     if log is not None:
-        _resolve_format(args, log)
+        _resolve_format(args, log, progress)
         progress(f"reading {log} ({args.format} format)")
         X, _ = _read_log(
             log,

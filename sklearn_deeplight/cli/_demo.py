@@ -184,7 +184,7 @@ def _demo_data(args, progress: _Progress):
         fmt = "criteo"
     else:
         path = _input_file(args.data, "data file")
-        _resolve_format(args, path)
+        _resolve_format(args, path, progress)
         progress(f"reading {path} ({args.format} format)")
         X, y = _read_log(
             path,

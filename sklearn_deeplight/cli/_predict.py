@@ -70,7 +70,7 @@ def _cmd_predict(args, parser) -> int:
     inputs = {"model file": model_path, "log file": log}
     out = None if args.out in (None, "-") else _output_file(args.out, inputs)
     progress = _Progress(args.quiet)
-    _resolve_format(args, log)
+    _resolve_format(args, log, progress)
 
     if args.id is not None and args.format != "csv":
         raise UsageError(

@@ -190,11 +190,13 @@ def _cmd_train(args, parser) -> int:
     if valid is not None:
         inputs["validation log"] = valid
     out = _output_file(args.out, inputs)
-    _resolve_format(args, log)
+    _resolve_format(args, log, progress)
     if args.format == "csv" and not args.numeric:
         from ..datasets._logs import detect_numeric_columns
 
-        args.numeric = detect_numeric_columns(log, args.label)
+        args.numeric = detect_numeric_columns(
+            log, args.label, on_bad_lines=args.on_bad_lines
+        )
         if args.numeric:
             progress.detail(
                 f"--numeric {','.join(args.numeric)} (columns of non-whole numbers "

@@ -41,7 +41,7 @@ def _first_line(path: Path) -> str:
 
 
 def detect_numeric_columns(
-    path: Path, label: str = "label", nrows: int = 10_000
+    path: Path, label: str = "label", nrows: int = 10_000, on_bad_lines: str = "error"
 ) -> tuple[str, ...]:
     """The columns of a csv log to read as numbers, judged on its first rows.
 
@@ -50,9 +50,17 @@ def detect_numeric_columns(
     1e-3): columns of whole numbers stay categorical, since ids and category
     codes are whole numbers too. The ``label`` column is left out.
     """
-    df = pd.read_csv(
-        path, nrows=nrows, dtype=str, keep_default_na=False, na_values=[""]
-    )
+    try:
+        df = pd.read_csv(
+            path,
+            nrows=nrows,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            on_bad_lines=on_bad_lines,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the csv log ({exc})") from None
     numeric = []
     for name in df.columns:
         if name == label:
@@ -116,7 +124,9 @@ def _iter_log(
             path, nrows=nrows, chunksize=chunksize, on_bad_lines=on_bad_lines
         )
     elif fmt == "csv":
-        chunks = _iter_csv(path, nrows, chunksize, label, require_label, numeric)
+        chunks = _iter_csv(
+            path, nrows, chunksize, label, require_label, numeric, on_bad_lines
+        )
     else:  # pragma: no cover - argparse restricts the choices
         raise ValueError(f"unknown format {fmt!r}")
     for X, y in chunks:
@@ -134,6 +144,7 @@ def _iter_csv(
     label: str,
     require_label: bool,
     numeric: Sequence[str],
+    on_bad_lines: str = "error",
 ) -> Iterator[tuple[Any, np.ndarray | None]]:
     """Chunks of a CSV log with a header line; the ``label`` column is ``y``.
 
@@ -150,6 +161,7 @@ def _iter_csv(
             dtype=str,
             keep_default_na=False,
             na_values=[""],
+            on_bad_lines=on_bad_lines,
         )
         for df in reader:
             missing = [c for c in numeric if c not in df.columns]
