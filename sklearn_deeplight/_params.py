@@ -288,7 +288,9 @@ PARAMS: dict[str, Param] = {
         anything,
         """\
     verbose : int, default=0
-        0 is silent; 1 prints a table of the epoch metrics and a progress bar.""",
+        0 is silent; 1 prints a table of the epoch metrics (plain text off a
+        terminal) and, on a terminal, a progress bar. The epoch rows also go
+        to the ``"sklearn_deeplight"`` logger at INFO, whatever ``verbose``.""",
     ),
     "callbacks": Param(
         None,

@@ -40,6 +40,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 COMMANDS = {
     "auto_sizes": "python -m benchmarks.auto_sizes [--quick]",
+    "encode_latency": "python -m benchmarks.encode_latency [--quick]",
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
     "serve_load": "python -m benchmarks.serve_load [--quick]",
@@ -485,8 +486,57 @@ def _render_auto_sizes(data: dict) -> list[str]:
     return lines
 
 
+def _render_encode_latency(data: dict) -> list[str]:
+    """Per-call medians of the encoder and the serving object, by batch."""
+    batches = data.get("batches", {})
+    sizes = sorted(batches, key=int)
+    names: list[str] = []
+    for size in sizes:
+        for name in batches[size].get("rows", {}):
+            if name not in names:
+                names.append(name)
+    rows = []
+    for name in names:
+        row = [name]
+        for size in sizes:
+            r = batches[size].get("rows", {}).get(name)
+            if not r:
+                row.append("")
+                continue
+            ratio = r.get("x_predictor_on_encoded")
+            row.append(
+                f"{_seconds(r.get('median_s'))} ({ratio:.2f}x)"
+                if ratio is not None
+                else _seconds(r.get("median_s"))
+            )
+        rows.append(row)
+    lines = [
+        f"Command ``{data.get('command', '?')}``; in brackets the ratio to "
+        "``predictor.predict_proba`` on the encoded rows.",
+        "",
+    ]
+    lines += _list_table(
+        "Raw rows to probabilities, per call",
+        ["", *(f"{int(b):,} row(s)" for b in sizes)],
+        rows,
+    )
+    first = data.get("first_calls_s", {})
+    if first:
+        lines += [
+            "First calls in the benchmark's process: "
+            + "; ".join(f"{k} {_seconds(v)}" for k, v in first.items())
+            + ".",
+            "",
+        ]
+    loads = [v.get("loadavg_before_after", [[None]])[0][0] for v in batches.values()]
+    if loads and loads[0] is not None:
+        lines += [f"Load average {loads[0]:.2f} at the start.", ""]
+    return lines
+
+
 RENDERERS = {
     "auto_sizes": _render_auto_sizes,
+    "encode_latency": _render_encode_latency,
     "pruning_recovery": _render_pruning_recovery,
     "pruning_sweep": _render_pruning_sweep,
     "serve_load": _render_serve_load,

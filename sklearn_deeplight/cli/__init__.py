@@ -1,4 +1,4 @@
-"""The ``deeplight`` command: ``demo``, ``train``, ``predict`` and ``bench``.
+"""The ``deeplight`` command: ``demo``, ``train``, ``predict``, ``bench``, ``serve``.
 
 Installed as the ``deeplight`` console script and run as
 ``python -m sklearn_deeplight``. :func:`main` takes the argument list and
@@ -21,6 +21,8 @@ Python.
   (``--on-disk``, see :mod:`sklearn_deeplight._ondisk`).
 - ``deeplight predict MODEL LOG`` writes one click probability per line.
 - ``deeplight bench MODEL`` times ``predict_proba`` of a saved model.
+- ``deeplight serve MODEL`` answers HTTP requests of raw records
+  (:mod:`sklearn_deeplight._serve_app`, the ``serve`` extra).
 
 ``predict`` and ``bench`` read MODEL with :func:`sklearn_deeplight.load`; a
 pickle or joblib file is refused unless ``--trust-pickle`` is given, since
@@ -86,7 +88,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=prog or "deeplight",
-        description="DeepLight CTR models: demo, train, predict, bench.",
+        description="DeepLight CTR models: demo, train, predict, bench, serve.",
         epilog=_EPILOG,
         formatter_class=fmt,
         parents=[_common(False)],
