@@ -135,9 +135,11 @@ MODELS: tuple[ModelInfo, ...] = (
         "DeepFMClassifier",
         "DeepFMModule",
         ("dnn", "embeddings"),
-        _DEEP,
+        dict(_DEEP),
     ),
-    ModelInfo("NFM", "nfm", "NFMClassifier", "NFMModule", ("dnn", "embeddings"), _DEEP),
+    ModelInfo(
+        "NFM", "nfm", "NFMClassifier", "NFMModule", ("dnn", "embeddings"), dict(_DEEP)
+    ),
     ModelInfo(
         "xDeepFM",
         "xdeepfm",
@@ -152,7 +154,7 @@ MODELS: tuple[ModelInfo, ...] = (
         "DeepFwFMClassifier",
         "DeepFwFMModule",
         ("dnn", "field_pairs", "embeddings"),
-        _DEEP,
+        dict(_DEEP),
     ),
     ModelInfo(
         "DCNv2",
