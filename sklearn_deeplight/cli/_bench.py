@@ -17,7 +17,6 @@ import numpy as np
 from .._timing import time_interleaved
 from ..datasets._logs import _read_log
 from ._helpers import (
-    _SUB_EPILOG,
     EXIT_OK,
     _add_read_options,
     _add_trust_pickle,
@@ -30,8 +29,8 @@ from ._helpers import (
     _Progress,
     _read_options,
     _resolve_format,
+    _subparser,
     _torch_threads,
-    _wrap,
 )
 from ._loading import _check_columns, _load_model
 
@@ -173,23 +172,19 @@ def add_parser(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     """Add ``bench`` to the subparsers ``sub``."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
+        common,
         "bench",
-        parents=[common],
-        formatter_class=fmt,
         help="time predict_proba of a saved model",
-        description=_wrap(
-            "Time predict_proba of a saved model or predictor at several batch "
-            "sizes: median over rounds of the mean time per call, after two "
-            "warm-up calls. Input: rows of --log, or rows drawn from the "
-            "model's vocabulary. A pipeline is timed whole (from raw rows) and "
-            "its final step alone (on encoded rows).\n\n"
-            "MODEL is read with sklearn_deeplight.load, which runs no code from "
-            "the file; a pickle or joblib file is refused unless --trust-pickle "
-            "is given."
-        ),
-        epilog=_SUB_EPILOG,
+        description="Time predict_proba of a saved model or predictor at several batch "
+        "sizes: median over rounds of the mean time per call, after two "
+        "warm-up calls. Input: rows of --log, or rows drawn from the "
+        "model's vocabulary. A pipeline is timed whole (from raw rows) and "
+        "its final step alone (on encoded rows).\n\n"
+        "MODEL is read with sklearn_deeplight.load, which runs no code from "
+        "the file; a pickle or joblib file is refused unless --trust-pickle "
+        "is given.",
     )
     p.add_argument(
         "model",

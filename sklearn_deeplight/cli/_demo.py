@@ -22,7 +22,6 @@ import numpy as np
 from .._timing import time_interleaved
 from ..datasets._logs import _read_log
 from ._helpers import (
-    _SUB_EPILOG,
     EXIT_OK,
     UsageError,
     _add_read_options,
@@ -41,8 +40,8 @@ from ._helpers import (
     _read_options,
     _resolve_format,
     _structure,
+    _subparser,
     _torch_threads,
-    _wrap,
 )
 from ._training import _default_warm_up, _fit_with_progress, _pruning_callback
 
@@ -472,32 +471,28 @@ def add_parser(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     """Add ``demo`` to the subparsers ``sub``."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
+        common,
         "demo",
-        parents=[common],
-        formatter_class=fmt,
         help="train DeepFwFM dense and pruned, print the paper's Table 5 shape",
-        description=_wrap(
-            "Train DeepFwFM dense and DeepLight-pruned (D-90% R-90% F-40% by "
-            "default) on generated Criteo-shaped click logs, or on a real log "
-            "with --data, convert both to the sparse predictor and print test "
-            "AUC, logloss, nonzero parameters, bytes and latency, dense torch "
-            "against the sparse predictor.\n\n"
-            f"Default size: {DEMO_FULL.n_samples:,} generated rows (80/20 "
-            f"split), k={DEMO_FULL.embedding_dim}, DNN "
-            f"{'x'.join(map(str, DEMO_FULL.hidden_units))}, batch "
-            f"{DEMO_FULL.batch_size}, {DEMO_FULL.epochs} epochs (1 warm-up): "
-            "about 70 s of CPU time, 1-2 minutes on 2 idle cores, 3-4 on a "
-            "busy shared machine. --quick: "
-            f"{DEMO_QUICK.n_samples:,} rows and a small net, seconds (for CI; "
-            "numba compiles its kernels once per installation, about 20 s).\n\n"
-            "With --data: criteo logs are split in time (first 80% train, "
-            "last 20% test), others at random; a log of fewer than 100,000 "
-            "training rows trains a smaller net (DNN 64x64, batch 512, 4 "
-            "epochs of which 2 warm-up, embedding_l2 3e-3)."
-        ),
-        epilog=_SUB_EPILOG,
+        description="Train DeepFwFM dense and DeepLight-pruned (D-90% R-90% F-40% by "
+        "default) on generated Criteo-shaped click logs, or on a real log "
+        "with --data, convert both to the sparse predictor and print test "
+        "AUC, logloss, nonzero parameters, bytes and latency, dense torch "
+        "against the sparse predictor.\n\n"
+        f"Default size: {DEMO_FULL.n_samples:,} generated rows (80/20 "
+        f"split), k={DEMO_FULL.embedding_dim}, DNN "
+        f"{'x'.join(map(str, DEMO_FULL.hidden_units))}, batch "
+        f"{DEMO_FULL.batch_size}, {DEMO_FULL.epochs} epochs (1 warm-up): "
+        "about 70 s of CPU time, 1-2 minutes on 2 idle cores, 3-4 on a "
+        "busy shared machine. --quick: "
+        f"{DEMO_QUICK.n_samples:,} rows and a small net, seconds (for CI; "
+        "numba compiles its kernels once per installation, about 20 s).\n\n"
+        "With --data: criteo logs are split in time (first 80% train, "
+        "last 20% test), others at random; a log of fewer than 100,000 "
+        "training rows trains a smaller net (DNN 64x64, batch 512, 4 "
+        "epochs of which 2 warm-up, embedding_l2 3e-3).",
     )
     p.add_argument("--quick", action="store_true", help="CI size: seconds")
     p.add_argument("--seed", type=int, default=0, help="seed of data and models")

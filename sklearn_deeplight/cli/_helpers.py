@@ -307,6 +307,25 @@ _METAVARS: dict[Any, str] = {
 }
 
 
+def _subparser(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """A subcommand's parser: the common options, the description wrapped,
+    the one-line pointer to ``deeplight --help`` as its epilog."""
+    return sub.add_parser(
+        name,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help=help,
+        description=_wrap(description),
+        epilog=_SUB_EPILOG,
+    )
+
+
 def _set_metavars(parser: argparse.ArgumentParser) -> None:
     """Short metavars by type (``--epochs N``) where none is given."""
     for action in parser._actions:

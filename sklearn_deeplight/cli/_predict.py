@@ -15,7 +15,6 @@ import numpy as np
 
 from ..datasets._logs import _iter_log
 from ._helpers import (
-    _SUB_EPILOG,
     EXIT_OK,
     UsageError,
     _add_read_options,
@@ -28,8 +27,8 @@ from ._helpers import (
     _Progress,
     _read_options,
     _resolve_format,
+    _subparser,
     _torch_threads,
-    _wrap,
 )
 from ._loading import _check_columns, _load_model
 
@@ -179,22 +178,18 @@ def add_parser(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     """Add ``predict`` to the subparsers ``sub``."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
+        common,
         "predict",
-        parents=[common],
-        formatter_class=fmt,
         help="write the click probability of each row of a log",
-        description=_wrap(
-            "Write one click probability per line (same order as the log's "
-            "rows) to --out or stdout. Criteo and Avazu logs have a label "
-            "column, which is ignored (AUC and logloss against it go to "
-            "stderr); a csv log may lack it.\n\n"
-            "MODEL is read with sklearn_deeplight.load, which runs no code from "
-            "the file; a pickle or joblib file is refused unless --trust-pickle "
-            "is given."
-        ),
-        epilog=_SUB_EPILOG,
+        description="Write one click probability per line (same order as the log's "
+        "rows) to --out or stdout. Criteo and Avazu logs have a label "
+        "column, which is ignored (AUC and logloss against it go to "
+        "stderr); a csv log may lack it.\n\n"
+        "MODEL is read with sklearn_deeplight.load, which runs no code from "
+        "the file; a pickle or joblib file is refused unless --trust-pickle "
+        "is given.",
     )
     p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
     p.add_argument("log", metavar="LOG", help="the click log to score")

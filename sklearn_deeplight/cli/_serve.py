@@ -25,14 +25,13 @@ from pathlib import Path
 
 from .._serve_app import MAX_BATCH
 from ._helpers import (
-    _SUB_EPILOG,
     EXIT_OK,
     _add_trust_pickle,
     _input_file,
     _non_negative_int,
     _positive_int,
     _Progress,
-    _wrap,
+    _subparser,
 )
 from ._loading import _load_model
 
@@ -181,28 +180,25 @@ def add_parser(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     """Add ``serve`` to the subparsers ``sub``."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
+        common,
         "serve",
-        parents=[common],
-        formatter_class=fmt,
         help="score JSON records of raw fields over HTTP",
-        description=_wrap(
-            "Serve MODEL (a FieldEncoder + classifier pipeline saved by 'train') "
-            "over HTTP until interrupted. POST /predict takes "
-            '{"records": [{field: value, ...}, ...]} or one object of fields '
-            'and answers {"probabilities": [...]} in the same order (and "ids" '
-            "with --id); GET /health describes the model. Categorical fields "
-            "take strings, integers or null, numeric fields numbers or null; a "
-            "bad request gets a 4xx status and a message naming the field. The "
-            "model is warmed up before the port opens; the address is printed "
-            "on stdout, one line per request is logged on stderr. Needs the "
-            "serve extra: pip install 'sklearn-deeplight[serve]'.\n\n"
-            "MODEL is read with sklearn_deeplight.load, which runs no code from "
-            "the file; a pickle or joblib file is refused unless --trust-pickle "
-            "is given."
-        ),
-        epilog=_SUB_EPILOG,
+        description="Serve MODEL (a FieldEncoder + classifier pipeline saved by "
+        "'train') "
+        "over HTTP until interrupted. POST /predict takes "
+        '{"records": [{field: value, ...}, ...]} or one object of fields '
+        'and answers {"probabilities": [...]} in the same order (and "ids" '
+        "with --id); GET /health describes the model. Categorical fields "
+        "take strings, integers or null, numeric fields numbers or null; a "
+        "bad request gets a 4xx status and a message naming the field. The "
+        "model is warmed up before the port opens; the address is printed "
+        "on stdout, one line per request is logged on stderr. Needs the "
+        "serve extra: pip install 'sklearn-deeplight[serve]'.\n\n"
+        "MODEL is read with sklearn_deeplight.load, which runs no code from "
+        "the file; a pickle or joblib file is refused unless --trust-pickle "
+        "is given.",
     )
     p.add_argument("model", metavar="MODEL", help="a model saved by 'train'")
     p.add_argument(

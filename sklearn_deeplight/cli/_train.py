@@ -28,7 +28,6 @@ from ..datasets._ondisk_policy import (
     _use_on_disk,
 )
 from ._helpers import (
-    _SUB_EPILOG,
     EXIT_OK,
     UsageError,
     _add_read_options,
@@ -47,8 +46,8 @@ from ._helpers import (
     _read_options,
     _resolve_format,
     _structure,
+    _subparser,
     _torch_threads,
-    _wrap,
 )
 from ._models import DEEP_MODELS, MODELS, PRUNABLE
 from ._training import _default_warm_up, _fit_with_progress, _pruning_callback
@@ -319,42 +318,39 @@ def add_parser(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     """Add ``train`` to the subparsers ``sub``."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
+        common,
         "train",
-        parents=[common],
-        formatter_class=fmt,
         help="train a model on a click log and save it",
-        description=_wrap(
-            "Fit FieldEncoder + a classifier on a click log and save FieldEncoder "
-            "+ the classifier's torch-free SparseCTRPredictor (the same "
-            "predictions) with sklearn_deeplight.save, a format that runs no "
-            "code when it is loaded (the torch classifier itself cannot be "
-            "stored in it). The file is written to a temporary file, then "
-            "renamed: an existing file survives a failure. Pruning targets "
-            f"({', '.join(_option(c) for c in COMPONENTS)}) train with "
-            "DeepLightPruning, its schedule scaled to the run.\n\n"
-            "--pickle saves FieldEncoder + the torch classifier with joblib "
-            "instead (to train it further or inspect it in Python). That file "
-            "is a pickle: reading it runs code stored in it, so 'predict' and "
-            "'bench' read it only with --trust-pickle.\n\n"
-            "Large logs: with --on-disk auto (the default) a log larger than "
-            f"{_human_bytes(ON_DISK_BYTES)}, or than a tenth of the available "
-            "memory if that is less, trains through an encoded copy on disk "
-            "(about 160 bytes per Criteo row) in three streaming passes: learn "
-            "the vocabularies, encode, train; memory then holds a chunk of "
-            "--chunk-rows rows, not the log (the in-memory path peaks at about "
-            "10 times the log's size). A compressed log (.gz, .bz2, .xz) counts "
-            f"{COMPRESSED_RATIO} times its size. The environment variable "
-            f"{ON_DISK_ENV} (bytes, or e.g. 512M, 2G) replaces the threshold. "
-            "The saved model is the same pipeline either way; with --shuffle "
-            "exact and the same --seed it is the model the in-memory path "
-            "trains.\n\n"
-            "Load it in Python with sklearn_deeplight.load(MODEL).predict_proba(X) "
-            "on the raw columns of a reader (sklearn_deeplight.datasets."
-            "load_criteo)."
-        ),
-        epilog=_SUB_EPILOG,
+        description="Fit FieldEncoder + a classifier on a click log and save "
+        "FieldEncoder "
+        "+ the classifier's torch-free SparseCTRPredictor (the same "
+        "predictions) with sklearn_deeplight.save, a format that runs no "
+        "code when it is loaded (the torch classifier itself cannot be "
+        "stored in it). The file is written to a temporary file, then "
+        "renamed: an existing file survives a failure. Pruning targets "
+        f"({', '.join(_option(c) for c in COMPONENTS)}) train with "
+        "DeepLightPruning, its schedule scaled to the run.\n\n"
+        "--pickle saves FieldEncoder + the torch classifier with joblib "
+        "instead (to train it further or inspect it in Python). That file "
+        "is a pickle: reading it runs code stored in it, so 'predict' and "
+        "'bench' read it only with --trust-pickle.\n\n"
+        "Large logs: with --on-disk auto (the default) a log larger than "
+        f"{_human_bytes(ON_DISK_BYTES)}, or than a tenth of the available "
+        "memory if that is less, trains through an encoded copy on disk "
+        "(about 160 bytes per Criteo row) in three streaming passes: learn "
+        "the vocabularies, encode, train; memory then holds a chunk of "
+        "--chunk-rows rows, not the log (the in-memory path peaks at about "
+        "10 times the log's size). A compressed log (.gz, .bz2, .xz) counts "
+        f"{COMPRESSED_RATIO} times its size. The environment variable "
+        f"{ON_DISK_ENV} (bytes, or e.g. 512M, 2G) replaces the threshold. "
+        "The saved model is the same pipeline either way; with --shuffle "
+        "exact and the same --seed it is the model the in-memory path "
+        "trains.\n\n"
+        "Load it in Python with sklearn_deeplight.load(MODEL).predict_proba(X) "
+        "on the raw columns of a reader (sklearn_deeplight.datasets."
+        "load_criteo).",
     )
     p.add_argument("log", metavar="LOG", help="the click log to train on")
     p.add_argument(
