@@ -734,3 +734,24 @@ def test_dict_rows_of_one_field(n_rows):
     rows = [{"site": v} for v in (["ab", "zz", None, "cd"] * 10)[:n_rows]]
     got = _assert_same_as_reference(enc, rows)
     np.testing.assert_array_equal(got["site"][:3], [0, 2, 2][:n_rows])
+
+
+@pytest.mark.parametrize("n", [17, 256, 257, 600])
+def test_lists_of_dicts_of_every_size_encode_as_the_frame(n):
+    """Value by value up to 256 dicts, column by column above: both give the
+    DataFrame's codes."""
+    from sklearn_deeplight.datasets import make_ctr_classification
+
+    X, _ = make_ctr_classification(
+        1000,
+        n_numeric=2,
+        n_categorical=4,
+        cardinalities=[5, 50, 200, 900],
+        n_interactions=2,
+        random_state=0,
+    )
+    enc = FieldEncoder(numeric_transform="criteo").fit(X)
+    rows = X.iloc[:n]
+    expected = enc.transform(rows)
+    got = enc.transform(rows.to_dict("records"))
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
