@@ -22,15 +22,8 @@ import zlib
 
 import numpy as np
 
-from ._spec import FieldLayout
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover
+from ._spec import FieldLayout, _require
+from .datasets._ondisk_policy import _human_bytes as _human
 
 
 class _MemoryCeiling(ValueError):
@@ -62,21 +55,6 @@ class _Budget:
                 "with load(path, max_memory=...) or the environment variable "
                 "DEEPLIGHT_LOAD_MAX_MEMORY (e.g. 4G)."
             )
-
-
-def _require(cond: bool, what: str) -> None:
-    if not cond:
-        raise ValueError(what)
-
-
-def _int_vector(a, what: str, length: int | None = None) -> np.ndarray:
-    _require(
-        type(a) is np.ndarray and a.ndim == 1 and a.dtype.kind in "iu",
-        f"{what} must be a 1-D integer array",
-    )
-    if length is not None:
-        _require(a.shape[0] == length, f"{what} must have {length} entries")
-    return a
 
 
 #: In-memory state of the sparse predictor that its ``__setstate__`` rebuilds

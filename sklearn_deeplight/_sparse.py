@@ -706,8 +706,6 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
                     "engine='numba' needs numba, which could not be imported "
                     f"({_kernels_error}); use engine='scipy' or 'auto'."
                 )
-        elif engine != "scipy":
-            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
         if xi.size and (xi.min() < 0 or xi.max() >= table.shape[0]):
             raise ValueError(self._bad_rows_message())
         return self._logits_scipy(table, xi, xv)
@@ -737,21 +735,6 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             "embedding table: map codes with index_input(X)."
         )
 
-    def _check_n_jobs(self) -> int:
-        n_jobs = self.n_jobs
-        if n_jobs is None:
-            return 1
-        if (
-            not isinstance(n_jobs, numbers.Integral)
-            or isinstance(n_jobs, bool)
-            or n_jobs == 0
-            or n_jobs < -1
-        ):
-            raise ValueError(
-                f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}."
-            )
-        return int(n_jobs)
-
     def _get_packed(self, kernels):
         packed = self._packed
         if packed is None:
@@ -768,9 +751,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         packed = self._packed
         if packed is None:
             packed = self._get_packed(kernels)
-        n_jobs = self.n_jobs
-        if n_jobs is not None and n_jobs != 1:
-            n_jobs = self._check_n_jobs()
+        n_jobs = self.n_jobs  # checked by decision_function_indexed
         if xi.shape[0] < kernels.MIN_TILED_BATCH:
             out, bad = kernels.forward_samples(table, xi, xv, *packed)
         elif n_jobs is None or n_jobs == 1:

@@ -424,8 +424,20 @@ class FieldPairs(Block):
         return dots @ self.pair_weights
 
 
+class _LayerBlock(Block):
+    """A block of weight ``layers`` (CSR), their ``biases`` and an ``out``
+    vector: the MLP, the CIN and the cross network."""
+
+    layers: list
+    biases: list
+    out: np.ndarray
+
+    def weights(self) -> list[np.ndarray]:
+        return [W.data for W in self.layers] + list(self.biases) + [self.out]
+
+
 @dataclass(eq=False)
-class MLP(Block):
+class MLP(_LayerBlock):
     """The DNN: ReLU layers (CSR, batch normalisation folded in), one output.
 
     ``input`` "concat": the concatenated field embeddings (n_fields * k wide);
@@ -470,14 +482,6 @@ class MLP(Block):
             width = W.shape[0]
         _float_vector(self.out, "dnn_out_", width)
 
-    def weights(self) -> list[np.ndarray]:
-        return [W.data for W in self.layers] + list(self.biases) + [self.out]
-
-    def n_params(self) -> int:
-        return sum(_nnz(W) + _nnz(b) for W, b in zip(self.layers, self.biases)) + (
-            _nnz(self.out)
-        )
-
     def attributes(self) -> dict[str, Any]:
         return {
             "dnn_input_": self.input,
@@ -510,7 +514,7 @@ class MLP(Block):
 
 
 @dataclass(eq=False)
-class CIN(Block):
+class CIN(_LayerBlock):
     """xDeepFM's Compressed Interaction Network (identity activation).
 
     Layer ``l`` is a CSR (h_out, h_in * n_fields) filter matrix with its bias;
@@ -569,14 +573,6 @@ class CIN(Block):
             h_in = self.next_width(W.shape[0], kept)
         _float_vector(self.out, "cin_out_", sum(keep))
 
-    def weights(self) -> list[np.ndarray]:
-        return [W.data for W in self.layers] + list(self.biases) + [self.out]
-
-    def n_params(self) -> int:
-        return sum(_nnz(W) + _nnz(b) for W, b in zip(self.layers, self.biases)) + (
-            _nnz(self.out)
-        )
-
     def attributes(self) -> dict[str, Any]:
         return {
             "cin_layers_": self.layers,
@@ -624,7 +620,7 @@ class CIN(Block):
 
 
 @dataclass(eq=False)
-class Cross(Block):
+class Cross(_LayerBlock):
     """DCN-V2's cross network: ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l``.
 
     ``x_0`` is the concatenated field embeddings (n_fields * k wide); each
@@ -660,9 +656,6 @@ class Cross(Block):
                 W.shape == (width, width), f"cross layer {i} must be {width}x{width}"
             )
         _float_vector(self.out, "cross_out_", width)
-
-    def weights(self) -> list[np.ndarray]:
-        return [W.data for W in self.layers] + list(self.biases) + [self.out]
 
     def attributes(self) -> dict[str, Any]:
         return {
