@@ -93,7 +93,12 @@ def make_estimator(sizes, n_num, k, hidden, *, dnn, pairs, emb, seed):
     torch.manual_seed(seed)
     n_fields = len(sizes)
     est = DeepFwFMClassifier(
-        embedding_dim=k, hidden_units=hidden, dropout=0.0, numeric_fields=None
+        embedding_dim=k,
+        hidden_units=hidden,
+        dropout=0.0,
+        numeric_fields=None,
+        batch_size=2048,
+        lr=1e-3,
     )
     numeric = np.zeros(n_fields, bool)
     numeric[:n_num] = True

@@ -43,12 +43,21 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["forward_samples", "forward_tiled", "index_rows", "pack", "TILE"]
+__all__ = [
+    "TILE",
+    "blas_paths",
+    "dense_uses",
+    "forward_samples",
+    "forward_tiled",
+    "index_rows",
+    "pack",
+]
 
 #: Samples per tile of the tiled kernel (T=8..32 measured 2-3x slower).
 TILE = 64
@@ -72,13 +81,40 @@ M_MAXW = 12  # widest DNN layer
 M_BIAS = 13  # fp offset of the global bias
 M_CIN_MAXH = 14  # most feature maps of any CIN layer (and n_fields)
 M_DNN_LAST = 15  # width of the DNN output layer's input
-M_LAYERS = 16  # first layer descriptor
-#: Slots per DNN layer: n_in, n_out, data, indices, indptr, bias offsets.
-DNN_SLOTS = 6
-#: Slots per CIN layer: h_in, h_out, kept, h_next, data, indices, indptr, bias.
-CIN_SLOTS = 8
+M_CROSS_NL = 16  # cross layers (0 without a cross network)
+M_CROSS_OUT = 17  # fp offset of the cross network's output weights
+M_CIN_MAXZ = 18  # widest h_in * n_fields of a CIN layer packed dense (or 0)
+M_LAYERS = 19  # first layer descriptor: DNN layers, CIN layers, cross layers
+#: Slots per DNN (and cross) layer: n_in, n_out, data, indices, indptr, bias
+#: offsets, the fp offset of the layer's dense (row-major n_out x n_in)
+#: weights, and which kernels read the dense weights instead of the CSR ones
+#: (:data:`DENSE_SAMPLE`, :data:`DENSE_TILE`; 0 when none is packed).
+DNN_SLOTS = 8
+#: Slots per CIN layer: h_in, h_out, kept, h_next, data, indices, indptr,
+#: bias, dense weights (row-major h_out x h_in * n_fields), dense use.
+CIN_SLOTS = 10
+#: Bits of a layer's dense-use slot: the per-sample kernel reads the dense
+#: weights, the tiled kernel does.
+DENSE_SAMPLE = 1
+DENSE_TILE = 2
+#: Per component, the densities (nonzeros over the layer's size) from which
+#: a layer is computed from dense weights, by the per-sample kernel and by the
+#: tiled kernel: a vectorised dot product per output (per sample), one BLAS
+#: ``sgemm`` per tile of :data:`TILE` samples (tiled), instead of the CSR
+#: rows whose cost falls with the density. Where the two costs cross on this
+#: project's machine (an AVX-512 Xeon, one thread), measured by ``python -m
+#: benchmarks.dense_threshold`` (``benchmarks/results/dense_threshold.json``);
+#: the cross network's square layers are the DNN's arithmetic and take its
+#: thresholds.
+DENSE_DENSITY: dict[str, tuple[float, float]] = {
+    "dnn": (0.2, 0.3),
+    "cross": (0.2, 0.3),
+    "cin": (0.2, 0.3),
+}
 
 _FASTMATH = {"contract", "nsz", "arcp"}
+# Dense dot products may reassociate their sums (SIMD partial sums).
+_REDUCE = _FASTMATH | {"reassoc"}
 
 
 def _jit(**kwargs):
@@ -131,8 +167,167 @@ def _prefetch_row(table, r, k):  # pragma: no cover - compiled
     _prefetch(table, r, k)
 
 
+@_jit(nogil=True, fastmath=_REDUCE)
+def _dense_sample_layer(fp, woff, boff, n_in, n_out, x, y, relu):  # pragma: no cover
+    """``y = W x + b`` of one sample (ReLU with ``relu``), ``W`` dense
+    row-major at ``fp[woff:]``: one vectorised dot product per output."""
+    zero = np.float32(0.0)
+    for o in range(n_out):
+        row = woff + o * n_in
+        a = zero
+        for c in range(n_in):
+            a += fp[row + c] * x[c]
+        a += fp[boff + o]
+        if relu and a < zero:
+            a = zero
+        y[o] = a
+
+
 @_jit(nogil=True, fastmath=_FASTMATH)
-def _cin_sample(x0, fp, ip, pp, meta, cur, new):  # pragma: no cover - compiled
+def _dense_tile_layer(fp, woff, boff, n_in, n_out, x, y, ns, relu):  # pragma: no cover
+    """``y = W x + b`` of a tile (ReLU with ``relu``) by one BLAS ``sgemm``
+    over all TILE columns (those past ``ns`` hold finite leftovers)."""
+    zero = np.float32(0.0)
+    W = fp[woff : woff + n_out * n_in].reshape((np.int64(n_out), np.int64(n_in)))
+    yv = y[:n_out]
+    np.dot(W, x[:n_in], yv)
+    for o in range(n_out):
+        bo = fp[boff + o]
+        for s in range(ns):
+            v = yv[o, s] + bo
+            if relu and v < zero:
+                v = zero
+            yv[o, s] = v
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _sample_layer(fp, ip, pp, meta, d, x, y, relu):  # pragma: no cover - compiled
+    """One DNN or cross layer of one sample (descriptor at ``meta[d]``):
+    ``y = W x + b``, ReLU with ``relu``, from the CSR rows or dense weights."""
+    one = np.uint64(1)
+    two = np.uint64(2)
+    zero = np.float32(0.0)
+    n_in = np.uint64(meta[d])
+    n_out = np.uint64(meta[d + 1])
+    boff = np.uint64(meta[d + 5])
+    if meta[d + 7] & DENSE_SAMPLE:
+        woff = np.uint64(meta[d + 6])
+        _dense_sample_layer(fp, woff, boff, n_in, n_out, x, y, relu)
+        return
+    doff = np.uint64(meta[d + 2])
+    ioff = np.uint64(meta[d + 3])
+    poff = np.uint64(meta[d + 4])
+    for o in range(n_out):
+        # Two accumulators: half the FMA latency chain.
+        a = fp[boff + o]
+        a2 = zero
+        p = pp[poff + o]
+        p_end = pp[poff + o + one]
+        while p + one < p_end:
+            a += fp[doff + p] * x[ip[ioff + p]]
+            a2 += fp[doff + p + one] * x[ip[ioff + p + one]]
+            p += two
+        if p < p_end:
+            a += fp[doff + p] * x[ip[ioff + p]]
+        a += a2
+        if relu and a < zero:
+            a = zero
+        y[o] = a
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _tile_layer(fp, ip, pp, meta, d, x, y, ns, t1, relu):  # pragma: no cover
+    """One DNN or cross layer of a tile (feature-major ``x`` and ``y``)."""
+    one = np.uint64(1)
+    two = np.uint64(2)
+    zero = np.float32(0.0)
+    n_in = np.uint64(meta[d])
+    n_out = np.uint64(meta[d + 1])
+    boff = np.uint64(meta[d + 5])
+    if meta[d + 7] & DENSE_TILE:
+        woff = np.uint64(meta[d + 6])
+        _dense_tile_layer(fp, woff, boff, n_in, n_out, x, y, ns, relu)
+        return
+    doff = np.uint64(meta[d + 2])
+    ioff = np.uint64(meta[d + 3])
+    poff = np.uint64(meta[d + 4])
+    for o in range(n_out):
+        bo = fp[boff + o]
+        for s in range(ns):
+            t1[s] = bo
+        # Two nonzeros per pass: half the store-to-load chains on t1.
+        p = pp[poff + o]
+        p_end = pp[poff + o + one]
+        while p + one < p_end:
+            w0 = fp[doff + p]
+            c0 = ip[ioff + p]
+            w1 = fp[doff + p + one]
+            c1 = ip[ioff + p + one]
+            for s in range(ns):
+                t1[s] += w0 * x[c0, s] + w1 * x[c1, s]
+            p += two
+        if p < p_end:
+            w0 = fp[doff + p]
+            c0 = ip[ioff + p]
+            for s in range(ns):
+                t1[s] += w0 * x[c0, s]
+        if relu:
+            for s in range(ns):
+                y[o, s] = t1[s] if t1[s] > zero else zero
+        else:
+            for s in range(ns):
+                y[o, s] = t1[s]
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _cin_dense_sample(x0, fp, woff, boff, h_in, h_out, F, k, cur, new, z):
+    """A CIN layer of one sample from dense filters: the outer products
+    ``z[h * F + m, kk] = cur[h, kk] x0[m, kk]`` as a (h_in * F, k) matrix,
+    then one BLAS ``sgemm`` of the (h_out, h_in * F) filters with it."""
+    C = h_in * F
+    for h in range(h_in):
+        for m in range(F):
+            zb = (h * F + m) * k
+            hb = h * k
+            mb = m * k
+            for kk in range(k):
+                z[zb + kk] = cur[hb + kk] * x0[mb + kk]
+    W = fp[woff : woff + h_out * C].reshape((np.int64(h_out), np.int64(C)))
+    z2 = z[: C * k].reshape((np.int64(C), np.int64(k)))
+    new2 = new[: h_out * k].reshape((np.int64(h_out), np.int64(k)))
+    np.dot(W, z2, new2)
+    for o in range(h_out):
+        bo = fp[boff + o]
+        for kk in range(k):
+            new2[o, kk] += bo
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _cin_dense_tile(et, fp, woff, boff, h_in, h_out, F, k, cur, new, z):
+    """A CIN layer of a tile from dense filters: the outer products of the
+    feature maps and the embeddings as a (h_in * F, k * TILE) matrix, then one
+    BLAS ``sgemm`` (``cur``, ``new`` and ``et`` are feature-major, so row
+    ``h`` of ``cur`` viewed (maps, k * TILE) is map ``h`` of every sample)."""
+    kt = np.int64(k) * TILE
+    C = h_in * F
+    cur2 = cur.reshape((cur.shape[0] // np.int64(k), kt))
+    et2 = et.reshape((np.int64(F), kt))
+    for h in range(h_in):
+        for m in range(F):
+            c = h * F + m
+            for j in range(kt):
+                z[c, j] = cur2[h, j] * et2[m, j]
+    W = fp[woff : woff + h_out * C].reshape((np.int64(h_out), np.int64(C)))
+    new2 = new.reshape((new.shape[0] // np.int64(k), kt))[:h_out]
+    np.dot(W, z[:C], new2)
+    for o in range(h_out):
+        bo = fp[boff + o]
+        for j in range(kt):
+            new2[o, j] += bo
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _cin_sample(x0, fp, ip, pp, meta, cur, new, zt):  # pragma: no cover - compiled
     """CIN logit of one sample; ``x0`` holds its (n_fields * k) embeddings."""
     one = np.uint64(1)
     zero = np.float32(0.0)
@@ -145,25 +340,30 @@ def _cin_sample(x0, fp, ip, pp, meta, cur, new):  # pragma: no cover - compiled
         cur[j] = x0[j]
     for li in range(meta[M_CIN_NL]):
         d = base + CIN_SLOTS * li
+        h_in = np.uint64(meta[d])
         h_out = np.uint64(meta[d + 1])
         kept = np.uint64(meta[d + 2])
         doff = np.uint64(meta[d + 4])
         ioff = np.uint64(meta[d + 5])
         poff = np.uint64(meta[d + 6])
         boff = np.uint64(meta[d + 7])
-        for o in range(h_out):
-            bo = fp[boff + o]
-            ob = o * k
-            for kk in range(k):
-                new[ob + kk] = bo
-            for p in range(pp[poff + o], pp[poff + o + one]):
-                c = np.uint64(ip[ioff + p])
-                w = fp[doff + p]
-                h = c // F
-                hb = h * k
-                mb = (c - h * F) * k
+        if meta[d + 9] & DENSE_SAMPLE:
+            woff = np.uint64(meta[d + 8])
+            _cin_dense_sample(x0, fp, woff, boff, h_in, h_out, F, k, cur, new, zt)
+        else:
+            for o in range(h_out):
+                bo = fp[boff + o]
+                ob = o * k
                 for kk in range(k):
-                    new[ob + kk] += w * (cur[hb + kk] * x0[mb + kk])
+                    new[ob + kk] = bo
+                for p in range(pp[poff + o], pp[poff + o + one]):
+                    c = np.uint64(ip[ioff + p])
+                    w = fp[doff + p]
+                    h = c // F
+                    hb = h * k
+                    mb = (c - h * F) * k
+                    for kk in range(k):
+                        new[ob + kk] += w * (cur[hb + kk] * x0[mb + kk])
         first = h_out - kept
         for o in range(first, h_out):
             s = zero
@@ -177,14 +377,14 @@ def _cin_sample(x0, fp, ip, pp, meta, cur, new):  # pragma: no cover - compiled
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
-def _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc):  # pragma: no cover
+def _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc, z):  # pragma: no cover
     """CIN logits of a tile's ``ns`` samples, added to ``acc``.
 
     The arithmetic of :func:`_cin_sample` with the sample index innermost:
     ``et`` holds the tile's embeddings (n_fields * k, TILE), ``cur`` and
     ``new`` are (max feature maps * k, TILE) feature maps, so each surviving
     filter weight updates k contiguous rows of ``ns`` samples (SIMD) instead
-    of k scalars of one sample.
+    of k scalars of one sample; a layer packed dense is one ``sgemm``.
     """
     one = np.uint64(1)
     zero = np.float32(0.0)
@@ -197,27 +397,32 @@ def _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc):  # pragma: no cover
             cur[j, s] = et[j, s]
     for li in range(meta[M_CIN_NL]):
         d = base + CIN_SLOTS * li
+        h_in = np.uint64(meta[d])
         h_out = np.uint64(meta[d + 1])
         kept = np.uint64(meta[d + 2])
         doff = np.uint64(meta[d + 4])
         ioff = np.uint64(meta[d + 5])
         poff = np.uint64(meta[d + 6])
         boff = np.uint64(meta[d + 7])
-        for o in range(h_out):
-            bo = fp[boff + o]
-            ob = o * k
-            for kk in range(k):
-                for s in range(ns):
-                    new[ob + kk, s] = bo
-            for p in range(pp[poff + o], pp[poff + o + one]):
-                c = np.uint64(ip[ioff + p])
-                w = fp[doff + p]
-                h = c // F
-                hb = h * k
-                mb = (c - h * F) * k
+        if meta[d + 9] & DENSE_TILE:
+            woff = np.uint64(meta[d + 8])
+            _cin_dense_tile(et, fp, woff, boff, h_in, h_out, F, k, cur, new, z)
+        else:
+            for o in range(h_out):
+                bo = fp[boff + o]
+                ob = o * k
                 for kk in range(k):
                     for s in range(ns):
-                        new[ob + kk, s] += w * (cur[hb + kk, s] * et[mb + kk, s])
+                        new[ob + kk, s] = bo
+                for p in range(pp[poff + o], pp[poff + o + one]):
+                    c = np.uint64(ip[ioff + p])
+                    w = fp[doff + p]
+                    h = c // F
+                    hb = h * k
+                    mb = (c - h * F) * k
+                    for kk in range(k):
+                        for s in range(ns):
+                            new[ob + kk, s] += w * (cur[hb + kk, s] * et[mb + kk, s])
         first = h_out - kept
         for o in range(first, h_out):
             for s in range(ns):
@@ -231,6 +436,48 @@ def _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc):  # pragma: no cover
                 acc[s] += wo * t1[s]
         oo += kept
         cur, new = new, cur
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _cross_sample(x0, fp, ip, pp, meta, h, z):  # pragma: no cover - compiled
+    """Cross-network logit of one sample: ``h <- x0 * (W h + b) + h``."""
+    width = np.uint64(meta[M_F]) * np.uint64(meta[M_K])
+    base = M_LAYERS + DNN_SLOTS * meta[M_DNN_NL] + CIN_SLOTS * meta[M_CIN_NL]
+    for j in range(width):
+        h[j] = x0[j]
+    for li in range(meta[M_CROSS_NL]):
+        _sample_layer(fp, ip, pp, meta, base + DNN_SLOTS * li, h, z, False)
+        for j in range(width):
+            h[j] += x0[j] * z[j]
+    oo = np.uint64(meta[M_CROSS_OUT])
+    t = np.float32(0.0)
+    for j in range(width):
+        t += fp[oo + j] * h[j]
+    return t
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _cross_tile(et, ns, fp, ip, pp, meta, h, z, t1, acc):  # pragma: no cover
+    """Cross-network logits of a tile's ``ns`` samples, added to ``acc``."""
+    width = np.uint64(meta[M_F]) * np.uint64(meta[M_K])
+    base = M_LAYERS + DNN_SLOTS * meta[M_DNN_NL] + CIN_SLOTS * meta[M_CIN_NL]
+    for j in range(width):
+        for s in range(ns):
+            h[j, s] = et[j, s]
+    for li in range(meta[M_CROSS_NL]):
+        _tile_layer(fp, ip, pp, meta, base + DNN_SLOTS * li, h, z, ns, t1, False)
+        for j in range(width):
+            for s in range(ns):
+                h[j, s] += et[j, s] * z[j, s]
+    oo = np.uint64(meta[M_CROSS_OUT])
+    for s in range(ns):
+        t1[s] = np.float32(0.0)
+    for j in range(width):
+        w = fp[oo + j]
+        for s in range(ns):
+            t1[s] += w * h[j, s]
+    for s in range(ns):
+        acc[s] += t1[s]
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -255,8 +502,6 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
     n_bad : int
         Row indices at or above ``n_rows`` (read as row 0).
     """
-    one = np.uint64(1)
-    two = np.uint64(2)
     zero = np.float32(0.0)
     half = np.float32(0.5)
     n = np.uint64(xi.shape[0])
@@ -272,21 +517,35 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
     ndnn = meta[M_DNN_NL]
     dout = np.uint64(meta[M_DNN_OUT])
     ncin = meta[M_CIN_NL]
+    ncross = meta[M_CROSS_NL]
     bias = fp[np.uint64(meta[M_BIAS])]
     maxw = np.uint64(meta[M_MAXW])
     maxh = np.uint64(meta[M_CIN_MAXH])
+    maxz = np.uint64(meta[M_CIN_MAXZ])
 
     out = np.empty(n, dtype=np.float32)
     # One scratch allocation per call, split in views.
     fk = F * k
     hk = maxh * k
-    scratch = np.empty(fk + k + 2 * maxw + 2 * hk, dtype=np.float32)
+    wx = fk if ncross > 0 else np.uint64(0)
+    scratch = np.empty(fk + k + 2 * maxw + 2 * hk + 2 * wx + k * maxz, np.float32)
     e = scratch[:fk]
-    bi = scratch[fk : fk + k]
-    ha = scratch[fk + k : fk + k + maxw]
-    hb = scratch[fk + k + maxw : fk + k + 2 * maxw]
-    cur = scratch[fk + k + 2 * maxw : fk + k + 2 * maxw + hk]
-    new = scratch[fk + k + 2 * maxw + hk :]
+    o0 = fk
+    bi = scratch[o0 : o0 + k]
+    o0 += k
+    ha = scratch[o0 : o0 + maxw]
+    o0 += maxw
+    hb = scratch[o0 : o0 + maxw]
+    o0 += maxw
+    cur = scratch[o0 : o0 + hk]
+    o0 += hk
+    new = scratch[o0 : o0 + hk]
+    o0 += hk
+    xh = scratch[o0 : o0 + wx]
+    o0 += wx
+    xz = scratch[o0 : o0 + wx]
+    o0 += wx
+    zt = scratch[o0:]
     n_last = np.uint64(meta[M_DNN_LAST])
     bad = 0
     for b in range(n):
@@ -329,44 +588,26 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
         if dnn_mode != 0:
             x = e if dnn_mode == 1 else bi
             for li in range(ndnn):
-                d = M_LAYERS + DNN_SLOTS * li
-                n_out = np.uint64(meta[d + 1])
-                doff = np.uint64(meta[d + 2])
-                ioff = np.uint64(meta[d + 3])
-                poff = np.uint64(meta[d + 4])
-                boff = np.uint64(meta[d + 5])
                 y = ha if li % 2 == 0 else hb
-                for o in range(n_out):
-                    # Two accumulators: half the FMA latency chain.
-                    a = fp[boff + o]
-                    a2 = zero
-                    p = pp[poff + o]
-                    p_end = pp[poff + o + one]
-                    while p + one < p_end:
-                        a += fp[doff + p] * x[ip[ioff + p]]
-                        a2 += fp[doff + p + one] * x[ip[ioff + p + one]]
-                        p += two
-                    if p < p_end:
-                        a += fp[doff + p] * x[ip[ioff + p]]
-                    a += a2
-                    y[o] = a if a > zero else zero
+                _sample_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, True)
                 x = y
             t = zero
             for o in range(n_last):
                 t += fp[dout + o] * x[o]
             acc += t
         if ncin > 0:
-            acc += _cin_sample(e, fp, ip, pp, meta, cur, new)
+            acc += _cin_sample(e, fp, ip, pp, meta, cur, new, zt)
+        if ncross > 0:
+            acc += _cross_sample(e, fp, ip, pp, meta, xh, xz)
         out[b] = acc
     return out, bad
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
-          cur, new):  # fmt: skip  # pragma: no cover - compiled
+          cur, new, xh, xz, z):  # fmt: skip  # pragma: no cover - compiled
     """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
     one = np.uint64(1)
-    two = np.uint64(2)
     zero = np.float32(0.0)
     half = np.float32(0.5)
     F = np.uint64(meta[M_F])
@@ -444,35 +685,8 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     if dnn_mode != 0:
         x = et if dnn_mode == 1 else bt
         for li in range(ndnn):
-            d = M_LAYERS + DNN_SLOTS * li
-            n_out = np.uint64(meta[d + 1])
-            doff = np.uint64(meta[d + 2])
-            ioff = np.uint64(meta[d + 3])
-            poff = np.uint64(meta[d + 4])
-            boff = np.uint64(meta[d + 5])
             y = ha if li % 2 == 0 else hb
-            for o in range(n_out):
-                bo = fp[boff + o]
-                for s in range(ns):
-                    t1[s] = bo
-                # Two nonzeros per pass: half the store-to-load chains on t1.
-                p = pp[poff + o]
-                p_end = pp[poff + o + one]
-                while p + one < p_end:
-                    w0 = fp[doff + p]
-                    c0 = ip[ioff + p]
-                    w1 = fp[doff + p + one]
-                    c1 = ip[ioff + p + one]
-                    for s in range(ns):
-                        t1[s] += w0 * x[c0, s] + w1 * x[c1, s]
-                    p += two
-                if p < p_end:
-                    w0 = fp[doff + p]
-                    c0 = ip[ioff + p]
-                    for s in range(ns):
-                        t1[s] += w0 * x[c0, s]
-                for s in range(ns):
-                    y[o, s] = t1[s] if t1[s] > zero else zero
+            _tile_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, ns, t1, True)
             x = y
         for s in range(ns):
             t1[s] = zero
@@ -483,7 +697,9 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
         for s in range(ns):
             acc[s] += t1[s]
     if ncin > 0:
-        _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc)
+        _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc, z)
+    if meta[M_CROSS_NL] > 0:
+        _cross_tile(et, ns, fp, ip, pp, meta, xh, xz, t1, acc)
     for s in range(ns):
         out[t0 + s] = acc[s]
     return bad
@@ -496,16 +712,22 @@ def _buffers(meta):  # pragma: no cover - compiled
     k = np.uint64(meta[M_K])
     maxw = np.uint64(meta[M_MAXW])
     maxh = np.uint64(meta[M_CIN_MAXH])
-    et = np.empty((F * k, TILE), dtype=np.float32)
-    bt = np.empty((k, TILE), dtype=np.float32)
-    ha = np.empty((maxw, TILE), dtype=np.float32)
-    hb = np.empty((maxw, TILE), dtype=np.float32)
+    wx = F * k if meta[M_CROSS_NL] > 0 else np.uint64(0)
+    # Zeroed: a dense layer's sgemm reads all TILE columns, also those past
+    # a last, partial tile (never denormal or NaN garbage).
+    et = np.zeros((F * k, TILE), dtype=np.float32)
+    bt = np.zeros((k, TILE), dtype=np.float32)
+    ha = np.zeros((maxw, TILE), dtype=np.float32)
+    hb = np.zeros((maxw, TILE), dtype=np.float32)
     acc = np.empty(TILE, dtype=np.float32)
     t1 = np.empty(TILE, dtype=np.float32)
     t2 = np.empty(TILE, dtype=np.float32)
-    cur = np.empty((maxh * k, TILE), dtype=np.float32)
-    new = np.empty((maxh * k, TILE), dtype=np.float32)
-    return et, bt, ha, hb, acc, t1, t2, cur, new
+    cur = np.zeros((maxh * k, TILE), dtype=np.float32)
+    new = np.zeros((maxh * k, TILE), dtype=np.float32)
+    xh = np.zeros((wx, TILE), dtype=np.float32)
+    xz = np.zeros((wx, TILE), dtype=np.float32)
+    z = np.empty((np.uint64(meta[M_CIN_MAXZ]), k * TILE), dtype=np.float32)
+    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -516,14 +738,14 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z = _buffers(meta)
     bad = 0
     n_tiles = (n + TILE - 1) // TILE
     for t in range(n_tiles):
         t0 = np.uint64(t * TILE)
         ns = np.uint64(min(TILE, n - t * TILE))
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
-                     acc, t1, t2, cur, new)  # fmt: skip
+                     acc, t1, t2, cur, new, xh, xz, z)  # fmt: skip
     return out, bad
 
 
@@ -583,13 +805,29 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
 
 #: Block kinds of :mod:`sklearn_deeplight._spec` the fused kernels compute;
 #: the predictor adds any other block's logits with its numpy forward.
-FUSED = frozenset({"linear", "fm", "field_pairs", "mlp", "cin"})
+FUSED = frozenset({"linear", "fm", "field_pairs", "mlp", "cin", "cross"})
 
 
-def pack(spec) -> tuple[np.ndarray, ...]:
+def _dense_use(W, component: str, dense) -> int:
+    """The dense-use bits of layer ``W`` of ``component`` by its density."""
+    sample, tile = DENSE_DENSITY[component] if dense is None else dense[component]
+    n_out, n_in = W.shape
+    density = W.nnz / max(1, n_out * n_in)
+    return DENSE_SAMPLE * int(density >= sample) + DENSE_TILE * int(density >= tile)
+
+
+def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
     """Pack a :class:`~sklearn_deeplight._spec.ModelSpec` into the kernels'
     four arrays (float32 values, uint32 indices, uint64 row pointers, int64
-    ``meta`` layout); blocks outside :data:`FUSED` are left out."""
+    ``meta`` layout); blocks outside :data:`FUSED` are left out.
+
+    A DNN, CIN or cross layer whose density is at least its component's
+    per-sample threshold in ``dense`` (default :data:`DENSE_DENSITY`) is
+    computed from dense weights by the per-sample kernel, at least the tiled
+    threshold by the tiled kernel; its CSR arrays are only packed when a
+    kernel reads them. A threshold above 1 never picks dense weights, 0
+    always does.
+    """
     fp: list[np.ndarray] = []
     ip: list[np.ndarray] = []
     pp: list[np.ndarray] = []
@@ -603,14 +841,28 @@ def pack(spec) -> tuple[np.ndarray, ...]:
         sizes[kind] += arr.shape[0]
         return offset
 
+    def add_layer(W, use: int) -> tuple[int, int, int, int]:
+        """CSR arrays (empty when both kernels read dense), dense offset."""
+        csr = W if use != DENSE_SAMPLE | DENSE_TILE else sp.csr_array(W.shape)
+        return (
+            add("f", csr.data, np.float32),
+            add("i", csr.indices, np.uint32),
+            add("p", csr.indptr, np.uint64),
+            add("f", W.toarray(), np.float32) if use else 0,
+        )
+
     def fused(kind: str):
         return spec.block(kind) if kind in FUSED else None
 
     mlp, cin_block, pairs_block = fused("mlp"), fused("cin"), fused("field_pairs")
+    cross = fused("cross")
     dnn_layers = mlp.layers if mlp is not None else []
     cin = cin_block.layers if cin_block is not None else []
-    n_dnn, n_cin = len(dnn_layers), len(cin)
-    meta = np.zeros(M_LAYERS + DNN_SLOTS * n_dnn + CIN_SLOTS * n_cin, np.int64)
+    cross_layers = cross.layers if cross is not None else []
+    n_dnn, n_cin, n_cross = len(dnn_layers), len(cin), len(cross_layers)
+    meta = np.zeros(
+        M_LAYERS + DNN_SLOTS * (n_dnn + n_cross) + CIN_SLOTS * n_cin, np.int64
+    )
     n_fields = spec.layout.n_fields
     k = spec.k
     meta[M_F] = n_fields
@@ -633,12 +885,11 @@ def pack(spec) -> tuple[np.ndarray, ...]:
     max_w = 1
     for i, (W, b) in enumerate(zip(dnn_layers, mlp.biases if mlp else [])):
         d = M_LAYERS + DNN_SLOTS * i
-        meta[d] = W.shape[1]
-        meta[d + 1] = W.shape[0]
-        meta[d + 2] = add("f", W.data, np.float32)
-        meta[d + 3] = add("i", W.indices, np.uint32)
-        meta[d + 4] = add("p", W.indptr, np.uint64)
+        use = _dense_use(W, "dnn", dense)
+        meta[d : d + 2] = (W.shape[1], W.shape[0])
+        meta[d + 2], meta[d + 3], meta[d + 4], meta[d + 6] = add_layer(W, use)
         meta[d + 5] = add("f", b, np.float32)
+        meta[d + 7] = use
         max_w = max(max_w, W.shape[0])
         in_width = W.shape[0]
     if mlp is not None:
@@ -649,6 +900,7 @@ def pack(spec) -> tuple[np.ndarray, ...]:
     meta[M_MAXW] = max_w
     meta[M_CIN_NL] = n_cin
     max_h = n_fields
+    max_z = 0
     if n_cin:
         meta[M_CIN_OUT] = add("f", cin_block.out, np.float32)
         h_in = n_fields
@@ -661,14 +913,31 @@ def pack(spec) -> tuple[np.ndarray, ...]:
             d = M_LAYERS + DNN_SLOTS * n_dnn + CIN_SLOTS * i
             h_out = W.shape[0]
             h_next = cin_block.next_width(h_out, kept)
+            use = _dense_use(W, "cin", dense)
             meta[d : d + 4] = (h_in, h_out, kept, h_next)
-            meta[d + 4] = add("f", W.data, np.float32)
-            meta[d + 5] = add("i", W.indices, np.uint32)
-            meta[d + 6] = add("p", W.indptr, np.uint64)
+            meta[d + 4], meta[d + 5], meta[d + 6], meta[d + 8] = add_layer(W, use)
             meta[d + 7] = add("f", b, np.float32)
+            meta[d + 9] = use
+            if use:
+                max_z = max(max_z, h_in * n_fields)
             max_h = max(max_h, h_out)
             h_in = h_next
     meta[M_CIN_MAXH] = max_h
+    meta[M_CIN_MAXZ] = max_z
+    meta[M_CROSS_NL] = n_cross
+    if n_cross:
+        width = n_fields * k
+        meta[M_CROSS_OUT] = add("f", cross.out, np.float32)
+        base = M_LAYERS + DNN_SLOTS * n_dnn + CIN_SLOTS * n_cin
+        for i, (W, b) in enumerate(zip(cross_layers, cross.biases)):
+            if W.shape != (width, width):
+                raise ValueError(f"cross.layers.{i} must be {width}x{width}.")
+            d = base + DNN_SLOTS * i
+            use = _dense_use(W, "cross", dense)
+            meta[d : d + 2] = (width, width)
+            meta[d + 2], meta[d + 3], meta[d + 4], meta[d + 6] = add_layer(W, use)
+            meta[d + 5] = add("f", b, np.float32)
+            meta[d + 7] = use
 
     def cat(parts, dtype):
         out = np.concatenate(parts).astype(dtype) if parts else np.zeros(1, dtype)
@@ -684,3 +953,25 @@ def pack(spec) -> tuple[np.ndarray, ...]:
         cat(pp, np.uint64),
         meta,
     )
+
+
+def dense_uses(meta: np.ndarray) -> dict[str, list[int]]:
+    """Each DNN, CIN and cross layer's dense-use bits, by component."""
+    n_dnn, n_cin = int(meta[M_DNN_NL]), int(meta[M_CIN_NL])
+    n_cross = int(meta[M_CROSS_NL])
+    cin0 = M_LAYERS + DNN_SLOTS * n_dnn
+    cross0 = cin0 + CIN_SLOTS * n_cin
+    return {
+        "dnn": [int(meta[M_LAYERS + DNN_SLOTS * i + 7]) for i in range(n_dnn)],
+        "cin": [int(meta[cin0 + CIN_SLOTS * i + 9]) for i in range(n_cin)],
+        "cross": [int(meta[cross0 + DNN_SLOTS * i + 7]) for i in range(n_cross)],
+    }
+
+
+def blas_paths(meta: np.ndarray) -> tuple[bool, bool]:
+    """Whether the per-sample kernel (a CIN layer packed dense for it) and
+    the tiled kernel (any layer packed dense for it) call BLAS."""
+    uses = dense_uses(meta)
+    sample = any(u & DENSE_SAMPLE for u in uses["cin"])
+    tiled = any(u & DENSE_TILE for layers in uses.values() for u in layers)
+    return sample, tiled

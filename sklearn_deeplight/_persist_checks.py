@@ -65,6 +65,7 @@ _PREDICTOR_RUNTIME = (
     "_spec",
     "_packed",
     "_unfused",
+    "_blas",
     "_pairs",
     "_numeric_mask",
 )

@@ -29,6 +29,7 @@ not installed; ``"auto"`` picks numba when it can be imported.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
@@ -59,13 +60,15 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _MIN_CHUNK = 512
 
 #: In-memory state rebuilt from the fitted attributes, never saved.
-_RUNTIME = ("_spec", "_packed", "_unfused", "_numeric_mask")
+_RUNTIME = ("_spec", "_packed", "_unfused", "_blas", "_numeric_mask")
 
 _PACK_LOCK = threading.Lock()
 _POOL_LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 _kernels_module: Any = None
 _kernels_error: BaseException | None = None
+_BLAS_LOCK = threading.Lock()
+_blas_state: dict[str, Any] = {"controller": None, "users": 0, "limiter": None}
 
 
 def _load_kernels():
@@ -79,6 +82,36 @@ def _load_kernels():
         else:
             _kernels_module = _kernels
     return _kernels_module
+
+
+@contextlib.contextmanager
+def _blas_one_thread():
+    """BLAS on one thread while a kernel that calls it runs.
+
+    The tiled kernel computes a dense layer by one ``sgemm`` per tile, the
+    per-sample kernel a dense CIN layer by one per sample (numba calls
+    scipy's BLAS), and OpenBLAS would spread each call over every core:
+    ``n_jobs`` decides the threads instead (one per chunk). The limit
+    is process-wide (OpenBLAS has one thread setting), so it is counted:
+    set by the first caller, restored by the last.
+    """
+    with _BLAS_LOCK:
+        if _blas_state["controller"] is None:
+            import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls
+            from threadpoolctl import ThreadpoolController
+
+            _blas_state["controller"] = ThreadpoolController().select(user_api="blas")
+        if _blas_state["users"] == 0:
+            _blas_state["limiter"] = _blas_state["controller"].limit(limits=1)
+        _blas_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
 
 
 def _thread_pool() -> ThreadPoolExecutor:
@@ -423,6 +456,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         self._numeric_mask = spec.layout.numeric_mask
         self._packed = None
         self._unfused = ()
+        self._blas = (False, False)
 
     def _saved_nbytes(self) -> int:
         state = self._compact_state()
@@ -744,7 +778,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
                     self._unfused = tuple(
                         b for b in self._spec.blocks if b.kind not in kernels.FUSED
                     )
-                    packed = self._packed = kernels.pack(self._spec)
+                    packed = kernels.pack(self._spec)
+                    self._blas = kernels.blas_paths(packed[3])
+                    self._packed = packed
         return packed
 
     def _logits_numba(self, kernels, table, xi, xv) -> np.ndarray:
@@ -753,11 +789,16 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             packed = self._get_packed(kernels)
         n_jobs = self.n_jobs  # checked by decision_function_indexed
         if xi.shape[0] < kernels.MIN_TILED_BATCH:
-            out, bad = kernels.forward_samples(table, xi, xv, *packed)
-        elif n_jobs is None or n_jobs == 1:
-            out, bad = kernels.forward_tiled(table, xi, xv, *packed)
+            if self._blas[0]:
+                with _blas_one_thread():
+                    out, bad = kernels.forward_samples(table, xi, xv, *packed)
+            else:
+                out, bad = kernels.forward_samples(table, xi, xv, *packed)
+        elif self._blas[1]:
+            with _blas_one_thread():
+                out, bad = self._logits_tiled(kernels, table, xi, xv, packed, n_jobs)
         else:
-            out, bad = self._logits_threads(kernels, table, xi, xv, packed, n_jobs)
+            out, bad = self._logits_tiled(kernels, table, xi, xv, packed, n_jobs)
         if bad:
             raise ValueError(self._bad_rows_message())
         unfused = self._unfused
@@ -766,8 +807,10 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         return out
 
     @staticmethod
-    def _logits_threads(kernels, table, xi, xv, packed, n_jobs: int):
-        """Tile-aligned chunks of a large batch on several threads."""
+    def _logits_tiled(kernels, table, xi, xv, packed, n_jobs: int | None):
+        """The tiled kernel, on tile-aligned chunks for ``n_jobs`` threads."""
+        if n_jobs is None or n_jobs == 1:
+            return kernels.forward_tiled(table, xi, xv, *packed)
         if n_jobs == -1:
             n_jobs = os.cpu_count() or 1
         n = xi.shape[0]
