@@ -57,6 +57,7 @@ __all__ = [
     "forward_tiled",
     "index_rows",
     "pack",
+    "proba_small",
 ]
 
 #: Samples per tile of the tiled kernel (T=8..32 measured 2-3x slower).
@@ -801,6 +802,45 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
                 code = field_dims[f]
             xi[b, f] = code + offsets[f]
     return xi, xv, True
+
+
+@_jit(nogil=True)
+def _sigmoid_pairs(logits):  # pragma: no cover - compiled
+    """(1 - p, p) in float64 of float32 logits, p = 1 / (1 + exp(-logit));
+    ``ok`` False when a logit is not finite."""
+    n = logits.shape[0]
+    proba = np.empty((n, 2), dtype=np.float64)
+    for i in range(n):
+        x = np.float64(logits[i])
+        if not np.isfinite(x):
+            return proba, False
+        p = 1.0 / (1.0 + np.exp(-x))
+        proba[i, 1] = p
+        proba[i, 0] = 1.0 - p
+    return proba, True
+
+
+@_jit(nogil=True)
+def proba_small(X, numeric, field_dims, offsets, table, fp, ip, pp, meta):
+    """Probabilities of a small clean field matrix in one compiled call.
+
+    :func:`index_rows`, then :func:`forward_samples`, then the sigmoid: the
+    predictor's batch-1 path, without a Python step between them. ``ok`` is
+    False when a value needs the general path (which validates, or raises
+    for it) or a logit is not finite (the general path names the field).
+
+    Returns
+    -------
+    proba : ndarray of float64 of shape (n_samples, 2)
+    ok : bool
+    """  # pragma: no cover - compiled
+    xi, xv, ok = index_rows(X, numeric, field_dims, offsets)
+    if not ok:
+        return np.empty((0, 2), dtype=np.float64), False
+    logits, bad = forward_samples(table, xi, xv, fp, ip, pp, meta)
+    if bad:
+        return np.empty((0, 2), dtype=np.float64), False
+    return _sigmoid_pairs(logits)
 
 
 #: Block kinds of :mod:`sklearn_deeplight._spec` the fused kernels compute;

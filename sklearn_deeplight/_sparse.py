@@ -872,6 +872,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of float64 of shape (n_samples, 2)
         """
+        proba = self._proba_small(X)
+        if proba is not None:
+            return proba
         xi, xv = self.index_input(X)
         logit = self.decision_function_indexed(xi, xv)
         check_logits_are_finite(
@@ -881,6 +884,34 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         expit(logit, out=proba[:, 1], dtype=np.float64)
         np.subtract(1.0, proba[:, 1], out=proba[:, 0])
         return proba
+
+    def _proba_small(self, X) -> np.ndarray | None:
+        """The probabilities of a small clean batch in one compiled call
+        (:func:`~sklearn_deeplight._kernels.proba_small`), else None: the
+        latency path of one request. Applies to the numba engine, a batch
+        below the tiled kernel's, an input :meth:`_clean_matrix` accepts, and
+        a model whose blocks the kernels all compute and whose per-sample
+        kernel calls no BLAS; anything else, or any value to check or
+        reject, takes the general path."""
+        table = self.__dict__.get("_table")
+        if table is None or self.engine == "scipy":
+            return None
+        kernels = _kernels_module if _kernels_module is not None else _load_kernels()
+        if kernels is None:
+            return None
+        arr = self._clean_matrix(X)
+        if arr is None or arr.shape[0] >= kernels.MIN_TILED_BATCH:
+            return None
+        check_params(self.engine, self.threshold, self.n_jobs)
+        packed = self._packed
+        if packed is None:
+            packed = self._get_packed(kernels)
+        if self._unfused or self._blas[0]:
+            return None
+        proba, ok = kernels.proba_small(
+            arr, self._numeric_mask, self.field_dims_, self.offsets_, table, *packed
+        )
+        return proba if ok else None
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.

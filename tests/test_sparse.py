@@ -784,6 +784,145 @@ def test_tiled_cin_equals_per_sample_cin(cin):
 
 
 # ----------------------------------------------------------------------
+# Dense or CSR layers, per kernel (issue 13, item 4)
+# ----------------------------------------------------------------------
+_LAYERED = [name for name in MODELS if name in ("DeepFM", "NFM", "xDeepFM",
+                                                 "DeepFwFM", "DCNv2")]  # fmt: skip
+#: (per-sample threshold, tiled threshold) for every layered component.
+_PATHS = {
+    "csr": (2.0, 2.0),
+    "dense": (0.0, 0.0),
+    "dense per sample": (0.0, 2.0),
+    "dense tiled": (2.0, 0.0),
+}
+
+
+def _force(monkeypatch, paths):
+    monkeypatch.setattr(
+        _kernels, "DENSE_DENSITY", {c: paths for c in _kernels.DENSE_DENSITY}
+    )
+
+
+@pytest.mark.parametrize("path", list(_PATHS))
+@pytest.mark.parametrize("variant", ["dense", "pruned"])
+@pytest.mark.parametrize("name", _LAYERED)
+def test_dense_and_csr_layers_give_the_estimators_logits(
+    fitted, name, variant, path, monkeypatch
+):
+    """Every packing of every layer, on both kernels and on threads."""
+    _force(monkeypatch, _PATHS[path])
+    est = fitted[name, variant]
+    pred = est.to_sparse(engine="numba")
+    X = _test_frame()
+    ref = est.decision_function(X)
+    for n in (1, 5, 64, len(X)):
+        assert _rel(pred.decision_function(X.iloc[:n]), ref[:n]) <= TOL
+    uses = _kernels.dense_uses(pred._packed[3])
+    bits = {"csr": 0, "dense": 3, "dense per sample": 1, "dense tiled": 2}[path]
+    assert all(u == bits for layers in uses.values() for u in layers)
+    assert any(uses.values())
+    big = pd.concat([X] * 12, ignore_index=True)  # two chunks of n_jobs=2
+    pred.set_params(n_jobs=2)
+    np.testing.assert_allclose(
+        pred.decision_function(big), np.tile(ref, 12), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_pack_picks_the_packing_from_the_density(fitted):
+    """Dense weights from the component's threshold on, per kernel; the CSR
+    arrays of a layer both kernels read dense are not packed."""
+    dense = fitted["xDeepFM", "dense"].to_sparse(engine="numba")
+    pruned = fitted["xDeepFM", "pruned"].to_sparse(engine="numba")
+    for pred, bits in ((dense, 3), (pruned, None)):
+        meta = _kernels.pack(pred._spec)[3]
+        uses = _kernels.dense_uses(meta)
+        for comp in ("dnn", "cin"):
+            sample, tile = _kernels.DENSE_DENSITY[comp]
+            block = pred._spec.block("mlp" if comp == "dnn" else "cin")
+            for W, use in zip(block.layers, uses[comp]):
+                density = W.nnz / (W.shape[0] * W.shape[1])
+                want = (density >= sample) + 2 * (density >= tile)
+                assert use == want
+                if bits is not None:
+                    assert use == bits
+    one = {c: (0.0, 0.0) for c in _kernels.DENSE_DENSITY}
+    none = {c: (2.0, 2.0) for c in _kernels.DENSE_DENSITY}
+    n_weights = sum(W.nnz for W in dense._spec.block("mlp").layers)
+    both = _kernels.pack(dense._spec, one)
+    csr = _kernels.pack(dense._spec, none)
+    assert _kernels.blas_paths(both[3]) == (True, True)
+    assert _kernels.blas_paths(csr[3]) == (False, False)
+    # Dense: no CSR indices for the DNN (the CIN's dense layers neither).
+    assert both[1].shape[0] < csr[1].shape[0] - n_weights + 1
+
+
+@pytest.mark.parametrize("rows", [1, 200])
+def test_blas_runs_on_one_thread_and_the_setting_is_restored(fitted, rows, monkeypatch):
+    """A kernel that calls BLAS runs with BLAS on one thread; the process's
+    setting is back once the prediction returns."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [
+            i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"
+        ]
+
+    _force(monkeypatch, (0.0, 0.0))
+    pred = fitted["xDeepFM", "dense"].to_sparse(engine="numba")
+    X = _test_frame()
+    pred.decision_function(X.iloc[:1])  # loads numba's BLAS
+    seen = []
+    for kernel in ("forward_samples", "forward_tiled"):
+        original = getattr(_kernels, kernel)
+
+        def spy(*args, _original=original):
+            seen.append(blas_threads())
+            return _original(*args)
+
+        monkeypatch.setattr(_kernels, kernel, spy)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        pred.decision_function(pd.concat([X] * 2).iloc[:rows])
+        assert blas_threads() == before
+    assert seen and all(set(s) == {1} for s in seen)
+    assert _sparse._blas_state["users"] == 0
+
+
+@pytest.mark.parametrize("name", ["LR", "FwFM", "xDeepFM", "DCNv2"])
+def test_small_batches_take_one_compiled_call(fitted, name, monkeypatch):
+    """Below the tiled batch, a clean matrix goes from codes to probabilities
+    in one kernel call, with the general path's results; a value the general
+    path must check or reject still reaches it."""
+    est = fitted[name, "pruned"]
+    pred = est.to_sparse(engine="numba")
+    X = _test_frame()
+    X = X.astype({c: "float64" for c in X.columns if X[c].dtype == "Int64"})
+    ref = pred.predict_proba(X)  # the tiled kernel
+    calls = []
+    original = _kernels.proba_small
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return original(*args)
+
+    monkeypatch.setattr(_kernels, "proba_small", spy)
+    for n in (1, 3, 7):
+        got = pred.predict_proba(X.iloc[:n])
+        np.testing.assert_allclose(got, ref[:n], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got.sum(axis=1), 1.0)
+    assert [shape[0] for shape in calls] == [1, 3, 7]
+    pred.predict_proba(X.iloc[:8])  # the tiled kernel's batch
+    assert len(calls) == 3
+    bad = X.iloc[:1].copy()
+    bad["n0"] = np.inf
+    with pytest.raises(ValueError, match="n0"):
+        pred.predict_proba(bad)
+    assert len(calls) == 4  # tried, then the general path raised
+
+
+# ----------------------------------------------------------------------
 # Input dtypes: one normalisation for both engines (issue 15, item 5)
 # ----------------------------------------------------------------------
 @pytest.mark.parametrize(
