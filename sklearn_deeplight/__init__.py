@@ -18,6 +18,7 @@ _LAZY = {
     **{info.classifier: "._classifiers" for info in _MODELS},
     "DeepLightPruning": "._pruning",
     "FieldPairImportanceDisplay": "._plotting",
+    "auto_lr": "._presets",
     "auto_value": "._presets",
     "paper_params": "._presets",
     "pruning_schedule": "._schedule",
@@ -40,6 +41,7 @@ __all__ = [
     "ServingPipeline",
     "SparseCTRPredictor",
     "auto_damping_steps",
+    "auto_lr",
     "auto_value",
     "paper_params",
     "criteo_numeric_transform",
@@ -57,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._encoder import FieldEncoder, criteo_numeric_transform
     from ._persistence import load, save
     from ._plotting import FieldPairImportanceDisplay
-    from ._presets import auto_value, paper_params
+    from ._presets import auto_lr, auto_value, paper_params
     from ._pruning import DeepLightPruning
     from ._schedule import auto_damping_steps, pruning_schedule, reach_iteration
     from ._serving import ServingPipeline

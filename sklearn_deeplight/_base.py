@@ -26,7 +26,7 @@ from ._docs import compose_doc
 from ._estimator_api import SklearnFaceMixin, skorch_parameters
 from ._logging import progress_callbacks
 from ._params import BASE_PARAMS, PARAMS, check_params, signature_names
-from ._presets import auto_value
+from ._presets import auto_lr, auto_value
 from ._rng import FitGenerator, draws
 from ._spec import FieldLayout
 from ._validation import (
@@ -270,14 +270,18 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
 
     def _resolve_auto(self, n_rows: int) -> None:
         """Size the ``"auto"`` parameters from the training rows: the fitted
-        ``hidden_units_`` (deep models) and ``batch_size_``."""
+        ``hidden_units_`` (deep models), ``batch_size_`` and ``lr_`` (from
+        ``batch_size_``, :func:`~sklearn_deeplight.auto_lr`)."""
         self.n_train_rows_ = int(n_rows)
-        for name in ("hidden_units", "batch_size"):
+        for name in ("hidden_units", "batch_size", "lr"):
             if name == "hidden_units" and name not in self._module_params:
                 continue
             value = getattr(self, name)
             if isinstance(value, str) and value == "auto":
-                value = auto_value(name, n_rows)
+                if name == "lr":
+                    value = auto_lr(self.batch_size_)
+                else:
+                    value = auto_value(name, n_rows)
             setattr(self, name + "_", value)
 
     def _resolved(self, name: str):
@@ -547,12 +551,23 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
         # the net is initialised, store the value and let fit validate it.
         if "callbacks" in kwargs and not self.initialized_:
             self.callbacks = kwargs.pop("callbacks")
+        lr = kwargs.get("lr")
+        if "lr" in kwargs and "lr_" in self.__dict__:  # fitted: lr_ follows
+            if isinstance(lr, str) and lr == "auto":
+                # the optimizer takes the number, the parameter stays "auto"
+                kwargs["lr"] = self.lr_ = auto_lr(self.batch_size_)
+                super().set_params(**kwargs)
+                self.lr = "auto"
+                return self
+            self.lr_ = lr
         return super().set_params(**kwargs)
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         if prefix == "optimizer":
             kwargs.setdefault("weight_decay", self.l2)
+        if isinstance(kwargs.get("lr"), str) and kwargs["lr"] == "auto":
+            kwargs["lr"] = self._resolved("lr")
         return args, kwargs
 
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -640,8 +655,9 @@ class _BaseFieldClassifier(SklearnFaceMixin, NeuralNetBinaryClassifier):
             batch = len(self.history[-1]["batches"]) if epoch else 0
             raise FloatingPointError(
                 f"Training diverged: the loss is {loss.item()} at epoch {epoch}, "
-                f"batch {batch}. Lower the learning rate (lr={self.lr}) or raise "
-                f"the L2 penalty (l2={self.l2})."
+                f"batch {batch}. Lower the learning rate "
+                f"(lr={self._resolved('lr'):g}) or raise the L2 penalty "
+                f"(l2={self.l2})."
             )
         return loss
 

@@ -139,15 +139,16 @@ PARAMS: dict[str, Param] = {
         on Avazu).""",
     ),
     "hidden_units": Param(
-        (400, 400, 400),
+        "auto",
         auto_or(layer_sizes),
         """\
-    hidden_units : tuple of int or "auto", default=(400, 400, 400)
-        Widths of the DNN's hidden layers (paper: 400x3 on Criteo, 300x3 on
-        Avazu; :func:`~sklearn_deeplight.paper_params`). ``"auto"`` sizes them
-        from the training rows (fitted ``hidden_units_``): (64, 64) below
-        20,000 rows, (128, 128) below 100,000, 256x3 below 1M, 400x3 from 1M
-        rows (:func:`~sklearn_deeplight.auto_value`).""",
+    hidden_units : tuple of int or "auto", default="auto"
+        Widths of the DNN's hidden layers. ``"auto"`` sizes them from the
+        training rows (fitted ``hidden_units_``): (64, 64) below 20,000
+        rows, (128, 128) below 100,000, 256x3 below 1M, and the paper's
+        400x3 from 1M rows (:func:`~sklearn_deeplight.auto_value`). The
+        paper: 400x3 on Criteo, 300x3 on Avazu
+        (:func:`~sklearn_deeplight.paper_params`).""",
     ),
     "dropout": Param(
         0.5,
@@ -207,21 +208,26 @@ PARAMS: dict[str, Param] = {
         batch's loss. BARS/FuxiCTR settings use values around 1e-5 to 1e-1.""",
     ),
     "lr": Param(
-        1e-3,
-        finite_non_negative,
+        "auto",
+        auto_or(finite_non_negative),
         """\
-    lr : float, default=1e-3
-        Adam's learning rate.""",
+    lr : float or "auto", default="auto"
+        Adam's learning rate. ``"auto"`` scales the paper's 1e-3 at batch
+        2,048 by the square root of the batch size (fitted ``lr_``):
+        ``1e-3 * sqrt(batch_size_ / 2048)``, 3.5e-4 at batch 256
+        (:func:`~sklearn_deeplight.auto_lr`), so that the smaller batches of
+        a small log, with more steps per epoch, take smaller steps.""",
     ),
     "batch_size": Param(
-        2048,
+        "auto",
         auto_or(positive_int()),
         """\
-    batch_size : int or "auto", default=2048
+    batch_size : int or "auto", default="auto"
         Samples per training batch (also the prediction batch size unless
         ``iterator_valid__batch_size`` is given). ``"auto"`` sizes it from
         the training rows (fitted ``batch_size_``): 256 below 50,000 rows,
-        512 below 200,000, 1,024 below 1M, 2,048 from 1M rows.""",
+        512 below 200,000, 1,024 below 1M, and the paper's 2,048 from 1M
+        rows.""",
     ),
     "max_epochs": Param(
         10,

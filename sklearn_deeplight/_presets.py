@@ -1,20 +1,49 @@
 """Settings sized from the data, and the paper's settings one call away.
 
-``hidden_units="auto"`` and ``batch_size="auto"`` size the network and the
-batches at fit from the number of training rows, by the tables below
-(deterministic and documented): a 20,000-row log gets a small network in
-small batches, a 45M-row log the paper's 400x3 network at batch 2,048. They
-are options, not the defaults: on the README's 20,000 generated rows they fit
-a better dense model faster, but the pruned model then loses AUC
-(``benchmarks/auto_sizes.py``), so the defaults stay the paper's.
-:func:`paper_params` returns the paper's settings for Criteo or Avazu.
+The defaults ``hidden_units="auto"``, ``batch_size="auto"`` and ``lr="auto"``
+are sized at fit, deterministically, from the number of training rows:
+the network and the batches by the tables below (a 20,000-row log gets a
+128x128 DNN at batch 256, a log of 1M rows or more the paper's 400x3 DNN at
+batch 2,048), and Adam's learning rate from the batch size by the
+square-root rule, ``lr = 1e-3 * sqrt(batch_size / 2048)`` (:func:`auto_lr`),
+anchored at the paper's 1e-3 at batch 2,048. From 1M rows on, the three are
+the paper's settings.
+
+Why the learning rate follows the batch: at the paper's 1e-3, batch 256
+takes 8 times the Adam steps of batch 2,048 per epoch, so on a small log the
+dense model peaks after two epochs, before the pruning ramp of
+:class:`~sklearn_deeplight.DeepLightPruning` (one dense epoch, then 2.3
+epochs of ramp) has ended: the first epoch at the full targets, the fourth,
+is already overfitting, and early stopping at full sparsity can only return
+a worse model (``benchmarks/auto_sizes.py``, 20,000 generated rows, 3 seeds:
+0.023 AUC below the dense model). The square-root rule, the scaling rule for
+Adam's learning rate with the batch size (Malladi et al., "On the SDEs and
+Scaling Rules for Adaptive Gradient Algorithms", NeurIPS 2022), moves the
+dense peak to the third or fourth epoch; the pruned model, fine-tuned at the
+targets from the fourth, then keeps the dense model's AUC.
+
+:func:`paper_params` returns the paper's settings for Criteo or Avazu, as
+constructor parameters.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
-__all__ = ["AUTO_BATCH_SIZE", "AUTO_HIDDEN_UNITS", "auto_value", "paper_params"]
+__all__ = [
+    "AUTO_BATCH_SIZE",
+    "AUTO_HIDDEN_UNITS",
+    "auto_lr",
+    "auto_value",
+    "paper_params",
+]
+
+#: The paper's Adam learning rate, and the batch size it was set for: the
+#: anchor of :func:`auto_lr`.
+PAPER_LR = 1e-3
+PAPER_BATCH_SIZE = 2048
 
 #: (fewest training rows, hidden_units), the first row that applies.
 AUTO_HIDDEN_UNITS: tuple[tuple[int, tuple[int, ...]], ...] = (
@@ -81,6 +110,7 @@ def auto_value(name: str, n_rows: int) -> Any:
 
     See Also
     --------
+    auto_lr : The ``"auto"`` learning rate at a batch size.
     paper_params : The paper's settings.
     """
     table = {"hidden_units": AUTO_HIDDEN_UNITS, "batch_size": AUTO_BATCH_SIZE}.get(name)
@@ -90,6 +120,44 @@ def auto_value(name: str, n_rows: int) -> Any:
         if n_rows >= rows:
             return value
     raise ValueError(f"n_rows must be a non-negative int, got {n_rows!r}.")
+
+
+def auto_lr(batch_size: int) -> float:
+    """The learning rate ``lr="auto"`` takes at a batch size.
+
+    ``1e-3 * sqrt(batch_size / 2048)``: the paper's Adam learning rate at
+    its batch size of 2,048, scaled by the square root of the batch size
+    (the square-root scaling rule for Adam), so that smaller batches, which
+    take more steps per epoch, take smaller ones. Batch 256 gets 3.5e-4.
+
+    Parameters
+    ----------
+    batch_size : int
+        Training batch size (the fitted ``batch_size_``, explicit or
+        ``"auto"``).
+
+    Returns
+    -------
+    lr : float
+        Adam's learning rate.
+
+    Examples
+    --------
+    >>> from sklearn_deeplight import auto_lr
+    >>> auto_lr(2048), round(auto_lr(256), 6)
+    (0.001, 0.000354)
+
+    See Also
+    --------
+    auto_value : The ``"auto"`` network and batch sizes.
+    """
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Real)
+        or not batch_size > 0
+    ):
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    return PAPER_LR * math.sqrt(batch_size / PAPER_BATCH_SIZE)
 
 
 def paper_params(dataset: str, model: str = "DeepFwFM") -> dict[str, Any]:

@@ -1983,7 +1983,8 @@ def test_divergence_names_epoch_batch_and_hint():
         _fm().fit(explode, y)
     msg = str(info.value)
     assert re.search(r"loss is (nan|inf) at epoch 1, batch 1\b", msg), msg
-    assert "learning rate (lr=0.001)" in msg and "L2 penalty (l2=3e-07)" in msg
+    # the rate in use: lr="auto" at batch 16 (1e-3 * sqrt(16 / 2048))
+    assert "learning rate (lr=8.83883e-05)" in msg and "L2 penalty (l2=3e-07)" in msg
     est = _fm(max_epochs=1)
     est.partial_fit(X, y)
     with pytest.raises(FloatingPointError, match=r"at epoch 2, batch 1\b"):

@@ -42,7 +42,10 @@ def _fit(name: str, X, y):
 
     cls = getattr(sd, name)
     names = cls().get_params()
-    params = dict(max_epochs=3, batch_size=128, random_state=0, numeric_fields=[5])
+    # lr: the rate the references were recorded with (the default then)
+    params = dict(
+        max_epochs=3, batch_size=128, lr=1e-3, random_state=0, numeric_fields=[5]
+    )
     params.update(
         {
             key: value

@@ -96,8 +96,6 @@ def _build_estimator(args, parser: argparse.ArgumentParser):
     cls = getattr(sklearn_deeplight, MODELS[model])
     params: dict[str, Any] = dict(
         max_epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
         l2=args.l2,
         embedding_l2=args.embedding_l2,
         validation_fraction=None if args.valid else args.validation_fraction or None,
@@ -108,6 +106,8 @@ def _build_estimator(args, parser: argparse.ArgumentParser):
         ),
     )
     for name, value in (
+        ("batch_size", args.batch_size),
+        ("lr", args.lr),
         ("embedding_dim", args.embedding_dim),
         ("hidden_units", args.hidden),
         ("dropout", args.dropout),
@@ -386,9 +386,19 @@ def add_parser(
     )
     p.add_argument("--epochs", type=_positive_int, default=5, help="(default: 5)")
     p.add_argument(
-        "--batch-size", type=_positive_int, default=2048, help="(default: 2048)"
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="(default: sized from the training rows as the estimators' "
+        "batch_size='auto': 256 below 50,000 rows ... 2048 from 1M)",
     )
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="(default: 1e-3)")
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="Adam's (default: 1e-3 * sqrt(batch size / 2048), the estimators' "
+        "lr='auto')",
+    )
     p.add_argument(
         "--l2", type=_non_negative_float, default=3e-7, help="(default: 3e-7)"
     )
@@ -405,7 +415,8 @@ def add_parser(
         "--hidden",
         type=_int_list,
         default=None,
-        help="DNN widths, e.g. 400,400,400 or 400x3 (default: the model's)",
+        help="DNN widths, e.g. 400,400,400 or 400x3 (default: sized from the "
+        "training rows as the estimators' hidden_units='auto')",
     )
     p.add_argument(
         "--dropout", type=_open_fraction, default=None, help="(default: the model's)"
