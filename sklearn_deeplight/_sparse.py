@@ -872,7 +872,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of float64 of shape (n_samples, 2)
         """
-        proba = self._proba_small(X)
+        proba = self._proba_fused(X)
         if proba is not None:
             return proba
         xi, xv = self.index_input(X)
@@ -885,14 +885,16 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         np.subtract(1.0, proba[:, 1], out=proba[:, 0])
         return proba
 
-    def _proba_small(self, X) -> np.ndarray | None:
-        """The probabilities of a small clean batch in one compiled call
-        (:func:`~sklearn_deeplight._kernels.proba_small`), else None: the
-        latency path of one request. Applies to the numba engine, a batch
-        below the tiled kernel's, an input :meth:`_clean_matrix` accepts, and
-        a model whose blocks the kernels all compute and whose per-sample
-        kernel calls no BLAS; anything else, or any value to check or
-        reject, takes the general path."""
+    def _proba_fused(self, X) -> np.ndarray | None:
+        """The probabilities of a clean matrix in one compiled call per
+        chunk, else None: :func:`~sklearn_deeplight._kernels.proba_small`
+        (one request: index, per-sample kernel and sigmoid) below the tiled
+        kernel's batch, :func:`~sklearn_deeplight._kernels.proba_tiled`
+        (indexed tile by tile, on ``n_jobs`` threads) above. Applies to the
+        numba engine, an input :meth:`_clean_matrix` accepts and a model
+        whose blocks the kernels all compute; anything else, or any value to
+        check or reject (non-finite logits included), takes the general
+        path."""
         table = self.__dict__.get("_table")
         if table is None or self.engine == "scipy":
             return None
@@ -900,18 +902,50 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         if kernels is None:
             return None
         arr = self._clean_matrix(X)
-        if arr is None or arr.shape[0] >= kernels.MIN_TILED_BATCH:
+        if arr is None:
             return None
         check_params(self.engine, self.threshold, self.n_jobs)
         packed = self._packed
         if packed is None:
             packed = self._get_packed(kernels)
-        if self._unfused or self._blas[0]:
+        if self._unfused:
             return None
-        proba, ok = kernels.proba_small(
-            arr, self._numeric_mask, self.field_dims_, self.offsets_, table, *packed
-        )
+        args = (self._numeric_mask, self.field_dims_, self.offsets_, table, *packed)
+        if arr.shape[0] < kernels.MIN_TILED_BATCH:
+            if self._blas[0]:
+                with _blas_one_thread():
+                    proba, ok = kernels.proba_small(arr, *args)
+            else:
+                proba, ok = kernels.proba_small(arr, *args)
+        elif self._blas[1]:
+            with _blas_one_thread():
+                proba, ok = self._proba_chunks(kernels, arr, args)
+        else:
+            proba, ok = self._proba_chunks(kernels, arr, args)
         return proba if ok else None
+
+    def _proba_chunks(self, kernels, arr, args) -> tuple[np.ndarray, bool]:
+        """:func:`~sklearn_deeplight._kernels.proba_tiled` on tile-aligned
+        chunks, one per thread of ``n_jobs``."""
+        n_jobs = self.n_jobs
+        n = arr.shape[0]
+        if n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        n_chunks = 1 if n_jobs is None else min(n_jobs, max(1, n // _MIN_CHUNK))
+        if n_chunks <= 1:
+            return kernels.proba_tiled(arr, *args)
+        step = -(-n // (n_chunks * kernels.TILE)) * kernels.TILE
+        bounds = list(range(0, n, step)) + [n]
+        pool = _thread_pool()
+        futures = [
+            pool.submit(kernels.proba_tiled, arr[a:b], *args)
+            for a, b in zip(bounds[1:-1], bounds[2:])
+        ]
+        parts = [kernels.proba_tiled(arr[: bounds[1]], *args)]
+        parts += [f.result() for f in futures]
+        if not all(ok for _, ok in parts):
+            return np.empty((0, 2)), False
+        return np.concatenate([p for p, _ in parts]), True
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.

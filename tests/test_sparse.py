@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -890,36 +891,46 @@ def test_blas_runs_on_one_thread_and_the_setting_is_restored(fitted, rows, monke
     assert _sparse._blas_state["users"] == 0
 
 
+@pytest.mark.parametrize("n_jobs", [None, 2])
 @pytest.mark.parametrize("name", ["LR", "FwFM", "xDeepFM", "DCNv2"])
-def test_small_batches_take_one_compiled_call(fitted, name, monkeypatch):
-    """Below the tiled batch, a clean matrix goes from codes to probabilities
-    in one kernel call, with the general path's results; a value the general
-    path must check or reject still reaches it."""
+def test_clean_batches_take_one_compiled_call(fitted, name, n_jobs, monkeypatch):
+    """A clean matrix goes from codes to probabilities in one kernel call per
+    chunk (per-sample below 8 rows, tiled above), with the general path's
+    results; a value the general path must check or reject still reaches
+    it."""
     est = fitted[name, "pruned"]
-    pred = est.to_sparse(engine="numba")
+    pred = est.to_sparse(engine="numba", n_jobs=n_jobs)
     X = _test_frame()
     X = X.astype({c: "float64" for c in X.columns if X[c].dtype == "Int64"})
-    ref = pred.predict_proba(X)  # the tiled kernel
+    xi, xv = pred.index_input(X)
+    ref = expit(pred.decision_function_indexed(xi, xv).astype(np.float64))
+    big = pd.concat([X] * 12, ignore_index=True)  # 1,800 rows: two chunks
     calls = []
-    original = _kernels.proba_small
+    for kernel in ("proba_small", "proba_tiled"):
+        original = getattr(_kernels, kernel)
 
-    def spy(*args):
-        calls.append(args[0].shape)
-        return original(*args)
+        def spy(*args, _original=original, _kernel=kernel):
+            calls.append((_kernel, args[0].shape[0]))
+            return _original(*args)
 
-    monkeypatch.setattr(_kernels, "proba_small", spy)
-    for n in (1, 3, 7):
+        monkeypatch.setattr(_kernels, kernel, spy)
+    for n in (1, 3, 7, 8, len(X)):
         got = pred.predict_proba(X.iloc[:n])
-        np.testing.assert_allclose(got, ref[:n], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got[:, 1], ref[:n], rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(got.sum(axis=1), 1.0)
-    assert [shape[0] for shape in calls] == [1, 3, 7]
-    pred.predict_proba(X.iloc[:8])  # the tiled kernel's batch
-    assert len(calls) == 3
-    bad = X.iloc[:1].copy()
-    bad["n0"] = np.inf
-    with pytest.raises(ValueError, match="n0"):
-        pred.predict_proba(bad)
-    assert len(calls) == 4  # tried, then the general path raised
+    got = pred.predict_proba(big)
+    np.testing.assert_allclose(got[:, 1], np.tile(ref, 12), rtol=1e-6, atol=1e-7)
+    small = [("proba_small", n) for n in (1, 3, 7)]
+    tiled = [("proba_tiled", n) for n in (8, len(X))]
+    chunks = [c for c in calls[5:]]
+    assert calls[:5] == small + tiled
+    assert sum(n for _, n in chunks) == len(big)
+    assert len(chunks) == (1 if n_jobs is None else 2)
+    for rows in (1, 100):
+        bad = X.iloc[:rows].copy()
+        bad.iloc[-1, bad.columns.get_loc("n0")] = np.inf
+        with pytest.raises(ValueError, match="n0"):
+            pred.predict_proba(bad)
 
 
 # ----------------------------------------------------------------------
