@@ -814,7 +814,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         if n_jobs == -1:
             n_jobs = os.cpu_count() or 1
         n = xi.shape[0]
-        tile = kernels.TILE
+        tile = int(packed[3][kernels.M_TILE])
         n_chunks = min(n_jobs, max(1, n // _MIN_CHUNK))
         if n_chunks <= 1:
             return kernels.forward_tiled(table, xi, xv, *packed)
@@ -934,7 +934,8 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         n_chunks = 1 if n_jobs is None else min(n_jobs, max(1, n // _MIN_CHUNK))
         if n_chunks <= 1:
             return kernels.proba_tiled(arr, *args)
-        step = -(-n // (n_chunks * kernels.TILE)) * kernels.TILE
+        tile = int(args[-1][kernels.M_TILE])
+        step = -(-n // (n_chunks * tile)) * tile
         bounds = list(range(0, n, step)) + [n]
         pool = _thread_pool()
         futures = [

@@ -853,6 +853,11 @@ def test_pack_picks_the_packing_from_the_density(fitted):
     csr = _kernels.pack(dense._spec, none)
     assert _kernels.blas_paths(both[3]) == (True, True)
     assert _kernels.blas_paths(csr[3]) == (False, False)
+    # Wide tiles for dense DNN layers, unless a CIN layer is dense too.
+    assert both[3][_kernels.M_TILE] == csr[3][_kernels.M_TILE] == _kernels.TILE
+    deepfm = fitted["DeepFM", "dense"].to_sparse(engine="numba")
+    wide = _kernels.pack(deepfm._spec, one)[3][_kernels.M_TILE]
+    assert wide == _kernels.DENSE_TILE_SIZE
     # Dense: no CSR indices for the DNN (the CIN's dense layers neither).
     assert both[1].shape[0] < csr[1].shape[0] - n_weights + 1
 

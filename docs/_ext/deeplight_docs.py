@@ -40,7 +40,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 COMMANDS = {
     "auto_sizes": "python -m benchmarks.auto_sizes [--quick]",
+    "dense_threshold": "python -m benchmarks.dense_threshold [--quick]",
     "encode_latency": "python -m benchmarks.encode_latency [--quick]",
+    "model_latency": "python -m benchmarks.model_latency [--quick]",
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
     "serve_load": "python -m benchmarks.serve_load [--quick]",
@@ -601,8 +603,109 @@ def _render_encode_latency(data: dict) -> list[str]:
     return lines
 
 
+def _render_dense_threshold(data: dict) -> list[str]:
+    """Per component: CSR and dense time per density, both kernels, and the
+    crossings against the thresholds in use."""
+    lines = []
+    for comp, r in data.get("components", {}).items():
+        batch = r.get("tiled_batch", "?")
+        title = (
+            f"{comp}: {r.get('model', '?')} {r.get('params', {})}, thread CPU "
+            f"time per call at batch 1 and {batch}"
+        )
+        rows = []
+        for row in r.get("rows", []):
+            us = row.get("us_per_call_cpu", {})
+            rows.append(
+                [
+                    f"{row['density']:.2f}",
+                    f"{us.get('sample_csr', float('nan')):.1f} us",
+                    f"{us.get('sample_dense', float('nan')):.1f} us",
+                    _seconds(us.get("tiled_csr", float("nan")) / 1e6),
+                    _seconds(us.get("tiled_dense", float("nan")) / 1e6),
+                ]
+            )
+        lines += _list_table(
+            title,
+            [
+                "density",
+                "batch 1 CSR",
+                "batch 1 dense",
+                f"{batch} CSR",
+                f"{batch} dense",
+            ],
+            rows,
+        )
+        lines += [
+            f"Dense at least as fast from density {r.get('crossing_sample')} "
+            f"(batch 1) and {r.get('crossing_tiled')} (tiled); thresholds in "
+            f"use {tuple(r.get('in_use', ()))}.",
+            "",
+        ]
+    return lines
+
+
+def _render_model_latency(data: dict) -> list[str]:
+    """Every model, dense and pruned: lean dense torch, the kernel and the
+    public predict_proba, thread CPU time, ratios torch / ours."""
+    rows = []
+    for r in data.get("rows", []):
+        for b, s in r.get("batches", {}).items():
+            t, k, p = (s[i]["cpu"] for i in ("torch_lean", "kernel", "predict_proba"))
+            rows.append(
+                [
+                    r["model"],
+                    r["structure"],
+                    b,
+                    _seconds(t["median_s"]),
+                    _seconds(k["median_s"]),
+                    _seconds(p["median_s"]),
+                    f"{k['speedup_vs_torch']:.1f}x",
+                    f"{p['speedup_vs_torch']:.1f}x",
+                ]
+            )
+    lines = _list_table(
+        "Median thread CPU time per call; torch / ours is the median of the "
+        "per-round ratios",
+        [
+            "model",
+            "structure",
+            "batch",
+            "lean dense torch",
+            "kernel",
+            "predict_proba",
+            "torch / kernel",
+            "torch / predict_proba",
+        ],
+        rows,
+    )
+    worst = [
+        (s["predict_proba"]["cpu"]["speedup_vs_torch"], r["model"], r["structure"], b)
+        for r in data.get("rows", [])
+        for b, s in r.get("batches", {}).items()
+    ]
+    if worst:
+        w = min(worst)
+        lines += [
+            f"Lowest ratio of the public ``predict_proba``: {w[0]:.2f}x "
+            f"({w[1]} {w[2]}, batch {w[3]}).",
+            "",
+        ]
+    loads = data.get("machine", {}).get("loadavg_start")
+    end = data.get("machine", {}).get("loadavg_end")
+    if loads and end:
+        lines += [
+            f"Load average (1 min) {loads[0]:.2f} at the start, {end[0]:.2f} at "
+            f"the end; {data.get('seconds', '?')} s in all.",
+            "",
+        ]
+    return lines
+
+
 RENDERERS = {
     "auto_sizes": _render_auto_sizes,
+    "dense_threshold": _render_dense_threshold,
+    "model_latency": _render_model_latency,
     "encode_latency": _render_encode_latency,
     "pruning_recovery": _render_pruning_recovery,
     "pruning_sweep": _render_pruning_sweep,
