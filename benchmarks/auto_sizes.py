@@ -15,8 +15,8 @@ full pruning targets and the batches per epoch. Writes
 ``benchmarks/results/auto_sizes.json``.
 
 Run from the repository root: ``python -m benchmarks.auto_sizes [--quick]
-[--seeds 0 1 2]``; about 4 minutes on one core, ``--quick`` (2,000 rows, one
-seed) seconds.
+[--seeds 0 1 2] [--rows 20000] [--out FILE]``; about 4 minutes on one core,
+``--quick`` (2,000 rows, one seed) seconds.
 """
 
 from __future__ import annotations
@@ -145,12 +145,20 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="2,000 rows, one seed (smoke)"
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="training rows (default 20,000; the held-out rows are a fifth)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "auto_sizes.json"))
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     n_train, n_test = (2_000, 500) if args.quick else (20_000, 4_000)
+    if args.rows:
+        n_train, n_test = args.rows, args.rows // 5
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     machine = machine_info(threads=1)
     rows = run(n_train, n_test, seeds)
