@@ -484,8 +484,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         so that the first prediction of a fresh serving process costs about
         what a warm one does: numba loads compiled kernels from its cache on
         their first call, per kernel. Scores one dummy row with the per-sample
-        kernel and one tile with the tiled kernel; a no-op for the scipy
-        engine or without numba.
+        kernel and one tile with the tiled kernel, from indexed rows and from
+        int64 and float64 field matrices (the fused paths of
+        ``predict_proba``); a no-op for the scipy engine or without numba.
         """
         if self.engine == "scipy" or "_table" not in self.__dict__:
             return
@@ -497,11 +498,21 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             xi = np.repeat(self.offsets_[None, :], rows, axis=0)  # each field's row 0
             xv = np.ones((rows, n), dtype=np.float32)
             self._logits_numba(kernels, self._table, xi, xv)
+        packed = self._get_packed(kernels)
+        args = (
+            self._numeric_mask,
+            self.field_dims_,
+            self.offsets_,
+            self._table,
+            *packed,
+        )
         for dtype in (np.int64, np.float64):  # the input dtypes the fast path sees
             codes = np.zeros((1, n), dtype=dtype)
-            kernels.index_rows(
-                codes, self._numeric_mask, self.field_dims_, self.offsets_
-            )
+            kernels.index_rows(codes, *args[:3])
+            # (with BLAS layers, the limit's controller is created here too)
+            with _blas_one_thread() if any(self._blas) else contextlib.nullcontext():
+                kernels.proba_small(codes, *args)
+                kernels.proba_tiled(np.repeat(codes, kernels.MIN_TILED_BATCH, 0), *args)
 
     # ------------------------------------------------------------------
     # Pickling: compact embeddings on disk, gather table in memory
