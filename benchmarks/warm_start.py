@@ -53,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small model, 2 runs")
     parser.add_argument("--runs", type=int, default=None)
-    parser.add_argument("--out", default=str(RESULTS / "warm_start.json"))
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    if args.out is None:
+        name = "warm_start_quick.json.tmp" if args.quick else "warm_start.json"
+        args.out = str(RESULTS / name)
     from sklearn_deeplight import save
 
     from .serve_load import build_model

@@ -262,9 +262,9 @@ class ServingPipeline(Pipeline):
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
-    def _lean(self, X) -> tuple[np.ndarray, np.ndarray, SparseCTRPredictor] | None:
-        """Logits (float32) and field values of raw rows on the lean path,
-        with the predictor; None where the plain pipeline must score."""
+    def _encoded(self, X) -> tuple[np.ndarray, SparseCTRPredictor] | None:
+        """The encoded matrix of raw rows on the lean path, with the
+        predictor; None where the plain pipeline must score."""
         enc, pred = self._parts()
         enc._check_transform_params()
         fast = enc._encode_matrix(X)
@@ -281,6 +281,25 @@ class ServingPipeline(Pipeline):
                 return None
         elif any(a != b for a, b in zip(pred_names, enc_names)):
             return None
+        return M, pred
+
+    def _fused(self, X) -> np.ndarray | None:
+        """Probabilities of raw rows from the encoded matrix by the
+        predictor's compiled path (index, kernel and sigmoid in one call per
+        chunk); None where it does not apply."""
+        encoded = self._encoded(X)
+        if encoded is None:
+            return None
+        M, pred = encoded
+        return pred._proba_clean(M)
+
+    def _lean(self, X) -> tuple[np.ndarray, np.ndarray, SparseCTRPredictor] | None:
+        """Logits (float32) and field values of raw rows on the lean path,
+        with the predictor; None where the plain pipeline must score."""
+        encoded = self._encoded(X)
+        if encoded is None:
+            return None
+        M, pred = encoded
         numeric = np.zeros(M.shape[1], dtype=bool)
         numeric[pred.numeric_fields_] = True
         index_rows = _index_rows()
@@ -312,7 +331,12 @@ class ServingPipeline(Pipeline):
         proba : ndarray of float64 of shape (n_samples, 2)
             What ``predictor.predict_proba(encoder.transform(X))`` returns.
         """
-        lean = None if params else self._lean(X)
+        if params:
+            return super().predict_proba(X, **params)
+        fused = self._fused(X)
+        if fused is not None:
+            return fused
+        lean = self._lean(X)
         if lean is None:
             return super().predict_proba(X, **params)
         logit, xv, pred = lean

@@ -906,15 +906,23 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         whose blocks the kernels all compute; anything else, or any value to
         check or reject (non-finite logits included), takes the general
         path."""
+        if self.__dict__.get("_table") is None or self.engine == "scipy":
+            return None
+        arr = self._clean_matrix(X)
+        return None if arr is None else self._proba_clean(arr)
+
+    def _proba_clean(self, arr: np.ndarray) -> np.ndarray | None:
+        """:meth:`_proba_fused` of a matrix :meth:`_clean_matrix` returned
+        (or of the same form: 2-D, int64 or float64, the fitted fields in
+        order, as :class:`ServingPipeline` encodes raw rows)."""
         table = self.__dict__.get("_table")
         if table is None or self.engine == "scipy":
             return None
         kernels = _kernels_module if _kernels_module is not None else _load_kernels()
-        if kernels is None:
+        if kernels is None or arr.dtype not in (np.int64, np.float64):
             return None
-        arr = self._clean_matrix(X)
-        if arr is None:
-            return None
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
         check_params(self.engine, self.threshold, self.n_jobs)
         packed = self._packed
         if packed is None:
