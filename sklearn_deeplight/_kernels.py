@@ -114,8 +114,8 @@ DENSE_TILE = 2
 #: the cross network's square layers are the DNN's arithmetic and take its
 #: thresholds.
 DENSE_DENSITY: dict[str, tuple[float, float]] = {
-    "dnn": (0.2, 0.3),
-    "cross": (0.25, 0.3),
+    "dnn": (0.2, 0.25),
+    "cross": (0.2, 0.25),
     "cin": (0.15, 0.25),
 }
 
