@@ -21,8 +21,10 @@ writes git-ignored ``*.json.tmp`` files and a report under
 Every script is a module of this package, run from the repository root:
 ``python -m benchmarks.<name> [--quick] ...`` (``paper_tables``, ``peer``,
 ``report``, ``sparse_latency``, ``pruning_sweep``, ``pruning_recovery``,
-``cin_kernel``, ``scale``, ``train_throughput``, ``serve_load``); what they
-share is in ``benchmarks/_common.py``.
+``cin_kernel``, ``scale``, ``train_throughput``, ``serve_load``,
+``encode_latency``, ``warm_start``, ``auto_sizes``, ``load_fuzz``,
+``dense_threshold``, ``model_latency``); what they share is in
+``benchmarks/_common.py``.
 """
 
 from __future__ import annotations
