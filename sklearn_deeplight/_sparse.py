@@ -114,6 +114,23 @@ def _blas_one_thread():
                 _blas_state["limiter"] = None
 
 
+def _run_chunks(fn, n: int, tile: int, n_jobs: int | None) -> list:
+    """``fn(start, stop)`` over ``n`` rows: once, or on tile-aligned chunks
+    of at least ``_MIN_CHUNK`` rows, one per thread of ``n_jobs`` (the
+    calling thread takes the first); the results in row order."""
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    n_chunks = 1 if n_jobs is None else min(n_jobs, max(1, n // _MIN_CHUNK))
+    if n_chunks <= 1:
+        return [fn(0, n)]
+    step = -(-n // (n_chunks * tile)) * tile
+    bounds = list(range(0, n, step)) + [n]
+    pool = _thread_pool()
+    futures = [pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    first = fn(0, bounds[1])
+    return [first] + [f.result() for f in futures]
+
+
 def _thread_pool() -> ThreadPoolExecutor:
     """The shared worker threads of ``n_jobs`` > 1 (created on first use)."""
     global _POOL
@@ -820,26 +837,15 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _logits_tiled(kernels, table, xi, xv, packed, n_jobs: int | None):
         """The tiled kernel, on tile-aligned chunks for ``n_jobs`` threads."""
-        if n_jobs is None or n_jobs == 1:
-            return kernels.forward_tiled(table, xi, xv, *packed)
-        if n_jobs == -1:
-            n_jobs = os.cpu_count() or 1
-        n = xi.shape[0]
-        tile = int(packed[3][kernels.M_TILE])
-        n_chunks = min(n_jobs, max(1, n // _MIN_CHUNK))
-        if n_chunks <= 1:
-            return kernels.forward_tiled(table, xi, xv, *packed)
-        step = -(-n // (n_chunks * tile)) * tile
-        bounds = list(range(0, n, step)) + [n]
-        pool = _thread_pool()
-        futures = [
-            pool.submit(kernels.forward_tiled, table, xi[a:b], xv[a:b], *packed)
-            for a, b in zip(bounds[1:-1], bounds[2:])
-        ]
-        first = kernels.forward_tiled(table, xi[: bounds[1]], xv[: bounds[1]], *packed)
-        parts = [first] + [f.result() for f in futures]
-        out = np.concatenate([p[0] for p in parts])
-        return out, sum(p[1] for p in parts)
+        parts = _run_chunks(
+            lambda a, b: kernels.forward_tiled(table, xi[a:b], xv[a:b], *packed),
+            xi.shape[0],
+            int(packed[3][kernels.M_TILE]),
+            n_jobs,
+        )
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts]), sum(p[1] for p in parts)
 
     def _logits_scipy(self, table, xi, xv) -> np.ndarray:
         n = xi.shape[0]
@@ -919,7 +925,13 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         if table is None or self.engine == "scipy":
             return None
         kernels = _kernels_module if _kernels_module is not None else _load_kernels()
-        if kernels is None or arr.dtype not in (np.int64, np.float64):
+        if (
+            kernels is None
+            or arr.dtype not in (np.int64, np.float64)
+            or arr.ndim != 2
+            or arr.shape[0] == 0
+            or arr.shape[1] != self.n_features_in_
+        ):
             return None
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)
@@ -946,23 +958,14 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     def _proba_chunks(self, kernels, arr, args) -> tuple[np.ndarray, bool]:
         """:func:`~sklearn_deeplight._kernels.proba_tiled` on tile-aligned
         chunks, one per thread of ``n_jobs``."""
-        n_jobs = self.n_jobs
-        n = arr.shape[0]
-        if n_jobs == -1:
-            n_jobs = os.cpu_count() or 1
-        n_chunks = 1 if n_jobs is None else min(n_jobs, max(1, n // _MIN_CHUNK))
-        if n_chunks <= 1:
-            return kernels.proba_tiled(arr, *args)
-        tile = int(args[-1][kernels.M_TILE])
-        step = -(-n // (n_chunks * tile)) * tile
-        bounds = list(range(0, n, step)) + [n]
-        pool = _thread_pool()
-        futures = [
-            pool.submit(kernels.proba_tiled, arr[a:b], *args)
-            for a, b in zip(bounds[1:-1], bounds[2:])
-        ]
-        parts = [kernels.proba_tiled(arr[: bounds[1]], *args)]
-        parts += [f.result() for f in futures]
+        parts = _run_chunks(
+            lambda a, b: kernels.proba_tiled(arr[a:b], *args),
+            arr.shape[0],
+            int(args[-1][kernels.M_TILE]),
+            self.n_jobs,
+        )
+        if len(parts) == 1:
+            return parts[0]
         if not all(ok for _, ok in parts):
             return np.empty((0, 2)), False
         return np.concatenate([p for p, _ in parts]), True
