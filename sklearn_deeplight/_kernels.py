@@ -1,9 +1,10 @@
 """Fused numba kernels of the sparse predictor (``engine="numba"``).
 
-One pass per sample computes the whole logit of any of the seven models: the
-embedding gather (``e_f = xv_f * E[xi_f]``), the linear term, the FM or
-bi-interaction vector, the surviving FwFM field pairs, the CSR DNN with ReLU,
-and the CIN of xDeepFM. Two drivers share the arithmetic:
+One pass per sample computes the whole logit of any of the library's models:
+the embedding gather (``e_f = xv_f * E[xi_f]``), the linear term, the FM or
+bi-interaction vector, the surviving FwFM field pairs, the DNN with ReLU, the
+CIN of xDeepFM and the cross network of DCN-V2. Two drivers share the
+arithmetic:
 
 - :func:`forward_samples`, a scalar per-sample loop, for tiny batches (the
   lowest latency at batch 1);
@@ -14,7 +15,15 @@ and the CIN of xDeepFM. Two drivers share the arithmetic:
   threads (the kernels release the GIL), which needs no second, ``prange``
   compilation and no thread-safe numba threading layer.
 
-:func:`index_rows` is the one-pass fast path of the input validation.
+Each DNN, CIN and cross layer is packed, per driver, as CSR rows or as dense
+weights by its density (:data:`DENSE_DENSITY`): a pruned layer costs its
+nonzeros, a dense one a vectorised dot product per output (per sample) or
+one BLAS ``sgemm`` per tile (tiled; numba's ``np.dot`` on scipy's BLAS, which
+the caller holds to one thread).
+
+:func:`index_rows` is the one-pass fast path of the input validation;
+:func:`proba_small` and :func:`proba_tiled` go from a clean field matrix to
+probabilities in one call (index, kernel, sigmoid).
 
 Design rules (see the project notes on fast inference):
 
@@ -30,7 +39,8 @@ Design rules (see the project notes on fast inference):
   per-sample kernel, the next field's rows of a tile in the tiled one, so
   that the cache misses of the random gathers overlap;
 - every buffer is allocated inside the call: no state is shared between
-  calls, so concurrent calls from Python threads are safe (``nogil=True``);
+  calls, so concurrent calls from Python threads are safe (``nogil=True``;
+  BLAS is called on buffers of the call only);
 - compiled lazily on first use with ``cache=True`` (falls back to no caching
   where no cache directory is writable).
 
@@ -287,7 +297,9 @@ def _tile_layer(fp, ip, pp, meta, d, x, y, ns, t1, relu):  # pragma: no cover
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
-def _cin_dense_sample(x0, fp, woff, boff, h_in, h_out, F, k, cur, new, z):
+def _cin_dense_sample(
+    x0, fp, woff, boff, h_in, h_out, F, k, cur, new, z
+):  # pragma: no cover
     """A CIN layer of one sample from dense filters: the outer products
     ``z[h * F + m, kk] = cur[h, kk] x0[m, kk]`` as a (h_in * F, k) matrix,
     then one BLAS ``sgemm`` of the (h_out, h_in * F) filters with it."""
@@ -310,7 +322,9 @@ def _cin_dense_sample(x0, fp, woff, boff, h_in, h_out, F, k, cur, new, z):
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
-def _cin_dense_tile(et, fp, woff, boff, h_in, h_out, F, k, cur, new, z):
+def _cin_dense_tile(
+    et, fp, woff, boff, h_in, h_out, F, k, cur, new, z
+):  # pragma: no cover
     """A CIN layer of a tile from dense filters: the outer products of the
     feature maps and the embeddings as a (h_in * F, k * TILE) matrix, then one
     BLAS ``sgemm`` (``cur``, ``new`` and ``et`` are feature-major, so row
@@ -790,10 +804,10 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
 
 
 @_jit(nogil=True)
-def _index_block(X, r0, n, numeric, field_dims, offsets, xi, xv):
+def _index_block(X, r0, n, numeric, field_dims, offsets, xi, xv):  # pragma: no cover
     """Rows ``r0 .. r0 + n`` of ``X`` into ``xi[:n]``, ``xv[:n]`` (the
     arithmetic of :func:`index_rows`); False at the first value that needs
-    the general path."""  # pragma: no cover - compiled
+    the general path."""
     F = X.shape[1]
     limit = 2.0**62
     float32_max = np.float64(np.finfo(np.float32).max)
@@ -840,7 +854,9 @@ def _sigmoid_pairs(logits):  # pragma: no cover - compiled
 
 
 @_jit(nogil=True)
-def proba_small(X, numeric, field_dims, offsets, table, fp, ip, pp, meta):
+def proba_small(
+    X, numeric, field_dims, offsets, table, fp, ip, pp, meta
+):  # pragma: no cover
     """Probabilities of a small clean field matrix in one compiled call.
 
     :func:`index_rows`, then :func:`forward_samples`, then the sigmoid: the
@@ -852,7 +868,7 @@ def proba_small(X, numeric, field_dims, offsets, table, fp, ip, pp, meta):
     -------
     proba : ndarray of float64 of shape (n_samples, 2)
     ok : bool
-    """  # pragma: no cover - compiled
+    """
     xi, xv, ok = index_rows(X, numeric, field_dims, offsets)
     if not ok:
         return np.empty((0, 2), dtype=np.float64), False
@@ -863,14 +879,16 @@ def proba_small(X, numeric, field_dims, offsets, table, fp, ip, pp, meta):
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
-def proba_tiled(X, numeric, field_dims, offsets, table, fp, ip, pp, meta):
+def proba_tiled(
+    X, numeric, field_dims, offsets, table, fp, ip, pp, meta
+):  # pragma: no cover
     """Probabilities of a clean field matrix, indexed tile by tile.
 
     :func:`proba_small` for batches of the tiled kernel: each tile of
     :data:`TILE` rows is indexed into small reused buffers and scored at
     once, so that the (n_samples, n_fields) rows and values are never
     materialised. Same returns as :func:`proba_small`.
-    """  # pragma: no cover - compiled
+    """
     n, F = X.shape
     T = meta[M_TILE]
     out = np.empty(n, dtype=np.float32)
