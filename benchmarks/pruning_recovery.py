@@ -4,7 +4,8 @@ keeps the dense model's AUC under the defaults, at every data size).
 Trains :class:`~sklearn_deeplight.DeepFwFMClassifier` dense and pruned on the
 real Criteo rows (time split 8,000 / 1,999), the Avazu rows (random 80/20)
 and generated Criteo-shaped rows, under a set of pruning *variants* (the
-library's defaults, and one change each: warm-up length, ramp fraction, the
+library's defaults, and one change each: warm-up length, ramp fraction (a
+1-epoch ramp of the 8 pruning epochs, 2.3 epochs as the default, 4 epochs), the
 paper's constant U = 100, persistent masks after the ramp or from the first
 prune, BatchNorm in the DNN with and without masks after the ramp), for the
 structures of the paper's Table 5 ("high performance" D-90% R-90% F-40%,
@@ -61,6 +62,8 @@ STRUCTURES = {
 VARIANTS = {
     "default": ({}, {}),
     "warm_up_2": ({}, {"warm_up_epochs": 2}),
+    "ramp_0.125": ({}, {"ramp_fraction": 0.125}),
+    "ramp_0.285": ({}, {"ramp_fraction": 0.285}),
     "ramp_0.5": ({}, {"ramp_fraction": 0.5}),
     "paper_U_100": ({}, {"damping_steps": 100}),
     "regrow_ramp": ({}, {"regrow": "ramp"}),

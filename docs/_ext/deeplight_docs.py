@@ -43,6 +43,7 @@ COMMANDS = {
     "dense_threshold": "python -m benchmarks.dense_threshold [--quick]",
     "encode_latency": "python -m benchmarks.encode_latency [--quick]",
     "model_latency": "python -m benchmarks.model_latency [--quick]",
+    "pruning_ramp": "python -m benchmarks.pruning_ramp [--quick]",
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
     "serve_load": "python -m benchmarks.serve_load [--quick]",
@@ -457,6 +458,65 @@ def _kind(path: Path, data: dict) -> str:
     return "unknown"
 
 
+def _render_pruning_ramp(data: dict) -> list[str]:
+    """Dense and pruned test AUC of the README pipeline per ramp_fraction and
+    data size, with the paired pruned - dense difference."""
+    lines = [
+        f"Generated rows {data.get('sizes')} (held out: a fifth; each seed its "
+        f"own data set and model), seeds {data.get('seeds')}, one torch "
+        f"thread: {data.get('pipeline', '')}. Command "
+        f"``{data.get('command', '?')}``.",
+        "",
+    ]
+    rows = [
+        [
+            _num(r.get("n_train")),
+            r.get("setting", "?"),
+            r.get("model", "?"),
+            f"{_num(r.get('test_auc_mean'), '{:.4f}')} ± "
+            f"{_num(r.get('test_auc_std'), '{:.4f}')}",
+            f"{_num(r.get('pruned_minus_dense_mean'), '{:+.4f}')} ± "
+            f"{_num(r.get('pruned_minus_dense_std'), '{:.4f}')}"
+            if r.get("ramp_fraction") is not None
+            else "",
+            " ".join(_num(e) for e in r.get("returned_epochs", [])),
+            " ".join(_num(e) for e in r.get("first_epochs_at_target", []))
+            if r.get("ramp_fraction") is not None
+            else "",
+        ]
+        for r in data.get("summary", [])
+    ]
+    lines += _list_table(
+        "Mean ± std over the seeds; pruned - dense paired by seed",
+        [
+            "rows",
+            "setting",
+            "model",
+            "test AUC",
+            "pruned - dense",
+            "epoch returned",
+            "first epoch at target",
+        ],
+        rows,
+    )
+    crit = data.get("criteo_scale") or {}
+    if crit:
+        lines += _list_table(
+            "On the paper's Criteo run (8 pruning epochs of 20,100 iterations)",
+            ["ramp", "U", "ramp iterations", "ramp epochs"],
+            [
+                [
+                    k,
+                    _num(v.get("damping_steps"), "{:.1f}"),
+                    _num(v.get("ramp_iterations"), "{:,.0f}"),
+                    _num(v.get("ramp_epochs"), "{:.2f}"),
+                ]
+                for k, v in crit.items()
+            ],
+        )
+    return lines
+
+
 def _render_auto_sizes(data: dict) -> list[str]:
     """Test AUC and fit time of the README pipeline under each size setting:
     mean and standard deviation over the seeds, then each seed's fit."""
@@ -707,6 +767,7 @@ RENDERERS = {
     "dense_threshold": _render_dense_threshold,
     "model_latency": _render_model_latency,
     "encode_latency": _render_encode_latency,
+    "pruning_ramp": _render_pruning_ramp,
     "pruning_recovery": _render_pruning_recovery,
     "pruning_sweep": _render_pruning_sweep,
     "serve_load": _render_serve_load,
