@@ -853,11 +853,15 @@ def test_pack_picks_the_packing_from_the_density(fitted):
     csr = _kernels.pack(dense._spec, none)
     assert _kernels.blas_paths(both[3]) == (True, True)
     assert _kernels.blas_paths(csr[3]) == (False, False)
-    # Wide tiles for dense DNN layers, unless a CIN layer is dense too.
-    assert both[3][_kernels.M_TILE] == csr[3][_kernels.M_TILE] == _kernels.TILE
+    # The tile: narrow for a dense CIN, wide for dense DNN layers, else
+    # TILE; buffers zeroed only where a layer calls sgemm.
+    assert both[3][_kernels.M_TILE] == _kernels.CIN_DENSE_TILE_SIZE
+    assert csr[3][_kernels.M_TILE] == _kernels.TILE
     deepfm = fitted["DeepFM", "dense"].to_sparse(engine="numba")
-    wide = _kernels.pack(deepfm._spec, one)[3][_kernels.M_TILE]
-    assert wide == _kernels.DENSE_TILE_SIZE
+    wide = _kernels.pack(deepfm._spec, one)[3]
+    assert wide[_kernels.M_TILE] == _kernels.DENSE_TILE_SIZE
+    assert both[3][_kernels.M_ZERO] == wide[_kernels.M_ZERO] == 1
+    assert csr[3][_kernels.M_ZERO] == 0
     # Dense: no CSR indices for the DNN (the CIN's dense layers neither).
     assert both[1].shape[0] < csr[1].shape[0] - n_weights + 1
 
