@@ -7,7 +7,9 @@ product per output in the per-sample kernel, one BLAS ``sgemm`` per tile of
 script times both on the same model at a range of densities and reports,
 per kernel, the lowest density from which the dense layer is at least as
 fast: the thresholds ``DENSE_DENSITY`` of :mod:`sklearn_deeplight._kernels`
-are set from it (the cross network's from its own rows).
+are set from it (the cross network's from its own rows). Near a crossing the
+two costs are within a few percent of each other, so reruns move it by one
+step of the density grid (0.05); a threshold one step off costs that much.
 
 Per component, a model at the paper's Criteo shape of that component (39
 fields, k=10; DNN: DeepFM 400x3; CIN: xDeepFM (100, 100, 50); cross: DCN-V2,

@@ -134,7 +134,7 @@ DENSE_TILE = 2
 DENSE_DENSITY: dict[str, tuple[float, float]] = {
     "dnn": (0.2, 0.25),
     "cross": (0.2, 0.25),
-    "cin": (0.15, 0.25),
+    "cin": (0.15, 0.3),
 }
 
 _FASTMATH = {"contract", "nsz", "arcp"}
