@@ -1,9 +1,9 @@
 """From which density is a layer faster from dense weights than as CSR?
 
 The sparse predictor's kernels compute a DNN, CIN or cross layer either from
-its CSR rows (cost proportional to the nonzeros) or from dense weights (a vectorised dot
-product per output in the per-sample kernel, one BLAS ``sgemm`` per tile of
-64 samples in the tiled kernel; cost independent of the density). This
+its CSR rows (cost proportional to the nonzeros) or from dense weights (a
+vectorised dot product per output in the per-sample kernel, one BLAS
+``sgemm`` per tile in the tiled kernel; cost independent of the density). This
 script times both on the same model at a range of densities and reports,
 per kernel, the lowest density from which the dense layer is at least as
 fast: the thresholds ``DENSE_DENSITY`` of :mod:`sklearn_deeplight._kernels`
