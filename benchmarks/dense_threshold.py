@@ -17,7 +17,7 @@ fields, k=10; DNN: DeepFM 400x3; CIN: xDeepFM (100, 100, 50); cross: DCN-V2,
 rows per field: the gather is the same for both paths), random weights, the
 component's layers pruned at random to the density. Batch 1 (per-sample
 kernel) and a tiled batch (4,096; 256 for the CIN, whose dense tiles cost
-about 1 ms each), one thread (numba; BLAS limited as the predictor does),
+about 1 ms each), one thread (numba; BLAS held to one by threadpoolctl),
 interleaved rounds, medians of thread CPU time; the two packings of the
 same weights are timed in the same rounds.
 
@@ -155,34 +155,17 @@ def run(quick: bool, components) -> dict:
 
 
 def _sample(table, packed):
-    """The per-sample kernel, BLAS on one thread as the predictor calls it."""
+    """The per-sample kernel."""
     from sklearn_deeplight import _kernels
-    from sklearn_deeplight._sparse import _blas_one_thread
 
-    if not _kernels.blas_paths(packed[3])[0]:
-        return lambda xi, xv: _kernels.forward_samples(table, xi, xv, *packed)
-
-    def fn(xi, xv):
-        with _blas_one_thread():
-            return _kernels.forward_samples(table, xi, xv, *packed)
-
-    return fn
+    return lambda xi, xv: _kernels.forward_samples(table, xi, xv, *packed)
 
 
 def _tiled(table, packed):
-    """The tiled kernel, BLAS on one thread as the predictor calls it."""
+    """The tiled kernel."""
     from sklearn_deeplight import _kernels
-    from sklearn_deeplight._sparse import _blas_one_thread
 
-    blas = _kernels.blas_paths(packed[3])[1]
-
-    def fn(xi, xv):
-        if blas:
-            with _blas_one_thread():
-                return _kernels.forward_tiled(table, xi, xv, *packed)
-        return _kernels.forward_tiled(table, xi, xv, *packed)
-
-    return fn
+    return lambda xi, xv: _kernels.forward_tiled(table, xi, xv, *packed)
 
 
 def _index(rng, n):
@@ -211,13 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls, loaded
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     name = "dense_threshold_quick.json.tmp" if args.quick else "dense_threshold.json"
     out = args.out or str(RESULTS / name)
     machine = machine_info(threads=1)
-    result = run(args.quick, args.components.split(","))
+    with threadpool_limits(1):  # BLAS on one thread, as numba and torch
+        result = run(args.quick, args.components.split(","))
     stamp_loadavg_end(machine)
     for comp, r in result.items():
         print(

@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=None, help="comma-separated names")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    import scipy.linalg.cython_blas  # noqa: F401 - loaded before the BLAS limit
     import torch
     from threadpoolctl import threadpool_limits
 

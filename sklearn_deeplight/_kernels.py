@@ -18,8 +18,8 @@ arithmetic:
 Each DNN, CIN and cross layer is packed, per driver, as CSR rows or as dense
 weights by its density (:data:`DENSE_DENSITY`): a pruned layer costs its
 nonzeros, a dense one a vectorised dot product per output (per sample) or
-one BLAS ``sgemm`` per tile (tiled; numba's ``np.dot`` on scipy's BLAS, which
-the caller holds to one thread).
+one BLAS ``sgemm`` per tile (tiled; numba's ``np.dot`` on scipy's BLAS, on
+the threads of the process's BLAS setting).
 
 :func:`index_rows` is the one-pass fast path of the input validation;
 :func:`proba_small` and :func:`proba_tiled` go from a clean field matrix to

@@ -65,7 +65,6 @@ _PREDICTOR_RUNTIME = (
     "_spec",
     "_packed",
     "_unfused",
-    "_blas",
     "_pairs",
     "_numeric_mask",
 )

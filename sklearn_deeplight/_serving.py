@@ -283,20 +283,14 @@ class ServingPipeline(Pipeline):
             return None
         return M, pred
 
-    def _fused(self, X) -> np.ndarray | None:
-        """Probabilities of raw rows from the encoded matrix by the
-        predictor's compiled path (index, kernel and sigmoid in one call per
-        chunk); None where it does not apply."""
-        encoded = self._encoded(X)
-        if encoded is None:
-            return None
-        M, pred = encoded
-        return pred._proba_clean(M)
-
-    def _lean(self, X) -> tuple[np.ndarray, np.ndarray, SparseCTRPredictor] | None:
+    def _lean(
+        self, X, encoded=None
+    ) -> tuple[np.ndarray, np.ndarray, SparseCTRPredictor] | None:
         """Logits (float32) and field values of raw rows on the lean path,
-        with the predictor; None where the plain pipeline must score."""
-        encoded = self._encoded(X)
+        with the predictor; None where the plain pipeline must score.
+        ``encoded``: what :meth:`_encoded` returned for ``X``, if known."""
+        if encoded is None:
+            encoded = self._encoded(X)
         if encoded is None:
             return None
         M, pred = encoded
@@ -333,10 +327,15 @@ class ServingPipeline(Pipeline):
         """
         if params:
             return super().predict_proba(X, **params)
-        fused = self._fused(X)
-        if fused is not None:
-            return fused
-        lean = self._lean(X)
+        encoded = self._encoded(X)
+        if encoded is None:
+            return super().predict_proba(X)
+        # The predictor's compiled path (index, kernel and sigmoid in one
+        # call per chunk), else the lean one on the same encoded matrix.
+        proba = encoded[1]._proba_clean(encoded[0])
+        if proba is not None:
+            return proba
+        lean = self._lean(X, encoded)
         if lean is None:
             return super().predict_proba(X, **params)
         logit, xv, pred = lean

@@ -29,7 +29,6 @@ not installed; ``"auto"`` picks numba when it can be imported.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import os
@@ -60,15 +59,13 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _MIN_CHUNK = 512
 
 #: In-memory state rebuilt from the fitted attributes, never saved.
-_RUNTIME = ("_spec", "_packed", "_unfused", "_blas", "_numeric_mask")
+_RUNTIME = ("_spec", "_packed", "_unfused", "_numeric_mask")
 
 _PACK_LOCK = threading.Lock()
 _POOL_LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 _kernels_module: Any = None
 _kernels_error: BaseException | None = None
-_BLAS_LOCK = threading.Lock()
-_blas_state: dict[str, Any] = {"controller": None, "users": 0, "limiter": None}
 
 
 def _load_kernels():
@@ -82,36 +79,6 @@ def _load_kernels():
         else:
             _kernels_module = _kernels
     return _kernels_module
-
-
-@contextlib.contextmanager
-def _blas_one_thread():
-    """BLAS on one thread while a kernel that calls it runs.
-
-    The tiled kernel computes a dense layer by one ``sgemm`` per tile, the
-    per-sample kernel a dense CIN layer by one per sample (numba calls
-    scipy's BLAS), and OpenBLAS would spread each call over every core:
-    ``n_jobs`` decides the threads instead (one per chunk). The limit
-    is process-wide (OpenBLAS has one thread setting), so it is counted:
-    set by the first caller, restored by the last.
-    """
-    with _BLAS_LOCK:
-        if _blas_state["controller"] is None:
-            import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls
-            from threadpoolctl import ThreadpoolController
-
-            _blas_state["controller"] = ThreadpoolController().select(user_api="blas")
-        if _blas_state["users"] == 0:
-            _blas_state["limiter"] = _blas_state["controller"].limit(limits=1)
-        _blas_state["users"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _blas_state["users"] -= 1
-            if _blas_state["users"] == 0:
-                _blas_state["limiter"].restore_original_limits()
-                _blas_state["limiter"] = None
 
 
 def _run_chunks(fn, n: int, tile: int, n_jobs: int | None) -> list:
@@ -473,7 +440,6 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         self._numeric_mask = spec.layout.numeric_mask
         self._packed = None
         self._unfused = ()
-        self._blas = (False, False)
 
     def _saved_nbytes(self) -> int:
         state = self._compact_state()
@@ -526,10 +492,8 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         for dtype in (np.int64, np.float64):  # the input dtypes the fast path sees
             codes = np.zeros((1, n), dtype=dtype)
             kernels.index_rows(codes, *args[:3])
-            # (with BLAS layers, the limit's controller is created here too)
-            with _blas_one_thread() if any(self._blas) else contextlib.nullcontext():
-                kernels.proba_small(codes, *args)
-                kernels.proba_tiled(np.repeat(codes, kernels.MIN_TILED_BATCH, 0), *args)
+            kernels.proba_small(codes, *args)
+            kernels.proba_tiled(np.repeat(codes, kernels.MIN_TILED_BATCH, 0), *args)
 
     # ------------------------------------------------------------------
     # Pickling: compact embeddings on disk, gather table in memory
@@ -806,9 +770,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
                     self._unfused = tuple(
                         b for b in self._spec.blocks if b.kind not in kernels.FUSED
                     )
-                    packed = kernels.pack(self._spec)
-                    self._blas = kernels.blas_paths(packed[3])
-                    self._packed = packed
+                    self._packed = packed = kernels.pack(self._spec)
         return packed
 
     def _logits_numba(self, kernels, table, xi, xv) -> np.ndarray:
@@ -817,14 +779,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             packed = self._get_packed(kernels)
         n_jobs = self.n_jobs  # checked by decision_function_indexed
         if xi.shape[0] < kernels.MIN_TILED_BATCH:
-            if self._blas[0]:
-                with _blas_one_thread():
-                    out, bad = kernels.forward_samples(table, xi, xv, *packed)
-            else:
-                out, bad = kernels.forward_samples(table, xi, xv, *packed)
-        elif self._blas[1]:
-            with _blas_one_thread():
-                out, bad = self._logits_tiled(kernels, table, xi, xv, packed, n_jobs)
+            out, bad = kernels.forward_samples(table, xi, xv, *packed)
         else:
             out, bad = self._logits_tiled(kernels, table, xi, xv, packed, n_jobs)
         if bad:
@@ -943,14 +898,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             return None
         args = (self._numeric_mask, self.field_dims_, self.offsets_, table, *packed)
         if arr.shape[0] < kernels.MIN_TILED_BATCH:
-            if self._blas[0]:
-                with _blas_one_thread():
-                    proba, ok = kernels.proba_small(arr, *args)
-            else:
-                proba, ok = kernels.proba_small(arr, *args)
-        elif self._blas[1]:
-            with _blas_one_thread():
-                proba, ok = self._proba_chunks(kernels, arr, args)
+            proba, ok = kernels.proba_small(arr, *args)
         else:
             proba, ok = self._proba_chunks(kernels, arr, args)
         return proba if ok else None

@@ -88,6 +88,25 @@ def test_raw_rows_encoded_rows_and_estimator_agree(model, server):
     np.testing.assert_array_equal(server.predict(records), model.predict(X))
 
 
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+def test_raw_rows_are_encoded_once(model, engine, monkeypatch):
+    """The compiled path and its fallback score the same encoded matrix."""
+    server = ServingPipeline.from_pipeline(model, engine=engine)
+    X, _ = _raw(40, seed=3)
+    enc = server[0]
+    calls = []
+    original = type(enc)._encode_matrix
+
+    def spy(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(enc), "_encode_matrix", spy)
+    proba = server.predict_proba(X)
+    assert len(calls) == 1
+    np.testing.assert_allclose(proba, _encoded(server, X), rtol=1e-6, atol=1e-7)
+
+
 def test_it_is_a_fitted_classifier_pipeline(model, server):
     assert isinstance(server, Pipeline) and is_classifier(server)
     assert isinstance(server[0], FieldEncoder)

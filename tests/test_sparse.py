@@ -866,11 +866,11 @@ def test_pack_picks_the_packing_from_the_density(fitted):
     assert both[1].shape[0] < csr[1].shape[0] - n_weights + 1
 
 
-@pytest.mark.parametrize("rows", [1, 200])
-def test_blas_runs_on_one_thread_and_the_setting_is_restored(fitted, rows, monkeypatch):
-    """A kernel that calls BLAS runs with BLAS on one thread; the process's
-    setting is back once the prediction returns."""
+def test_dense_layers_leave_the_blas_setting_alone(fitted, monkeypatch):
+    """Kernels that call BLAS run under the process's BLAS setting, which no
+    prediction changes, from one thread or from several at once."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    from concurrent.futures import ThreadPoolExecutor
 
     def blas_threads():
         return [
@@ -881,23 +881,17 @@ def test_blas_runs_on_one_thread_and_the_setting_is_restored(fitted, rows, monke
 
     _force(monkeypatch, (0.0, 0.0))
     pred = fitted["xDeepFM", "dense"].to_sparse(engine="numba")
-    X = _test_frame()
-    pred.decision_function(X.iloc[:1])  # loads numba's BLAS
-    seen = []
-    for kernel in ("forward_samples", "forward_tiled"):
-        original = getattr(_kernels, kernel)
-
-        def spy(*args, _original=original):
-            seen.append(blas_threads())
-            return _original(*args)
-
-        monkeypatch.setattr(_kernels, kernel, spy)
-    with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        before = blas_threads()
-        pred.decision_function(pd.concat([X] * 2).iloc[:rows])
-        assert blas_threads() == before
-    assert seen and all(set(s) == {1} for s in seen)
-    assert _sparse._blas_state["users"] == 0
+    X = pd.concat([_test_frame()] * 2, ignore_index=True)
+    ref = pred.decision_function(X)  # also loads numba's BLAS
+    for limit in (1, 2):
+        with threadpoolctl.threadpool_limits(limit, user_api="blas"):
+            before = blas_threads()
+            with ThreadPoolExecutor(4) as pool:
+                sizes = [1, 3, 9, 300, 1, 300, 9, 3]
+                outs = list(pool.map(lambda n: pred.decision_function(X[:n]), sizes))
+            assert blas_threads() == before
+        for n, out in zip(sizes, outs):
+            np.testing.assert_allclose(out, ref[:n], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("n_jobs", [None, 2])
