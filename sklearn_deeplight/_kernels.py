@@ -61,7 +61,6 @@ from numba.extending import intrinsic
 
 __all__ = [
     "TILE",
-    "blas_paths",
     "dense_uses",
     "forward_samples",
     "forward_tiled",
@@ -71,18 +70,16 @@ __all__ = [
     "proba_tiled",
 ]
 
-#: Samples per tile of the tiled kernel when its layers are sparse (CSR):
-#: Criteo- and Avazu-shaped pruned DeepFwFMs at batch 4,096, one thread,
-#: measured about 6-9% faster than at 64 and at 256 (T=8..32 slower still).
+#: Samples per tile of the tiled kernel, chosen per kind of model from the
+#: widths 32..256 timed by ``python -m benchmarks.tile_width``
+#: (``benchmarks/results/tile_width.json``, batch 4,096, one thread). Sparse
+#: (CSR) layers: the fastest for the pruned Criteo and Avazu DeepFwFMs.
 TILE = 128
-#: Samples per tile when a CIN layer is dense for the tiled kernel: its tile
-#: of outer products (h_in * n_fields, k * T) outgrows the caches on wider
-#: tiles (xDeepFM (100, 100, 50) dense at 4,096: 64 about 1.3x faster than
-#: 128).
+#: When a CIN layer is dense for the tiled kernel: its tile of outer
+#: products (h_in * n_fields, k * T) outgrows the caches on wider tiles.
 CIN_DENSE_TILE_SIZE = 64
-#: Samples per tile when a DNN or cross layer is dense for the tiled kernel
-#: (and no CIN layer is): its sgemm is more efficient on wider tiles (DeepFM
-#: 400x3 dense at batch 4,096, one thread: about 10% faster than at 64).
+#: When a DNN or cross layer is dense for the tiled kernel (and no CIN layer
+#: is): its sgemm is more efficient on wider tiles.
 DENSE_TILE_SIZE = 256
 #: Batches below this size use the per-sample kernel.
 MIN_TILED_BATCH = 8
@@ -1097,12 +1094,3 @@ def dense_uses(meta: np.ndarray) -> dict[str, list[int]]:
         "cin": [int(meta[cin0 + CIN_SLOTS * i + 9]) for i in range(n_cin)],
         "cross": [int(meta[cross0 + DNN_SLOTS * i + 7]) for i in range(n_cross)],
     }
-
-
-def blas_paths(meta: np.ndarray) -> tuple[bool, bool]:
-    """Whether the per-sample kernel (a CIN layer packed dense for it) and
-    the tiled kernel (any layer packed dense for it) call BLAS."""
-    uses = dense_uses(meta)
-    sample = any(u & DENSE_SAMPLE for u in uses["cin"])
-    tiled = any(u & DENSE_TILE for layers in uses.values() for u in layers)
-    return sample, tiled

@@ -851,8 +851,13 @@ def test_pack_picks_the_packing_from_the_density(fitted):
     n_weights = sum(W.nnz for W in dense._spec.block("mlp").layers)
     both = _kernels.pack(dense._spec, one)
     csr = _kernels.pack(dense._spec, none)
-    assert _kernels.blas_paths(both[3]) == (True, True)
-    assert _kernels.blas_paths(csr[3]) == (False, False)
+    # Every layer dense for both kernels, or none.
+    assert all(
+        u == _kernels.DENSE_SAMPLE | _kernels.DENSE_TILE
+        for layers in _kernels.dense_uses(both[3]).values()
+        for u in layers
+    )
+    assert not any(u for layers in _kernels.dense_uses(csr[3]).values() for u in layers)
     # The tile: narrow for a dense CIN, wide for dense DNN layers, else
     # TILE; buffers zeroed only where a layer calls sgemm.
     assert both[3][_kernels.M_TILE] == _kernels.CIN_DENSE_TILE_SIZE

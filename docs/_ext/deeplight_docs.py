@@ -43,6 +43,7 @@ COMMANDS = {
     "dense_threshold": "python -m benchmarks.dense_threshold [--quick]",
     "encode_latency": "python -m benchmarks.encode_latency [--quick]",
     "model_latency": "python -m benchmarks.model_latency [--quick]",
+    "tile_width": "python -m benchmarks.tile_width [--quick]",
     "pruning_ramp": "python -m benchmarks.pruning_ramp [--quick]",
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
@@ -762,10 +763,26 @@ def _render_model_latency(data: dict) -> list[str]:
     return lines
 
 
+def _render_tile_width(data: dict) -> list[str]:
+    """Per kind of model, predict_proba's time at each tile width."""
+    widths = [str(w) for w in data.get("widths", [])]
+    rows = [
+        [r["case"], str(r["in_use"])] + [f"{r['ms_cpu'][w]:.2f} ms" for w in widths]
+        for r in data.get("rows", [])
+    ]
+    batch = data["rows"][0]["batch"] if data.get("rows") else "?"
+    return _list_table(
+        f"predict_proba at batch {batch}, median thread CPU time per tile width",
+        ["model", "tile in use"] + [f"T={w}" for w in widths],
+        rows,
+    )
+
+
 RENDERERS = {
     "auto_sizes": _render_auto_sizes,
     "dense_threshold": _render_dense_threshold,
     "model_latency": _render_model_latency,
+    "tile_width": _render_tile_width,
     "encode_latency": _render_encode_latency,
     "pruning_ramp": _render_pruning_ramp,
     "pruning_recovery": _render_pruning_recovery,
