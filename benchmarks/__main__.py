@@ -23,7 +23,7 @@ Every script is a module of this package, run from the repository root:
 ``report``, ``sparse_latency``, ``pruning_sweep``, ``pruning_recovery``,
 ``cin_kernel``, ``scale``, ``train_throughput``, ``serve_load``,
 ``encode_latency``, ``warm_start``, ``auto_sizes``, ``load_fuzz``,
-``dense_threshold``, ``model_latency``, ``tile_width``); what they share
+``dense_threshold``, ``model_latency``, ``tile_width``, ``parity``); what they share
 is in ``benchmarks/_common.py``.
 """
 

@@ -6,7 +6,10 @@ R-95% F-40%) with ``sklearn_deeplight.save``, then starts fresh Python
 processes that import the package, ``load`` the file and score one raw row
 twice (a one-row DataFrame, and one dict through ``ServingPipeline`` when
 the package has it), timing each step; medians over the runs. Also times
-``import sklearn.base`` alone, the floor any scikit-learn estimator pays.
+``import sklearn.base`` alone, the floor any scikit-learn estimator pays,
+and, in one more fresh process per run, the import of each dependency a
+loaded model needs (numpy, scipy.sparse, numba, pandas, sklearn.base), each
+one's increment over those before it.
 Writes ``benchmarks/results/warm_start.json``.
 
 Run from the repository root: ``python -m benchmarks.warm_start [--quick]``.
@@ -40,6 +43,18 @@ model.predict_proba(row)
 t5 = time.perf_counter()
 out = dict(import_s=t1 - t0, load_s=t2 - t1, first_s=t4 - t3, warm_s=t5 - t4,
            torch_imported="torch" in sys.modules)
+print(json.dumps(out))
+"""
+
+#: The dependencies a loaded model imports, in order: each one's increment
+#: over those before it, in one fresh process.
+_IMPORTS = """
+import importlib, json, time
+out = {}
+for name in ("numpy", "scipy.sparse", "numba", "pandas", "sklearn.base"):
+    t0 = time.perf_counter()
+    importlib.import_module(name)
+    out[name] = time.perf_counter() - t0
 print(json.dumps(out))
 """
 
@@ -91,6 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             for _ in range(runs)
         ]
+        imports = [
+            json.loads(
+                subprocess.run(
+                    [sys.executable, "-c", _IMPORTS],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(runs)
+        ]
         size = model.stat().st_size
     med = {
         k: statistics.median(r[k] for r in results)
@@ -100,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     med["total_s"] = med["import_s"] + med["load_s"] + med["first_s"]
     med["first_over_warm"] = med["first_s"] / med["warm_s"]
     med["sklearn_import_s"] = statistics.median(sklearn_s)
+    imports_s = {k: statistics.median(r[k] for r in imports) for k in imports[0]}
     stamp_loadavg_end(machine)
     report = {
         "command": command_line("warm_start", argv),
@@ -107,12 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         "model": {"embedding_rows": table_rows, "file_bytes": size, "fit_rows": n_rows},
         "runs": runs,
         "median": med,
+        "imports_s": imports_s,
         "torch_imported": any(r["torch_imported"] for r in results),
         "all": results,
     }
     write_json(args.out, report)
     for key, value in med.items():
         print(f"{key:18s} {value:.4f}")
+    for key, value in imports_s.items():
+        print(f"import {key:12s} {value:.4f} (after the ones above)")
     print(f"wrote {args.out}")
     return 0
 

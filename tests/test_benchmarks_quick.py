@@ -130,3 +130,33 @@ def test_cin_kernel_quick(tmp_path):
         assert r["max_abs_diff_tiled_vs_per_sample"] < 1e-4
         assert r["rel_err_tiled_vs_torch"] < 1e-5
         assert set(r["median_ms"]) == {"tiled", "per_sample", "torch"}
+
+
+def test_parity_quick(tmp_path):
+    """The parity script on small networks: the raw-row paths score exactly
+    what the encoded rows score, and every path is within float32 rounding
+    of the estimator and of the float64 forward."""
+    out = tmp_path / "parity.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.parity", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(out.read_text())["datasets"]
+    assert "generated (Criteo format)" in data
+    for res in data.values():
+        assert res["vs_encoded"]["raw frame"]["max_rel"] == 0.0
+        assert res["vs_encoded"]["raw dicts"]["max_rel"] == 0.0
+        assert set(res["vs_exact"]) == {
+            "estimator",
+            "encoded",
+            "raw frame",
+            "raw dicts",
+            "one dict",
+        }
+        for path in ("encoded", "one dict"):
+            assert res["vs_estimator"][path]["max_rel"] < 1e-5
+            assert res["vs_exact"][path]["max_rel"] < 1e-5

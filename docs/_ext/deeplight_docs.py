@@ -44,12 +44,14 @@ COMMANDS = {
     "encode_latency": "python -m benchmarks.encode_latency [--quick]",
     "model_latency": "python -m benchmarks.model_latency [--quick]",
     "tile_width": "python -m benchmarks.tile_width [--quick]",
+    "parity": "python -m benchmarks.parity [--quick]",
     "pruning_ramp": "python -m benchmarks.pruning_ramp [--quick]",
     "pruning_recovery": "python -m benchmarks.pruning_recovery [--quick]",
     "pruning_sweep": "python -m benchmarks.pruning_sweep [--quick]",
     "serve_load": "python -m benchmarks.serve_load [--quick]",
     "sparse_latency": "python -m benchmarks.sparse_latency [--quick]",
     "train_throughput": "python -m benchmarks.train_throughput [--quick]",
+    "warm_start": "python -m benchmarks.warm_start [--quick]",
 }
 
 
@@ -778,7 +780,74 @@ def _render_tile_width(data: dict) -> list[str]:
     )
 
 
+def _render_parity(data: dict) -> list[str]:
+    """Per dataset and path: the largest elementwise relative difference of
+    the probabilities against the torch estimator and the float64 forward."""
+    rows = []
+    for name, r in data.get("datasets", {}).items():
+        est = r.get("vs_estimator", {})
+        exact = r.get("vs_exact", {})
+        lo, hi = r.get("logit_range", [math.nan, math.nan])
+        for path in ["estimator", *est]:
+            e = est.get(path, {}).get("max_rel")
+            x = exact.get(path, {}).get("max_rel")
+            rows.append(
+                [
+                    name,
+                    f"{lo:.2f} .. {hi:.2f}",
+                    path,
+                    "(itself)" if path == "estimator" else _num(e, "{:.2e}"),
+                    _num(x, "{:.2e}"),
+                ]
+            )
+    target = data.get("target_max_rel")
+    lines = [
+        "Largest elementwise relative difference of the two probability "
+        "columns (``max |a - b| / |b|``); the float64 forward is the fitted "
+        "module in double precision, same weights"
+        + (f"; the issue's target {target:.0e} against the estimator" if target else "")
+        + ".",
+        "",
+    ]
+    lines += _list_table(
+        "The same rows, every path",
+        ["data", "logits", "path", "vs torch estimator", "vs float64 forward"],
+        rows,
+    )
+    return lines
+
+
+def _render_warm_start(data: dict) -> list[str]:
+    """Fresh-process medians: import, load, first and warm call."""
+    med = data.get("median", {})
+    keys = [
+        ("import_s", "import sklearn_deeplight"),
+        ("load_s", "load(model)"),
+        ("first_s", "first predict_proba (1 raw row)"),
+        ("warm_s", "second predict_proba"),
+        ("total_s", "import + load + first call"),
+        ("sklearn_import_s", "import sklearn.base alone (separate process)"),
+    ]
+    rows = [[label, _seconds(med.get(k))] for k, label in keys if k in med]
+    imports = data.get("imports_s", {})
+    rows += [
+        [f"import {m} (after the ones above; another process)", _seconds(v)]
+        for m, v in imports.items()
+    ]
+    lines = [
+        f"Medians over {data.get('runs', '?')} fresh processes; torch imported: "
+        f"{data.get('torch_imported')}.",
+        "",
+    ]
+    lines += _list_table("A fresh serving process", ["step", "median"], rows)
+    if "first_over_warm" in med:
+        lines += [f"First call / warm call: {med['first_over_warm']:.1f}x.", ""]
+    return lines
+
+
 RENDERERS = {
+    "parity": _render_parity,
+    "warm_start": _render_warm_start,
     "auto_sizes": _render_auto_sizes,
     "dense_threshold": _render_dense_threshold,
     "model_latency": _render_model_latency,
