@@ -40,7 +40,10 @@ __all__ = [
     "build_table",
     "lookup_column",
     "lookup_ints",
+    "lookup_segments",
     "lookup_str",
+    "numeric_finish",
+    "numeric_into",
     "table_capacity",
 ]
 
@@ -93,6 +96,27 @@ def _prefetch(typingctx, slots, s):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _pointer_intrinsic(nbtype):
+    """An intrinsic that reads an int64 address as a pointer to ``nbtype``."""
+
+    @intrinsic
+    def as_pointer(typingctx, address):
+        sig = types.CPointer(nbtype)(types.int64)
+
+        def codegen(context, builder, signature, args):
+            ptr_type = context.get_value_type(signature.return_type)
+            return builder.inttoptr(args[0], ptr_type)
+
+        return sig, codegen
+
+    return as_pointer
+
+
+_u8_pointer = _pointer_intrinsic(types.uint8)
+_i32_pointer = _pointer_intrinsic(types.int32)
+_i64_pointer = _pointer_intrinsic(types.int64)
 
 
 def table_capacity(n_keys: int) -> int:
@@ -223,7 +247,7 @@ def build_table(
 
 
 @numba.njit(cache=True)
-def lookup_column(
+def _lookup_into(
     q_offsets,
     q_data,
     field,
@@ -235,9 +259,13 @@ def lookup_column(
     codes,
     oov,
     missing,
+    out,
+    row0,
+    col,
 ):  # pragma: no cover - compiled
-    """Float64 codes of the strings ``q_data[q_offsets[i]:q_offsets[i + 1]]``
-    of one field (a column).
+    """Write the float64 codes of the strings
+    ``q_data[q_offsets[i]:q_offsets[i + 1]]`` of one field into
+    ``out[row0 + i, col]``.
 
     ``bitmap``: an Arrow validity bitmap (bit ``bit_offset + i`` clear:
     string ``i`` is null, so missing), empty when all are valid.
@@ -245,7 +273,6 @@ def lookup_column(
     ``slots`` index.
     """
     n = q_offsets.shape[0] - 1
-    out = np.empty(n, dtype=np.float64)
     mask = np.uint64(slots.shape[0] - 1)
     f = np.uint64(field)
     default = oov[field]
@@ -299,13 +326,115 @@ def lookup_column(
                         code = codes[j]
                         break
                 s = (s + np.uint64(1)) & mask
-            out[i] = code
+            out[row0 + i, col] = code
     if bitmap.shape[0] > 0:  # nulls (their empty strings were looked up too)
         for i in range(n):
             bit = np.uint64(bit_offset + i)
             if not (bitmap[bit >> np.uint64(3)] >> (bit & np.uint64(7))) & 1:
-                out[i] = missing[field]
-    return out
+                out[row0 + i, col] = missing[field]
+
+
+@numba.njit(cache=True)
+def lookup_column(
+    q_offsets,
+    q_data,
+    field,
+    bitmap,
+    bit_offset,
+    slots,
+    offsets,
+    data,
+    codes,
+    oov,
+    missing,
+):  # pragma: no cover - compiled
+    """Float64 codes of the strings ``q_data[q_offsets[i]:q_offsets[i + 1]]``
+    of one field (a column); see :func:`_lookup_into`."""
+    out = np.empty((q_offsets.shape[0] - 1, 1), dtype=np.float64)
+    _lookup_into(
+        q_offsets,
+        q_data,
+        field,
+        bitmap,
+        bit_offset,
+        slots,
+        offsets,
+        data,
+        codes,
+        oov,
+        missing,
+        out,
+        0,
+        0,
+    )
+    return out[:, 0]
+
+
+#: Columns of a row of the ``segments`` of :func:`lookup_segments`.
+SEG_FIELD, SEG_ROW, SEG_ROWS, SEG_OFFSETS, SEG_WIDE, SEG_DATA = range(6)
+SEG_DATA_BYTES, SEG_BITMAP, SEG_BIT_OFFSET, SEG_COLUMNS = 6, 7, 8, 9
+
+
+@numba.njit(cache=True)
+def lookup_segments(
+    segments, out, slots, offsets, data, codes, oov, missing
+):  # pragma: no cover - compiled
+    """Write the codes of Arrow string arrays into the columns of ``out``
+    (float64, n_rows x n_fields), all in one call.
+
+    ``segments``: int64, one row per array (a chunk of a column), its columns
+    (the ``SEG_*`` constants): the field (also the column of ``out``), its
+    first row in ``out``, its number of strings, the address of its offsets
+    (``rows + 1`` of them), 1 when they are int64 else 0 (int32), the address
+    and size in bytes of its UTF-8 data, the address of its validity bitmap
+    (0: none) and its bit offset. The caller keeps the arrays alive.
+    """
+    for k in range(segments.shape[0]):
+        field = segments[k, SEG_FIELD]
+        row0 = segments[k, SEG_ROW]
+        n = segments[k, SEG_ROWS]
+        q_data = numba.carray(
+            _u8_pointer(segments[k, SEG_DATA]), (segments[k, SEG_DATA_BYTES],)
+        )
+        bit_offset = segments[k, SEG_BIT_OFFSET]
+        n_bitmap = 0 if segments[k, SEG_BITMAP] == 0 else (bit_offset + n + 7) // 8
+        bitmap = numba.carray(_u8_pointer(segments[k, SEG_BITMAP]), (n_bitmap,))
+        if segments[k, SEG_WIDE]:
+            q_off64 = numba.carray(_i64_pointer(segments[k, SEG_OFFSETS]), (n + 1,))
+            _lookup_into(
+                q_off64,
+                q_data,
+                field,
+                bitmap,
+                bit_offset,
+                slots,
+                offsets,
+                data,
+                codes,
+                oov,
+                missing,
+                out,
+                row0,
+                field,
+            )
+        else:
+            q_off32 = numba.carray(_i32_pointer(segments[k, SEG_OFFSETS]), (n + 1,))
+            _lookup_into(
+                q_off32,
+                q_data,
+                field,
+                bitmap,
+                bit_offset,
+                slots,
+                offsets,
+                data,
+                codes,
+                oov,
+                missing,
+                out,
+                row0,
+                field,
+            )
 
 
 @numba.njit(cache=True)
@@ -386,3 +515,67 @@ def lookup_ints(values, q_fields, slots, oov):  # pragma: no cover - compiled
                 s = (s + np.uint64(1)) & mask
             out[i] = code
     return out
+
+
+#: Modes of :func:`numeric_into`: no transform, then the named transforms of
+#: :class:`~sklearn_deeplight.FieldEncoder` whose logarithm numpy computes.
+IDENTITY, CRITEO, LOG1P = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def numeric_into(V, pos, out, mode, fill, queue, where):  # pragma: no cover
+    """First pass of a numeric transform of the rows of ``V`` (numeric field
+    ``k``: row ``k``, NaN where missing) into the columns ``pos[k]`` of
+    ``out`` (C-contiguous float64).
+
+    A missing value becomes ``fill``, a present one ``x`` stays ``x``, and
+    the values whose transform needs a logarithm are queued (into
+    ``queue``, their flat index in ``out`` into ``where``): :data:`CRITEO`
+    the values above 2, :data:`LOG1P` ``|x|`` of every present value. The
+    caller takes numpy's logarithm of the queue (the function the pandas
+    path calls, so the same bits) and :func:`numeric_finish` ends the
+    transform. Returns the number of queued values.
+    """
+    n_fields = out.shape[1]
+    c = 0
+    for k in range(V.shape[0]):
+        j = pos[k]
+        for i in range(V.shape[1]):
+            x = V[k, i]
+            if x != x:
+                out[i, j] = fill
+                continue
+            out[i, j] = x
+            if mode == CRITEO:
+                if x > 2.0:
+                    queue[c] = x
+                    where[c] = i * n_fields + j
+                    c += 1
+            elif mode == LOG1P:
+                queue[c] = abs(x)
+                where[c] = i * n_fields + j
+                c += 1
+    return c
+
+
+@numba.njit(cache=True)
+def numeric_finish(out, mode, logs, where):  # pragma: no cover - compiled
+    """Second pass of :func:`numeric_into`: ``logs`` (numpy's logarithm of
+    the queue) to the transformed values, the same float64 operations as
+    :func:`~sklearn_deeplight.criteo_numeric_transform` (``floor(l ** 2)``)
+    and the log1p transform (``sign(x) * l``). False if one is not finite."""
+    flat = out.reshape(-1)
+    ok = True
+    for t in range(logs.shape[0]):
+        idx = where[t]
+        v = logs[t]
+        if mode == CRITEO:
+            y = np.floor(v * v)
+        else:
+            x = flat[idx]
+            sign = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+            y = sign * v
+        if not np.isfinite(y):
+            ok = False
+        flat[idx] = y
+    return ok

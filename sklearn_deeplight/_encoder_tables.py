@@ -174,6 +174,30 @@ def _arrow_chunks(array: Any) -> list | None:
     return out
 
 
+def _add_segments(segments: list, keep: list, chunks: list, field: int) -> None:
+    """Append the rows of :func:`~sklearn_deeplight._encoder_kernels.lookup_segments`
+    for the Arrow chunks of one column of field ``field`` (keeping the arrays
+    they address in ``keep``)."""
+    row = 0
+    for offsets, data, bitmap, start in chunks:
+        n = len(offsets) - 1
+        keep.append((offsets, data, bitmap))
+        segments.append(
+            (
+                field,
+                row,
+                n,
+                offsets.ctypes.data,
+                offsets.dtype.itemsize == 8,
+                data.ctypes.data,
+                data.nbytes,
+                bitmap.ctypes.data if bitmap.size else 0,
+                start,
+            )
+        )
+        row += n
+
+
 def _load_encoder_kernels():
     try:
         from . import _encoder_kernels
@@ -394,6 +418,21 @@ class _Tables:
             j,
             bitmap,
             bit_offset,
+            self.slots,
+            self.s_off,
+            self.s_data,
+            self.s_codes,
+            self.oov_codes,
+            self.missing_codes,
+        )
+
+    def lookup_segments(self, segments: np.ndarray, out: np.ndarray) -> None:
+        """Write the codes of Arrow string chunks (rows of ``segments``, see
+        :func:`~sklearn_deeplight._encoder_kernels.lookup_segments`) into
+        the columns of ``out``."""
+        self.kernels.lookup_segments(
+            segments,
+            out,
             self.slots,
             self.s_off,
             self.s_data,
@@ -639,30 +678,80 @@ class FastEncodeMixin:
 
     def _encode_columns(self, tables: _Tables, cols: list) -> np.ndarray | None:
         """Fast transform column by column (a Series or a 1-D ndarray each);
-        a column the fast lookups do not handle takes the reference path."""
+        a column the fast lookups do not handle takes the reference path.
+
+        The Arrow-backed string columns are looked up in one compiled call
+        that writes their codes into the output matrix, and a named numeric
+        transform is one compiled pass over the numeric columns (besides
+        numpy's logarithm)."""
         n_rows = len(cols[0])
         M = np.empty((n_rows, tables.n), dtype=np.float64)
         num_pos = tables.num_pos
         V = np.empty((len(num_pos), n_rows), dtype=np.float64)  # numeric values
+        segments: list[tuple] = []  # Arrow string chunks, as lookup_segments reads
+        keep: list[Any] = []  # the arrays those address
+        numeric_list = tables.numeric_list
+        str_ok = tables.str_ok
         k = 0
         for j, col in enumerate(cols):
-            if tables.numeric_list[j]:
+            if numeric_list[j]:
                 values = _numeric_column(col)
                 if values is None:
                     values = self._numeric_values(_as_series(col), j)
                 V[k] = values
                 k += 1
                 continue
+            dtype = col.dtype
+            if (
+                str_ok[j]
+                and isinstance(dtype, pd.StringDtype)
+                and dtype.storage == "pyarrow"
+            ):
+                chunks = _arrow_chunks(col.array if isinstance(col, pd.Series) else col)
+                if chunks is not None:
+                    _add_segments(segments, keep, chunks, j)
+                    continue
             codes = self._fast_codes(tables, col, j)
             if codes is None:
                 codes = self._encode(_as_series(col), j)
             M[:, j] = codes
-        if num_pos.size:
+        if segments:
+            tables.lookup_segments(np.array(segments, dtype=np.int64), M)
+        if num_pos.size and not self._numeric_into(tables, V, M):
+            return None
+        return M
+
+    def _numeric_into(self, tables: _Tables, V: np.ndarray, M: np.ndarray) -> bool:
+        """Numeric transform of the rows of ``V`` (one per numeric field, NaN
+        where missing) into the numeric columns of ``M``; False when the
+        pandas path must run (it raises)."""
+        nt = self.numeric_transform
+        num_pos = tables.num_pos
+        if nt is None or nt == "identity":
+            mode = 0
+        elif callable(nt):
+            mode = None
+        else:
+            mode = self._COMPILED_TRANSFORMS.get(self._NAMED_TRANSFORMS[nt])
+        if mode is None:  # a callable, or a named transform replaced
             done = self._transform_values(V, num_pos)
             if done is None:
-                return None
+                return False
             M[:, num_pos] = done.T
-        return M
+            return True
+        kernels = tables.kernels
+        queue = np.empty(V.size if mode else 0, dtype=np.float64)
+        where = np.empty(queue.size, dtype=np.int64)
+        fill = float(self.numeric_missing)
+        c = kernels.numeric_into(V, num_pos, M, mode, fill, queue, where)
+        if not c:
+            return True
+        logs = queue[:c]
+        if mode == kernels.CRITEO:
+            np.log(logs, out=logs)
+        else:
+            np.log1p(logs, out=logs)
+        return bool(kernels.numeric_finish(M, mode, logs, where[:c]))
 
     def _transform_values(self, V: np.ndarray, fields: np.ndarray):
         """Numeric transform of the rows of ``V`` (one per numeric field, NaN
