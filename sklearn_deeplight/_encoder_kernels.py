@@ -203,20 +203,32 @@ def _insert(slots, mask, w, hi, h, payload, offsets, data, k):
 
 @numba.njit(cache=True)
 def build_table(
-    offsets, data, fields, codes, int_keys, int_fields, int_codes, capacity
+    offsets,
+    data,
+    fields,
+    codes,
+    order,
+    int_keys,
+    int_fields,
+    int_codes,
+    int_order,
+    capacity,
 ):
     # pragma: no cover - compiled
     """The slots of string keys ``data[offsets[k]:offsets[k + 1]]`` of field
     ``fields[k]`` and integer keys ``int_keys[k]`` of field ``int_fields[k]``,
-    with their codes.
+    with their codes, inserted in the order of ``order`` (string keys) and
+    ``int_order`` (integer keys, after the strings).
 
-    A key equal to an earlier one (same field) is left out: the first wins.
-    Returns the slots (capacity, 2) and the number of keys left out.
+    A key equal to an earlier one (same field) is left out: the first
+    inserted wins. Returns the slots (capacity, 2) and the number of keys
+    left out.
     """
     slots = np.full((capacity, 2), _EMPTY, dtype=np.uint64)
     mask = np.uint64(capacity - 1)
     dropped = 0
-    for k in range(fields.shape[0]):
+    for t in range(order.shape[0]):
+        k = order[t]
         a0 = offsets[k]
         a1 = offsets[k + 1]
         n = a1 - a0
@@ -235,7 +247,8 @@ def build_table(
         payload = np.uint64(k) if long else np.uint64(codes[k])
         if not _insert(slots, mask, w, hi, h, payload, offsets, data, k):
             dropped += 1
-    for k in range(int_keys.shape[0]):
+    for t in range(int_order.shape[0]):
+        k = int_order[t]
         w = np.uint64(int_keys[k])
         hi = (np.uint64(int_fields[k]) << _S4) | np.uint64(INT)
         h = _mix(w ^ (hi * _GOLDEN))
