@@ -543,31 +543,34 @@ def numeric_into(V, pos, out, mode, fill, queue, where):  # pragma: no cover
 
     A missing value becomes ``fill``, a present one ``x`` stays ``x``, and
     the values whose transform needs a logarithm are queued (into
-    ``queue``, their flat index in ``out`` into ``where``): :data:`CRITEO`
-    the values above 2, :data:`LOG1P` ``|x|`` of every present value. The
-    caller takes numpy's logarithm of the queue (the function the pandas
-    path calls, so the same bits) and :func:`numeric_finish` ends the
-    transform. Returns the number of queued values.
+    ``queue``, their flat index in ``out`` into ``where``; both one longer
+    than ``V`` has values): :data:`CRITEO` the values above 2, :data:`LOG1P`
+    ``|x|`` of every present value. The caller takes numpy's logarithm of
+    the queue (the function the pandas path calls, so the same bits) and
+    :func:`numeric_finish` ends the transform. Returns the number of queued
+    values.
     """
     n_fields = out.shape[1]
     c = 0
-    for k in range(V.shape[0]):
-        j = pos[k]
-        for i in range(V.shape[1]):
+    # Row by row (the output's rows in order), without branches on the
+    # values: each value is written to the queue, which keeps it when the
+    # count moves on (missing values and Criteo's values above 2 are a coin
+    # toss for the branch predictor).
+    for i in range(V.shape[1]):
+        base = i * n_fields
+        for k in range(V.shape[0]):
             x = V[k, i]
-            if x != x:
-                out[i, j] = fill
-                continue
-            out[i, j] = x
+            j = pos[k]
+            missing = x != x
+            out[i, j] = fill if missing else x
             if mode == CRITEO:
-                if x > 2.0:
-                    queue[c] = x
-                    where[c] = i * n_fields + j
-                    c += 1
+                queue[c] = x
+                where[c] = base + j
+                c += x > 2.0
             elif mode == LOG1P:
                 queue[c] = abs(x)
-                where[c] = i * n_fields + j
-                c += 1
+                where[c] = base + j
+                c += not missing
     return c
 
 

@@ -174,28 +174,48 @@ def _arrow_chunks(array: Any) -> list | None:
     return out
 
 
-def _add_segments(segments: list, keep: list, chunks: list, field: int) -> None:
-    """Append the rows of :func:`~sklearn_deeplight._encoder_kernels.lookup_segments`
-    for the Arrow chunks of one column of field ``field`` (keeping the arrays
-    they address in ``keep``)."""
+def _arrow_segments(array: Any, field: int, segments: list, keep: list) -> bool:
+    """Append the rows of
+    :func:`~sklearn_deeplight._encoder_kernels.lookup_segments` for the
+    chunks of an Arrow-backed string array of field ``field``, keeping the
+    buffers they address in ``keep``; False (nothing appended) for a layout
+    the lookups do not read."""
+    import pyarrow as pa
+
+    if not isinstance(array, pa.Array | pa.ChunkedArray):
+        array = array.__arrow_array__()
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    rows = []
     row = 0
-    for offsets, data, bitmap, start in chunks:
-        n = len(offsets) - 1
-        keep.append((offsets, data, bitmap))
-        segments.append(
+    for chunk in chunks:
+        n = len(chunk)
+        if n == 0:
+            continue
+        if pa.types.is_large_string(chunk.type):
+            width = 8
+        elif pa.types.is_string(chunk.type):
+            width = 4
+        else:
+            return False
+        validity, offsets, data = chunk.buffers()
+        start = chunk.offset
+        rows.append(
             (
                 field,
                 row,
                 n,
-                offsets.ctypes.data,
-                offsets.dtype.itemsize == 8,
-                data.ctypes.data,
-                data.nbytes,
-                bitmap.ctypes.data if bitmap.size else 0,
+                offsets.address + start * width,
+                width == 8,
+                0 if data is None else data.address,
+                0 if data is None else data.size,
+                validity.address if validity is not None and chunk.null_count else 0,
                 start,
             )
         )
         row += n
+    keep.append(array)
+    segments.extend(rows)
+    return True
 
 
 def _load_encoder_kernels():
@@ -713,7 +733,7 @@ class FastEncodeMixin:
         num_pos = tables.num_pos
         V = np.empty((len(num_pos), n_rows), dtype=np.float64)  # numeric values
         segments: list[tuple] = []  # Arrow string chunks, as lookup_segments reads
-        keep: list[Any] = []  # the arrays those address
+        keep: list[Any] = []  # the Arrow arrays those address
         numeric_list = tables.numeric_list
         str_ok = tables.str_ok
         k = 0
@@ -731,9 +751,8 @@ class FastEncodeMixin:
                 and isinstance(dtype, pd.StringDtype)
                 and dtype.storage == "pyarrow"
             ):
-                chunks = _arrow_chunks(col.array if isinstance(col, pd.Series) else col)
-                if chunks is not None:
-                    _add_segments(segments, keep, chunks, j)
+                array = col.array if isinstance(col, pd.Series) else col
+                if _arrow_segments(array, j, segments, keep):
                     continue
             codes = self._fast_codes(tables, col, j)
             if codes is None:
@@ -764,7 +783,7 @@ class FastEncodeMixin:
             M[:, num_pos] = done.T
             return True
         kernels = tables.kernels
-        queue = np.empty(V.size if mode else 0, dtype=np.float64)
+        queue = np.empty(V.size + 1 if mode else 0, dtype=np.float64)
         where = np.empty(queue.size, dtype=np.int64)
         fill = float(self.numeric_missing)
         c = kernels.numeric_into(V, num_pos, M, mode, fill, queue, where)
