@@ -64,6 +64,10 @@ _S33 = np.uint64(33)
 _S4 = np.uint64(4)
 #: Queries hashed (and their slots prefetched) before their probes.
 _BLOCK = 16
+#: Queries a column lookup hashes (and prefetches the first slot of) ahead
+#: of its probe, and the size of its ring of keys (a power of two above it).
+_AHEAD = 32
+_RING = 64
 
 
 @intrinsic
@@ -289,19 +293,22 @@ def _lookup_into(
     mask = np.uint64(slots.shape[0] - 1)
     f = np.uint64(field)
     default = oov[field]
-    # Per block, the keys and their first slots (prefetched), then the
-    # probes: the slots' cache misses overlap (1.4x faster on a table larger
-    # than the caches). Keep the loops plain: a call to a compiled helper
-    # with a loop in it (even inlined, even never taken) made them several
-    # times slower, a per-string field array 15% slower.
-    ws = np.empty(_BLOCK, dtype=np.uint64)
-    his = np.empty(_BLOCK, dtype=np.uint64)
-    ss = np.empty(_BLOCK, dtype=np.uint64)
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        for i in range(start, stop):
-            a0 = np.int64(q_offsets[i])
-            a1 = np.int64(q_offsets[i + 1])
+    # Query t is hashed and its first slot prefetched _AHEAD queries before
+    # its probe (a ring of keys): the slots' cache misses overlap (1.4x
+    # faster than probing at once on a table larger than the caches; this
+    # rolling window 1.15-1.2x faster than hashing and prefetching blocks
+    # of 16 queries, on the paper's Criteo vocabulary, 4096-row requests).
+    # Keep the loops plain: a call to a compiled helper with a loop in it
+    # (even inlined, even never taken) made them several times slower, a
+    # per-string field array 15% slower.
+    ws = np.empty(_RING, dtype=np.uint64)
+    his = np.empty(_RING, dtype=np.uint64)
+    ss = np.empty(_RING, dtype=np.uint64)
+    ring = np.uint64(_RING - 1)
+    for t in range(n + _AHEAD):
+        if t < n:
+            a0 = np.int64(q_offsets[t])
+            a1 = np.int64(q_offsets[t + 1])
             m = a1 - a0
             w = _word(q_data, a0, 8) if m >= 8 else _word(q_data, a0, m)
             hi = (f << _S4) | np.uint64(min(m, LONG))
@@ -316,30 +323,34 @@ def _lookup_into(
                 h = _mix(h)
             s = h & mask
             _prefetch(slots, s)
-            ws[i - start] = w
-            his[i - start] = hi
-            ss[i - start] = s
-        for i in range(start, stop):
-            w = ws[i - start]
-            hi = his[i - start]
-            s = ss[i - start]
-            code = default
-            while True:
-                meta = slots[s, 1]
-                if meta == _EMPTY:
+            r = np.uint64(t) & ring
+            ws[r] = w
+            his[r] = hi
+            ss[r] = s
+        i = t - _AHEAD
+        if i < 0:
+            continue
+        r = np.uint64(i) & ring
+        w = ws[r]
+        hi = his[r]
+        s = ss[r]
+        code = default
+        while True:
+            meta = slots[s, 1]
+            if meta == _EMPTY:
+                break
+            if slots[s, 0] == w and (meta >> _S32) == hi:
+                if (hi & np.uint64(15)) != np.uint64(LONG):
+                    code = np.float64(meta & _LOW32)
                     break
-                if slots[s, 0] == w and (meta >> _S32) == hi:
-                    if (hi & np.uint64(15)) != np.uint64(LONG):
-                        code = np.float64(meta & _LOW32)
-                        break
-                    j = np.int64(meta & _LOW32)
-                    a0 = np.int64(q_offsets[i])
-                    a1 = np.int64(q_offsets[i + 1])
-                    if _same_bytes(data, offsets[j], offsets[j + 1], q_data, a0, a1):
-                        code = codes[j]
-                        break
-                s = (s + np.uint64(1)) & mask
-            out[row0 + i, col] = code
+                j = np.int64(meta & _LOW32)
+                a0 = np.int64(q_offsets[i])
+                a1 = np.int64(q_offsets[i + 1])
+                if _same_bytes(data, offsets[j], offsets[j + 1], q_data, a0, a1):
+                    code = codes[j]
+                    break
+            s = (s + np.uint64(1)) & mask
+        out[row0 + i, col] = code
     if bitmap.shape[0] > 0:  # nulls (their empty strings were looked up too)
         for i in range(n):
             bit = np.uint64(bit_offset + i)
