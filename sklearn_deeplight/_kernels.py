@@ -106,7 +106,8 @@ M_CROSS_OUT = 17  # fp offset of the cross network's output weights
 M_CIN_MAXZ = 18  # widest h_in * n_fields of a CIN layer packed dense (or 0)
 M_TILE = 19  # samples per tile of the tiled kernel (see TILE and below)
 M_ZERO = 20  # 1 when the tiled kernel's buffers are zeroed (a layer calls sgemm)
-M_LAYERS = 21  # first layer descriptor: DNN layers, CIN layers, cross layers
+M_INPUT = 21  # offset in meta of the input layout: numeric, field_dims, offsets
+M_LAYERS = 22  # first layer descriptor: DNN layers, CIN layers, cross layers
 #: Slots per DNN (and cross) layer: n_in, n_out, data, indices, indptr, bias
 #: offsets, the fp offset of the layer's dense (row-major n_out x n_in)
 #: weights, and which kernels read the dense weights instead of the CSR ones
@@ -528,6 +529,27 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
     n_bad : int
         Row indices at or above ``n_rows`` (read as row 0).
     """
+    n = xi.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    scratch = np.empty(_scratch_size(meta), np.float32)
+    return out, _samples(table, xi, xv, fp, ip, pp, meta, out, scratch)
+
+
+@_jit(nogil=True)
+def _scratch_size(meta):  # pragma: no cover - compiled
+    """float32 values of the per-sample kernel's scratch buffer."""
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    maxw = np.uint64(meta[M_MAXW])
+    hk = np.uint64(meta[M_CIN_MAXH]) * k
+    wx = F * k if meta[M_CROSS_NL] > 0 else np.uint64(0)
+    return F * k + k + 2 * maxw + 2 * hk + 2 * wx + k * np.uint64(meta[M_CIN_MAXZ])
+
+
+@_jit(nogil=True, fastmath=_FASTMATH, inline="always")
+def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
+    """:func:`forward_samples` into ``out``, with a scratch buffer of
+    :func:`_scratch_size` values; returns the count of bad rows."""
     zero = np.float32(0.0)
     half = np.float32(0.5)
     n = np.uint64(xi.shape[0])
@@ -547,14 +569,10 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
     bias = fp[np.uint64(meta[M_BIAS])]
     maxw = np.uint64(meta[M_MAXW])
     maxh = np.uint64(meta[M_CIN_MAXH])
-    maxz = np.uint64(meta[M_CIN_MAXZ])
 
-    out = np.empty(n, dtype=np.float32)
-    # One scratch allocation per call, split in views.
     fk = F * k
     hk = maxh * k
     wx = fk if ncross > 0 else np.uint64(0)
-    scratch = np.empty(fk + k + 2 * maxw + 2 * hk + 2 * wx + k * maxz, np.float32)
     e = scratch[:fk]
     o0 = fk
     bi = scratch[o0 : o0 + k]
@@ -626,7 +644,7 @@ def forward_samples(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - comp
         if ncross > 0:
             acc += _cross_sample(e, fp, ip, pp, meta, xh, xz)
         out[b] = acc
-    return out, bad
+    return bad
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -862,13 +880,20 @@ def _sigmoid_pairs(logits):  # pragma: no cover - compiled
 
 
 @_jit(nogil=True)
-def proba_small(
-    X, numeric, field_dims, offsets, table, fp, ip, pp, meta
-):  # pragma: no cover
+def _input_layout(meta, F):  # pragma: no cover - compiled
+    """The numeric mask (0 / 1), field_dims and offsets packed in ``meta``."""
+    a = meta[M_INPUT]
+    return meta[a : a + F], meta[a + F : a + 2 * F], meta[a + 2 * F : a + 3 * F]
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def proba_small(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
     """Probabilities of a small clean field matrix in one compiled call.
 
     :func:`index_rows`, then :func:`forward_samples`, then the sigmoid: the
-    predictor's batch-1 path, without a Python step between them. ``ok`` is
+    predictor's batch-1 path, without a Python step between them, on two
+    buffers (rows; values, logits and scratch). The input layout (numeric
+    fields, ``field_dims``, ``offsets``) is read from ``meta``. ``ok`` is
     False when a value needs the general path (which validates, or raises
     for it) or a logit is not finite (the general path names the field).
 
@@ -877,27 +902,31 @@ def proba_small(
     proba : ndarray of float64 of shape (n_samples, 2)
     ok : bool
     """
-    xi, xv, ok = index_rows(X, numeric, field_dims, offsets)
-    if not ok:
+    n, F = X.shape
+    numeric, field_dims, offsets = _input_layout(meta, F)
+    xi = np.empty((n, F), dtype=np.int64)
+    nf = n * F
+    buf = np.empty(nf + n + _scratch_size(meta), dtype=np.float32)
+    xv = buf[:nf].reshape((n, F))
+    out = buf[nf : nf + n]
+    if not _index_block(X, 0, n, numeric, field_dims, offsets, xi, xv):
         return np.empty((0, 2), dtype=np.float64), False
-    logits, bad = forward_samples(table, xi, xv, fp, ip, pp, meta)
-    if bad:
+    if _samples(table, xi, xv, fp, ip, pp, meta, out, buf[nf + n :]):
         return np.empty((0, 2), dtype=np.float64), False
-    return _sigmoid_pairs(logits)
+    return _sigmoid_pairs(out)
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
-def proba_tiled(
-    X, numeric, field_dims, offsets, table, fp, ip, pp, meta
-):  # pragma: no cover
+def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
     """Probabilities of a clean field matrix, indexed tile by tile.
 
     :func:`proba_small` for batches of the tiled kernel: each tile of
     :data:`TILE` rows is indexed into small reused buffers and scored at
     once, so that the (n_samples, n_fields) rows and values are never
-    materialised. Same returns as :func:`proba_small`.
+    materialised. Same parameters and returns as :func:`proba_small`.
     """
     n, F = X.shape
+    numeric, field_dims, offsets = _input_layout(meta, F)
     T = meta[M_TILE]
     out = np.empty(n, dtype=np.float32)
     xi = np.empty((T, F), dtype=np.int64)
@@ -975,10 +1004,14 @@ def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
     cin = cin_block.layers if cin_block is not None else []
     cross_layers = cross.layers if cross is not None else []
     n_dnn, n_cin, n_cross = len(dnn_layers), len(cin), len(cross_layers)
-    meta = np.zeros(
-        M_LAYERS + DNN_SLOTS * (n_dnn + n_cross) + CIN_SLOTS * n_cin, np.int64
-    )
     n_fields = spec.layout.n_fields
+    n_layout = M_LAYERS + DNN_SLOTS * (n_dnn + n_cross) + CIN_SLOTS * n_cin
+    meta = np.zeros(n_layout + 3 * n_fields, np.int64)
+    layout = spec.layout
+    meta[M_INPUT] = n_layout
+    meta[n_layout:] = np.concatenate(
+        [layout.numeric_mask, layout.field_dims, layout.offsets]
+    )
     k = spec.k
     meta[M_F] = n_fields
     meta[M_K] = k

@@ -111,12 +111,27 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _usual_n_jobs(n_jobs: Any) -> bool:
+    """True for an ``n_jobs`` that :func:`check_params` accepts, in its usual
+    types (None or an int): the quick test of the fast paths, which leave
+    any other value to the full checks."""
+    return n_jobs is None or (type(n_jobs) is int and (n_jobs > 0 or n_jobs == -1))
+
+
 def check_params(engine: Any, threshold: Any, n_jobs: Any) -> None:
     """Raise ValueError naming the first invalid constructor parameter.
 
     The one check of :class:`SparseCTRPredictor`'s parameters, run where they
     are used (prediction) and on a loaded predictor's state.
     """
+    if (
+        type(engine) is str
+        and engine in ENGINES
+        and type(threshold) is float
+        and math.isfinite(threshold)
+        and _usual_n_jobs(n_jobs)
+    ):
+        return  # the usual values, without the abstract base class checks
     if not (isinstance(engine, str) and engine in ENGINES):
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
     if (
@@ -168,6 +183,9 @@ def _quantize(values: np.ndarray, dtype: str, what: str) -> np.ndarray:
 #: dtypes the fast input path (the numba kernels' index_rows, the scipy
 #: engine's _fast_codes) computes with; _normalise_dtype converts the others.
 _FAST_DTYPES = (np.dtype(np.int64), np.dtype(np.float32), np.dtype(np.float64))
+_INT64, _FLOAT32, _FLOAT64 = _FAST_DTYPES
+#: dtypes of the fused predict_proba kernels' input matrix.
+_FUSED_DTYPES = (_INT64, _FLOAT64)
 _INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -175,7 +193,7 @@ def _normalise_dtype(arr: np.ndarray) -> np.ndarray | None:
     """``arr`` as int64, float32 or float64 (a copy only when needed), or
     None for values only the general path handles (uint64 beyond int64)."""
     dtype = arr.dtype
-    if dtype in _FAST_DTYPES:
+    if dtype is _FLOAT64 or dtype is _INT64 or dtype in _FAST_DTYPES:
         return arr
     if dtype.kind in "iu":
         if dtype == np.uint64 and arr.size and arr.max() > _INT64_MAX:
@@ -482,18 +500,13 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             xv = np.ones((rows, n), dtype=np.float32)
             self._logits_numba(kernels, self._table, xi, xv)
         packed = self._get_packed(kernels)
-        args = (
-            self._numeric_mask,
-            self.field_dims_,
-            self.offsets_,
-            self._table,
-            *packed,
-        )
+        layout = (self._numeric_mask, self.field_dims_, self.offsets_)
         for dtype in (np.int64, np.float64):  # the input dtypes the fast path sees
             codes = np.zeros((1, n), dtype=dtype)
-            kernels.index_rows(codes, *args[:3])
-            kernels.proba_small(codes, *args)
-            kernels.proba_tiled(np.repeat(codes, kernels.MIN_TILED_BATCH, 0), *args)
+            kernels.index_rows(codes, *layout)
+            kernels.proba_small(codes, self._table, *packed)
+            tile = np.repeat(codes, kernels.MIN_TILED_BATCH, 0)
+            kernels.proba_tiled(tile, self._table, *packed)
 
     # ------------------------------------------------------------------
     # Pickling: compact embeddings on disk, gather table in memory
@@ -867,7 +880,30 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         whose blocks the kernels all compute; anything else, or any value to
         check or reject (non-finite logits included), takes the general
         path."""
-        if self.__dict__.get("_table") is None or self.engine == "scipy":
+        state = self.__dict__
+        packed = state.get("_packed")
+        if packed is not None and type(X) is np.ndarray:
+            # The small-batch serving case in the fewest Python steps: a
+            # clean ndarray, packed kernels, parameters check_params accepts.
+            dtype = X.dtype
+            shape = X.shape
+            if (
+                (dtype is _FLOAT64 or dtype is _INT64)
+                and len(shape) == 2
+                and 0 < shape[0] < _kernels_module.MIN_TILED_BATCH
+                and shape[1] == self.n_features_in_
+                and X.flags.c_contiguous
+                and not self._unfused
+                and "feature_names_in_" not in state
+                and type(engine := self.engine) is str
+                and (engine == "auto" or engine == "numba")
+                and type(threshold := self.threshold) is float
+                and threshold - threshold == 0.0  # finite
+                and _usual_n_jobs(self.n_jobs)
+            ):
+                proba, ok = _kernels_module.proba_small(X, state["_table"], *packed)
+                return proba if ok else None
+        if state.get("_table") is None or self.engine == "scipy":
             return None
         arr = self._clean_matrix(X)
         return None if arr is None else self._proba_clean(arr)
@@ -876,31 +912,34 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """:meth:`_proba_fused` of a matrix :meth:`_clean_matrix` returned
         (or of the same form: 2-D, int64 or float64, the fitted fields in
         order, as :class:`ServingPipeline` encodes raw rows)."""
-        table = self.__dict__.get("_table")
-        if table is None or self.engine == "scipy":
+        state = self.__dict__
+        table = state.get("_table")
+        engine = self.engine
+        if table is None or engine == "scipy":
             return None
         kernels = _kernels_module if _kernels_module is not None else _load_kernels()
+        dtype = arr.dtype
         if (
             kernels is None
-            or arr.dtype not in (np.int64, np.float64)
             or arr.ndim != 2
-            or arr.shape[0] == 0
-            or arr.shape[1] != self.n_features_in_
+            or not (dtype is _FLOAT64 or dtype is _INT64 or dtype in _FUSED_DTYPES)
         ):
+            return None
+        n, n_fields = arr.shape
+        if n == 0 or n_fields != self.n_features_in_:
             return None
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)
-        check_params(self.engine, self.threshold, self.n_jobs)
-        packed = self._packed
+        check_params(engine, self.threshold, self.n_jobs)
+        packed = state.get("_packed")
         if packed is None:
             packed = self._get_packed(kernels)
         if self._unfused:
             return None
-        args = (self._numeric_mask, self.field_dims_, self.offsets_, table, *packed)
-        if arr.shape[0] < kernels.MIN_TILED_BATCH:
-            proba, ok = kernels.proba_small(arr, *args)
+        if n < kernels.MIN_TILED_BATCH:
+            proba, ok = kernels.proba_small(arr, table, *packed)
         else:
-            proba, ok = self._proba_chunks(kernels, arr, args)
+            proba, ok = self._proba_chunks(kernels, arr, (table, *packed))
         return proba if ok else None
 
     def _proba_chunks(self, kernels, arr, args) -> tuple[np.ndarray, bool]:

@@ -1025,19 +1025,25 @@ def test_uint64_beyond_int64_takes_the_general_path():
         ({"n_jobs": True}, r"n_jobs must be None, -1 or a positive int"),
     ],
 )
-def test_bad_constructor_parameters_are_named_at_predict(params, match):
+@pytest.mark.parametrize("engine", ["scipy", "numba"])
+def test_bad_constructor_parameters_are_named_at_predict(params, match, engine):
     """SparseCTRPredictor(threshold="high").predict raised numpy's
     UFuncTypeError; every prediction method checks the three parameters in
-    one place and names the bad one (issue 15, item 12)."""
+    one place and names the bad one (issue 15, item 12), the numba engine's
+    fused small-batch path included (parameters changed after packing)."""
     rng = np.random.RandomState(0)
     X = rng.randint(0, 4, (40, 2))
     est = FMClassifier(embedding_dim=2, max_epochs=1, random_state=0)
-    pred = est.fit(X, np.arange(40) % 2).to_sparse(engine="scipy")
+    pred = est.fit(X, np.arange(40) % 2).to_sparse(engine=engine)
+    pred.predict_proba(X[:1])  # packs the kernels' parameters (numba)
     pred.set_params(**params)
     xi, xv = pred.index_input(X)
     calls = [
         lambda: pred.predict(X),
         lambda: pred.predict_proba(X),
+        lambda: pred.predict(X[:1]),
+        lambda: pred.predict_proba(X[:1]),
+        lambda: pred.predict_proba(X[:1].astype(np.float64)),
         lambda: pred.decision_function(X),
         lambda: pred.decision_function_indexed(xi, xv),
     ]
@@ -1051,10 +1057,28 @@ def test_valid_constructor_parameters_predict():
     X = rng.randint(0, 4, (40, 2))
     est = FMClassifier(embedding_dim=2, max_epochs=1, random_state=0)
     pred = est.fit(X, np.arange(40) % 2).to_sparse()
+    ref = pred.predict_proba(X[:3])
     for params in (
         {"threshold": np.float32(0.3), "n_jobs": -1},
         {"threshold": 1, "n_jobs": np.int64(2), "engine": "numba"},
         {"threshold": 0.5, "n_jobs": None, "engine": "auto"},
+        {"threshold": 0.5, "n_jobs": 2, "engine": "numba"},
+        {"threshold": 0.5, "n_jobs": -1, "engine": "scipy"},
     ):
         pred.set_params(**params)
         assert pred.predict(X).shape == (40,)
+        for rows in (X[:3], X[:3].astype(np.float64)):  # fused small batches
+            np.testing.assert_allclose(pred.predict_proba(rows), ref, rtol=1e-6)
+
+
+def test_pack_holds_the_input_layout(fitted):
+    """The fused kernels read the numeric mask, field_dims and offsets from
+    the packed layout (one argument instead of three): the predictor's."""
+    pred = fitted["DeepFM", "pruned"].to_sparse(engine="numba")
+    meta = _kernels.pack(pred._spec)[3]
+    n = pred.n_features_in_
+    start = meta[_kernels.M_INPUT]
+    assert start + 3 * n == meta.shape[0]
+    np.testing.assert_array_equal(meta[start : start + n], pred._numeric_mask)
+    np.testing.assert_array_equal(meta[start + n : start + 2 * n], pred.field_dims_)
+    np.testing.assert_array_equal(meta[start + 2 * n :], pred.offsets_)
