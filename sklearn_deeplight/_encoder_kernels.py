@@ -559,10 +559,11 @@ def numeric_into(V, pos, out, mode, fill, queue, where):  # pragma: no cover
     ``|x|`` of every present value. The caller takes numpy's logarithm of
     the queue (the function the pandas path calls, so the same bits) and
     :func:`numeric_finish` ends the transform. Returns the number of queued
-    values.
+    values, or -1 when a value is infinite (the pandas path raises).
     """
     n_fields = out.shape[1]
     c = 0
+    infinite = False
     # Row by row (the output's rows in order), without branches on the
     # values: each value is written to the queue, which keeps it when the
     # count moves on (missing values and Criteo's values above 2 are a coin
@@ -573,6 +574,7 @@ def numeric_into(V, pos, out, mode, fill, queue, where):  # pragma: no cover
             x = V[k, i]
             j = pos[k]
             missing = x != x
+            infinite |= abs(x) == np.inf
             out[i, j] = fill if missing else x
             if mode == CRITEO:
                 queue[c] = x
@@ -582,7 +584,7 @@ def numeric_into(V, pos, out, mode, fill, queue, where):  # pragma: no cover
                 queue[c] = abs(x)
                 where[c] = base + j
                 c += not missing
-    return c
+    return -1 if infinite else c
 
 
 @numba.njit(cache=True)

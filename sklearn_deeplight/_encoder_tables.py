@@ -739,10 +739,13 @@ class FastEncodeMixin:
         k = 0
         for j, col in enumerate(cols):
             if numeric_list[j]:
-                values = _numeric_column(col)
-                if values is None:
-                    values = self._numeric_values(_as_series(col), j)
-                V[k] = values
+                if type(col) is np.ndarray and col.dtype == np.float64:
+                    V[k] = col  # infinite values: _numeric_into declines
+                else:
+                    values = _numeric_column(col)
+                    if values is None:
+                        values = self._numeric_values(_as_series(col), j)
+                    V[k] = values
                 k += 1
                 continue
             dtype = col.dtype
@@ -767,7 +770,8 @@ class FastEncodeMixin:
     def _numeric_into(self, tables: _Tables, V: np.ndarray, M: np.ndarray) -> bool:
         """Numeric transform of the rows of ``V`` (one per numeric field, NaN
         where missing) into the numeric columns of ``M``; False when the
-        pandas path must run (it raises)."""
+        pandas path must run (it raises: an infinite value, a non-finite
+        transformed value)."""
         nt = self.numeric_transform
         num_pos = tables.num_pos
         if nt is None or nt == "identity":
@@ -777,6 +781,8 @@ class FastEncodeMixin:
         else:
             mode = self._COMPILED_TRANSFORMS.get(self._NAMED_TRANSFORMS[nt])
         if mode is None:  # a callable, or a named transform replaced
+            if np.isinf(V).any():
+                return False
             done = self._transform_values(V, num_pos)
             if done is None:
                 return False
@@ -787,8 +793,8 @@ class FastEncodeMixin:
         where = np.empty(queue.size, dtype=np.int64)
         fill = float(self.numeric_missing)
         c = kernels.numeric_into(V, num_pos, M, mode, fill, queue, where)
-        if not c:
-            return True
+        if c <= 0:
+            return c == 0  # -1: an infinite value
         logs = queue[:c]
         if mode == kernels.CRITEO:
             np.log(logs, out=logs)

@@ -195,3 +195,16 @@ def test_table_in_frequency_order_with_many_keys():
     pd.testing.assert_frame_equal(
         enc.transform(X), enc._transform_reference(X), check_exact=True
     )
+
+
+@pytest.mark.parametrize("transform", [None, "criteo", "log1p", np.negative])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_values_take_the_pandas_path_and_raise(transform, bad):
+    X = _numeric_frame(4)
+    enc = FieldEncoder(numeric_transform=transform).fit(X)
+    values = X["c"].to_numpy().copy()
+    values[7] = bad
+    Xbad = X.assign(c=values)
+    assert enc._encode_matrix(Xbad) is None
+    with pytest.raises(ValueError, match="'c' holds an infinite value"):
+        enc.transform(Xbad)
