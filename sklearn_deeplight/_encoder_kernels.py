@@ -554,12 +554,13 @@ def numeric_into(V, pos, out, mode, fill, queue, where):  # pragma: no cover
 
     A missing value becomes ``fill``, a present one ``x`` stays ``x``, and
     the values whose transform needs a logarithm are queued (into
-    ``queue``, their flat index in ``out`` into ``where``; both one longer
-    than ``V`` has values): :data:`CRITEO` the values above 2, :data:`LOG1P`
-    ``|x|`` of every present value. The caller takes numpy's logarithm of
-    the queue (the function the pandas path calls, so the same bits) and
-    :func:`numeric_finish` ends the transform. Returns the number of queued
-    values, or -1 when a value is infinite (the pandas path raises).
+    ``queue``, their flat index in ``out`` into ``where``; both as long as
+    ``V`` has values, empty for :data:`IDENTITY`): :data:`CRITEO` the values
+    above 2, :data:`LOG1P` ``|x|`` of every present value. The caller takes
+    numpy's logarithm of the queue (the function the pandas path calls, so
+    the same bits) and :func:`numeric_finish` ends the transform. Returns
+    the number of queued values, or -1 when a value is infinite (the pandas
+    path raises).
     """
     n_fields = out.shape[1]
     c = 0

@@ -789,7 +789,7 @@ class FastEncodeMixin:
             M[:, num_pos] = done.T
             return True
         kernels = tables.kernels
-        queue = np.empty(V.size + 1 if mode else 0, dtype=np.float64)
+        queue = np.empty(V.size if mode else 0, dtype=np.float64)
         where = np.empty(queue.size, dtype=np.int64)
         fill = float(self.numeric_missing)
         c = kernels.numeric_into(V, num_pos, M, mode, fill, queue, where)
