@@ -223,6 +223,49 @@ def _dense_tile_layer(fp, woff, boff, n_in, n_out, x, y, ns, relu):  # pragma: n
             yv[o, s] = v
 
 
+#: Partial sums of the DNN output layer's dot product (see :func:`_dot8`).
+SLOTS = 8
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
+def _dot8(fp, off, x, n):  # pragma: no cover - compiled
+    """``fp[off : off + n] @ x[:n]`` in :data:`SLOTS` partial sums, input
+    ``o`` in sum ``o % 8``, added pairwise: eight independent chains instead
+    of one (a chain of n dependent FMAs is the latency of n FMAs). The tiled
+    kernel sums in the same order, so that a sample's logit does not depend
+    on its batch."""
+    zero = np.float32(0.0)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
+    n8 = n - n % np.uint64(8)
+    for o in range(np.uint64(0), n8, np.uint64(8)):
+        b = off + o
+        a0 += fp[b] * x[o]
+        a1 += fp[b + np.uint64(1)] * x[o + np.uint64(1)]
+        a2 += fp[b + np.uint64(2)] * x[o + np.uint64(2)]
+        a3 += fp[b + np.uint64(3)] * x[o + np.uint64(3)]
+        a4 += fp[b + np.uint64(4)] * x[o + np.uint64(4)]
+        a5 += fp[b + np.uint64(5)] * x[o + np.uint64(5)]
+        a6 += fp[b + np.uint64(6)] * x[o + np.uint64(6)]
+        a7 += fp[b + np.uint64(7)] * x[o + np.uint64(7)]
+    b = off + n8
+    m = n - n8
+    if m > 0:
+        a0 += fp[b] * x[n8]
+    if m > 1:
+        a1 += fp[b + np.uint64(1)] * x[n8 + np.uint64(1)]
+    if m > 2:
+        a2 += fp[b + np.uint64(2)] * x[n8 + np.uint64(2)]
+    if m > 3:
+        a3 += fp[b + np.uint64(3)] * x[n8 + np.uint64(3)]
+    if m > 4:
+        a4 += fp[b + np.uint64(4)] * x[n8 + np.uint64(4)]
+    if m > 5:
+        a5 += fp[b + np.uint64(5)] * x[n8 + np.uint64(5)]
+    if m > 6:
+        a6 += fp[b + np.uint64(6)] * x[n8 + np.uint64(6)]
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _sample_layer(fp, ip, pp, meta, d, x, y, relu):  # pragma: no cover - compiled
     """One DNN or cross layer of one sample (descriptor at ``meta[d]``):
@@ -635,10 +678,7 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
                 y = ha if li % 2 == 0 else hb
                 _sample_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, True)
                 x = y
-            t = zero
-            for o in range(n_last):
-                t += fp[dout + o] * x[o]
-            acc += t
+            acc += _dot8(fp, dout, x, n_last)
         if ncin > 0:
             acc += _cin_sample(e, fp, ip, pp, meta, cur, new, zt)
         if ncross > 0:
@@ -649,7 +689,7 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
-          cur, new, xh, xz, z):  # fmt: skip  # pragma: no cover - compiled
+          cur, new, xh, xz, z, tq):  # fmt: skip  # pragma: no cover - compiled
     """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
     one = np.uint64(1)
     zero = np.float32(0.0)
@@ -732,14 +772,19 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
             y = ha if li % 2 == 0 else hb
             _tile_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, ns, t1, True)
             x = y
-        for s in range(ns):
-            t1[s] = zero
+        # The output layer's dot product in the order of _dot8.
+        for j in range(SLOTS):
+            for s in range(ns):
+                tq[j, s] = zero
         for o in range(np.uint64(meta[M_DNN_LAST])):
             w = fp[dout + o]
+            j = o % np.uint64(SLOTS)
             for s in range(ns):
-                t1[s] += w * x[o, s]
+                tq[j, s] += w * x[o, s]
         for s in range(ns):
-            acc[s] += t1[s]
+            acc[s] += ((tq[0, s] + tq[1, s]) + (tq[2, s] + tq[3, s])) + (
+                (tq[4, s] + tq[5, s]) + (tq[6, s] + tq[7, s])
+            )
     if ncin > 0:
         _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc, z)
     if meta[M_CROSS_NL] > 0:
@@ -775,7 +820,8 @@ def _buffers(meta):  # pragma: no cover - compiled
         # partial tile: zeros there, never denormal or NaN garbage.
         for buf in (et, bt, ha, hb, cur, new, xh, xz):
             buf[:] = 0.0
-    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z
+    tq = np.empty((SLOTS, T), dtype=np.float32)
+    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -786,7 +832,7 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq = _buffers(meta)
     bad = 0
     T = meta[M_TILE]
     n_tiles = (n + T - 1) // T
@@ -794,7 +840,7 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
         t0 = np.uint64(t * T)
         ns = np.uint64(min(T, n - t * T))
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
-                     acc, t1, t2, cur, new, xh, xz, z)  # fmt: skip
+                     acc, t1, t2, cur, new, xh, xz, z, tq)  # fmt: skip
     return out, bad
 
 
@@ -931,7 +977,7 @@ def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
     out = np.empty(n, dtype=np.float32)
     xi = np.empty((T, F), dtype=np.int64)
     xv = np.empty((T, F), dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq = _buffers(meta)
     zero = np.uint64(0)
     n_tiles = (n + T - 1) // T
     for t in range(n_tiles):
@@ -941,7 +987,7 @@ def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
             return np.empty((0, 2), dtype=np.float64), False
         bad = _tile(zero, np.uint64(ns), table, xi, xv, fp, ip, pp, meta,
                     out[r0 : r0 + ns], et, bt, ha, hb, acc, t1, t2, cur, new, xh,
-                    xz, z)  # fmt: skip
+                    xz, z, tq)  # fmt: skip
         if bad:
             return np.empty((0, 2), dtype=np.float64), False
     return _sigmoid_pairs(out)

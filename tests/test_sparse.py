@@ -1082,3 +1082,15 @@ def test_pack_holds_the_input_layout(fitted):
     np.testing.assert_array_equal(meta[start : start + n], pred._numeric_mask)
     np.testing.assert_array_equal(meta[start + n : start + 2 * n], pred.field_dims_)
     np.testing.assert_array_equal(meta[start + 2 * n :], pred.offsets_)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 23])
+def test_dot8_sums_every_input(n):
+    """The DNN output layer's dot product in eight partial sums (the order
+    the tiled kernel shares): every input counted once, tails included."""
+    rng = np.random.default_rng(n)
+    fp = rng.standard_normal(n + 3).astype(np.float32)
+    x = rng.standard_normal(n).astype(np.float32)
+    got = _kernels._dot8(fp, np.uint64(3), x, np.uint64(n))
+    want = float(fp[3:].astype(np.float64) @ x.astype(np.float64))
+    assert got == pytest.approx(want, rel=1e-5, abs=1e-5)
