@@ -604,6 +604,8 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
     pw = np.uint64(meta[M_PAIR_W])
     pi = np.uint64(meta[M_PAIR_I])
     pj = pi + npairs
+    k2 = k - k % np.uint64(2)  # dimensions summed in pairs
+    one = np.uint64(1)
     dnn_mode = meta[M_DNN_MODE]
     ndnn = meta[M_DNN_NL]
     dout = np.uint64(meta[M_DNN_OUT])
@@ -666,12 +668,17 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
                     t += bi[kk]
                 acc += t
         for p in range(npairs):
+            # Even and odd dimensions in two sums (as the tiled kernel).
             ib = np.uint64(ip[pi + p]) * k
             jb = np.uint64(ip[pj + p]) * k
-            dot = zero
-            for kk in range(k):
-                dot += e[ib + kk] * e[jb + kk]
-            acc += fp[pw + p] * dot
+            d0 = zero
+            d1 = zero
+            for kk in range(np.uint64(0), k2, np.uint64(2)):
+                d0 += e[ib + kk] * e[jb + kk]
+                d1 += e[ib + kk + one] * e[jb + kk + one]
+            if k2 < k:
+                d0 += e[ib + k2] * e[jb + k2]
+            acc += fp[pw + p] * (d0 + d1)
         if dnn_mode != 0:
             x = e if dnn_mode == 1 else bi
             for li in range(ndnn):
@@ -755,17 +762,24 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
                     t1[s] += bt[kk, s]
             for s in range(ns):
                 acc[s] += t1[s]
+    k2 = k - k % np.uint64(2)
     for p in range(npairs):
+        # Even and odd dimensions in two sums (as the per-sample kernel).
         ib = np.uint64(ip[pi + p]) * k
         jb = np.uint64(ip[pj + p]) * k
         w = fp[pw + p]
         for s in range(ns):
             t1[s] = zero
-        for kk in range(k):
+            t2[s] = zero
+        for kk in range(np.uint64(0), k2, np.uint64(2)):
             for s in range(ns):
                 t1[s] += et[ib + kk, s] * et[jb + kk, s]
+                t2[s] += et[ib + kk + one, s] * et[jb + kk + one, s]
+        if k2 < k:
+            for s in range(ns):
+                t1[s] += et[ib + k2, s] * et[jb + k2, s]
         for s in range(ns):
-            acc[s] += w * t1[s]
+            acc[s] += w * (t1[s] + t2[s])
     if dnn_mode != 0:
         x = et if dnn_mode == 1 else bt
         for li in range(ndnn):
