@@ -168,9 +168,13 @@ default=None
     #: The named numeric transforms (read by the fast path too).
     _NAMED_TRANSFORMS = _NAMED_TRANSFORMS
     #: The named transforms the fast path computes in compiled code, keyed
-    #: by function: their modes of ``_encoder_kernels.numeric_into`` (1:
-    #: ``CRITEO``, 2: ``LOG1P``; the kernels are imported at first use).
-    _COMPILED_TRANSFORMS = {criteo_numeric_transform: 1, _log1p_transform: 2}
+    #: by function: the names of their modes of
+    #: ``_encoder_kernels.numeric_into`` (the kernels are imported at first
+    #: use, so the modes are read from them then).
+    _COMPILED_TRANSFORMS = {
+        criteo_numeric_transform: "CRITEO",
+        _log1p_transform: "LOG1P",
+    }
 
     def __init__(
         self,

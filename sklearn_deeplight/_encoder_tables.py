@@ -774,12 +774,14 @@ class FastEncodeMixin:
         transformed value)."""
         nt = self.numeric_transform
         num_pos = tables.num_pos
+        kernels = tables.kernels
         if nt is None or nt == "identity":
-            mode = 0
+            mode = kernels.IDENTITY
         elif callable(nt):
             mode = None
         else:
-            mode = self._COMPILED_TRANSFORMS.get(self._NAMED_TRANSFORMS[nt])
+            name = self._COMPILED_TRANSFORMS.get(self._NAMED_TRANSFORMS[nt])
+            mode = None if name is None else getattr(kernels, name)
         if mode is None:  # a callable, or a named transform replaced
             if np.isinf(V).any():
                 return False
@@ -788,8 +790,7 @@ class FastEncodeMixin:
                 return False
             M[:, num_pos] = done.T
             return True
-        kernels = tables.kernels
-        queue = np.empty(V.size if mode else 0, dtype=np.float64)
+        queue = np.empty(V.size if mode != kernels.IDENTITY else 0, dtype=np.float64)
         where = np.empty(queue.size, dtype=np.int64)
         fill = float(self.numeric_missing)
         c = kernels.numeric_into(V, num_pos, M, mode, fill, queue, where)
