@@ -66,17 +66,20 @@ _POOL_LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 _kernels_module: Any = None
 _kernels_error: BaseException | None = None
+#: The kernels' MIN_TILED_BATCH once they are loaded (the fused path needs them).
+_MIN_TILED_BATCH = 0
 
 
 def _load_kernels():
     """The numba kernels module, or None when numba cannot be imported."""
-    global _kernels_module, _kernels_error
+    global _kernels_module, _kernels_error, _MIN_TILED_BATCH
     if _kernels_module is None and _kernels_error is None:
         try:
             from . import _kernels
         except ImportError as exc:  # pragma: no cover - numba is a dependency
             _kernels_error = exc
         else:
+            _MIN_TILED_BATCH = _kernels.MIN_TILED_BATCH
             _kernels_module = _kernels
     return _kernels_module
 
@@ -857,7 +860,36 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of float64 of shape (n_samples, 2)
         """
-        proba = self._proba_fused(X)
+        state = self.__dict__
+        packed = state.get("_packed")
+        if packed is not None and type(X) is np.ndarray:
+            # The small-batch serving case in the fewest Python steps: a
+            # clean ndarray, packed kernels, parameters check_params accepts
+            # (in their usual types; anything else takes the checked path).
+            dtype = X.dtype
+            shape = X.shape
+            if (
+                (dtype is _FLOAT64 or dtype is _INT64)
+                and len(shape) == 2
+                and 0 < shape[0] < _MIN_TILED_BATCH
+                and shape[1] == state.get("n_features_in_")
+                and X.flags.c_contiguous
+                and not state.get("_unfused")
+                and "feature_names_in_" not in state
+                and type(engine := state.get("engine")) is str
+                and (engine == "auto" or engine == "numba")
+                and type(threshold := state.get("threshold")) is float
+                and threshold - threshold == 0.0  # finite
+                and ((n_jobs := state.get("n_jobs")) is None or _usual_n_jobs(n_jobs))
+            ):
+                proba, ok = _kernels_module.proba_small(X, state["_table"], *packed)
+                if ok:
+                    return proba
+                proba = None  # a value the general path checks or rejects
+            else:
+                proba = self._proba_fused(X)
+        else:
+            proba = self._proba_fused(X)
         if proba is not None:
             return proba
         xi, xv = self.index_input(X)
@@ -881,28 +913,6 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         check or reject (non-finite logits included), takes the general
         path."""
         state = self.__dict__
-        packed = state.get("_packed")
-        if packed is not None and type(X) is np.ndarray:
-            # The small-batch serving case in the fewest Python steps: a
-            # clean ndarray, packed kernels, parameters check_params accepts.
-            dtype = X.dtype
-            shape = X.shape
-            if (
-                (dtype is _FLOAT64 or dtype is _INT64)
-                and len(shape) == 2
-                and 0 < shape[0] < _kernels_module.MIN_TILED_BATCH
-                and shape[1] == self.n_features_in_
-                and X.flags.c_contiguous
-                and not self._unfused
-                and "feature_names_in_" not in state
-                and type(engine := self.engine) is str
-                and (engine == "auto" or engine == "numba")
-                and type(threshold := self.threshold) is float
-                and threshold - threshold == 0.0  # finite
-                and _usual_n_jobs(self.n_jobs)
-            ):
-                proba, ok = _kernels_module.proba_small(X, state["_table"], *packed)
-                return proba if ok else None
         if state.get("_table") is None or self.engine == "scipy":
             return None
         arr = self._clean_matrix(X)
