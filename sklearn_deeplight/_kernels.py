@@ -33,7 +33,14 @@ Design rules (see the project notes on fast inference):
   included) is counted as bad (the caller raises) and reads row 0 instead,
   so the kernels never read out of bounds;
 - parameters arrive packed in four arrays (float32 values, uint32 indices,
-  uint64 row pointers, int64 layout) to keep the dispatch cost low;
+  uint64 row pointers, int64 layout) to keep the dispatch cost low; the
+  layout also carries the input layout (numeric mask, ``field_dims``,
+  ``offsets``) that :func:`proba_small` and :func:`proba_tiled` index with;
+- long reductions run in several partial sums (independent FMA chains
+  instead of one): the DNN output layer in :data:`SLOTS` sums
+  (:func:`_dot8`), the FwFM pair dot products in two; the tiled kernel
+  sums them in the same order, so that these terms of a sample are the same
+  to the bit in both kernels;
 - embedding rows are requested ahead of use with software prefetches
   (``llvm.prefetch`` through a numba intrinsic): all rows of a sample in the
   per-sample kernel, the next field's rows of a tile in the tiled one, so
@@ -232,8 +239,7 @@ def _dot8(fp, off, x, n):  # pragma: no cover - compiled
     """``fp[off : off + n] @ x[:n]`` in :data:`SLOTS` partial sums, input
     ``o`` in sum ``o % 8``, added pairwise: eight independent chains instead
     of one (a chain of n dependent FMAs is the latency of n FMAs). The tiled
-    kernel sums in the same order, so that a sample's logit does not depend
-    on its batch."""
+    kernel sums in the same order (the same result to the bit)."""
     zero = np.float32(0.0)
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
     n8 = n - n % np.uint64(8)
