@@ -903,29 +903,31 @@ def _index_block(X, r0, n, numeric, field_dims, offsets, xi, xv):  # pragma: no 
     F = X.shape[1]
     limit = 2.0**62
     float32_max = np.float64(np.finfo(np.float32).max)
+    one = np.float32(1.0)
     for i in range(n):
         b = r0 + i
+        # Without a branch per value (the field loop vectorises): a row with
+        # a value to check is refused after it.
+        bad = False
         for f in range(F):
             x = X[b, f]
-            if numeric[f]:
-                v = np.float64(x)
-                if not np.isfinite(v) or abs(v) > float32_max:
-                    return False
-                xv[i, f] = np.float32(v)
-                xi[i, f] = offsets[f]
-                continue
-            xv[i, f] = np.float32(1.0)
-            code = np.int64(-1)
             v = np.float64(x)
-            if v != v:  # missing (NaN)
-                code = -1
-            else:
-                if abs(v) > limit or np.floor(v) != v:
-                    return False
-                code = np.int64(x)
-            if code < 0 or code >= field_dims[f]:
-                code = field_dims[f]
-            xi[i, f] = code + offsets[f]
+            num = numeric[f] != 0
+            missing = v != v  # NaN: the out-of-vocabulary row
+            big = abs(v) > limit
+            # numeric: finite, within float32; categorical: missing, or an
+            # integer of magnitude at most 2**62
+            num_bad = not abs(v) <= float32_max
+            cat_bad = not missing and (big or np.floor(v) != v)
+            bad |= num_bad if num else cat_bad
+            code = np.int64(x if not (missing or big) else 0)
+            dim = field_dims[f]
+            if missing or code < 0 or code >= dim:
+                code = dim
+            xi[i, f] = offsets[f] if num else code + offsets[f]
+            xv[i, f] = np.float32(v) if num else one
+        if bad:
+            return False
     return True
 
 

@@ -1094,3 +1094,32 @@ def test_dot8_sums_every_input(n):
     got = _kernels._dot8(fp, np.uint64(3), x, np.uint64(n))
     want = float(fp[3:].astype(np.float64) @ x.astype(np.float64))
     assert got == pytest.approx(want, rel=1e-5, abs=1e-5)
+
+
+def test_index_rows_maps_codes_and_refuses_values_to_check():
+    """The fused paths' indexing (branch-free per value): codes in range to
+    their rows, missing, negative and unseen codes to the out-of-vocabulary
+    row, numeric values as values; any value the general path checks or
+    rejects refuses the whole matrix."""
+    numeric = np.array([True, False, False])
+    dims = np.array([1, 5, 3], dtype=np.int64)
+    offsets = np.array([0, 1, 7], dtype=np.int64)  # table sizes 1, 6, 4
+    X = np.array([[0.5, 2, 1], [-3.0, 7, np.nan], [1e30, -1, 2], [0, 4, 3]])
+    want_xi = np.array([[0, 3, 8], [0, 6, 10], [0, 6, 9], [0, 5, 10]])
+    want_xv = np.array([[0.5, 1, 1], [-3, 1, 1], [1e30, 1, 1], [0, 1, 1]])
+    for arr in (X, X[:, :2][:, [0, 1, 1]].astype(np.int64)):
+        xi, xv, ok = _kernels.index_rows(arr, numeric, dims, offsets)
+        assert ok
+        if arr.dtype == np.float64:
+            np.testing.assert_array_equal(xi, want_xi)
+            np.testing.assert_array_equal(xv, want_xv.astype(np.float32))
+    bad_values = [
+        (0, np.nan), (0, np.inf), (0, 1e39),  # numeric: not finite, beyond float32
+        (1, 1.5), (1, 2.0**63), (2, -np.inf),  # categorical: not a whole code
+    ]  # fmt: skip
+    for col, value in bad_values:
+        bad = X.copy()
+        bad[2, col] = value
+        assert not _kernels.index_rows(bad, numeric, dims, offsets)[2]
+    big = np.array([[0, np.iinfo(np.int64).max, 0]], dtype=np.int64)
+    assert not _kernels.index_rows(big, numeric, dims, offsets)[2]
