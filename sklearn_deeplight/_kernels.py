@@ -646,7 +646,10 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
     n_last = np.uint64(meta[M_DNN_LAST])
     bad = 0
     for b in range(n):
-        acc = bias
+        # The logit's terms are float32 (as torch's), their sum float64: the
+        # float32 logit is then the rounding of a nearly exact sum, closer to
+        # the model's float64 forward than torch's float32 sum (parity.py).
+        acc = np.float64(bias)
         for f in range(F):  # request every row first: the misses overlap
             r = np.uint64(xi[b, f])
             if r < nrows:
@@ -698,7 +701,7 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
             acc += _cin_sample(e, fp, ip, pp, meta, cur, new, zt)
         if ncross > 0:
             acc += _cross_sample(e, fp, ip, pp, meta, xh, xz)
-        out[b] = acc
+        out[b] = np.float32(acc)
     return bad
 
 
@@ -812,7 +815,7 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     if meta[M_CROSS_NL] > 0:
         _cross_tile(et, ns, fp, ip, pp, meta, xh, xz, t1, acc)
     for s in range(ns):
-        out[t0 + s] = acc[s]
+        out[t0 + s] = np.float32(acc[s])
     return bad
 
 
@@ -829,7 +832,7 @@ def _buffers(meta):  # pragma: no cover - compiled
     bt = np.empty((k, T), dtype=np.float32)
     ha = np.empty((maxw, T), dtype=np.float32)
     hb = np.empty((maxw, T), dtype=np.float32)
-    acc = np.empty(T, dtype=np.float32)
+    acc = np.empty(T, dtype=np.float64)  # the logits' sums (see _samples)
     t1 = np.empty(T, dtype=np.float32)
     t2 = np.empty(T, dtype=np.float32)
     cur = np.empty((maxh * k, T), dtype=np.float32)

@@ -833,19 +833,21 @@ class ModelSpec:
 
     def logits(self, table: np.ndarray, xi: np.ndarray, xv: np.ndarray) -> np.ndarray:
         """float32 logits from the gather table (embeddings + folded linear
-        weight per row) of rows ``xi`` with values ``xv``: the numpy forward."""
+        weight per row) of rows ``xi`` with values ``xv``: the numpy forward.
+
+        Each term is float32, their sum float64, rounded once (as the
+        compiled kernels sum them)."""
         k = self.k
         rows = table[xi]  # (n, n_fields, k + 1)
-        logit = (rows[:, :, k] * xv).sum(axis=1, dtype=np.float32)
-        logit += np.float32(self.bias)
-        if k == 0:
-            return logit
-        x = _Inputs(rows[:, :, :k] * xv[:, :, None])
-        for b in self.blocks:
-            part = b.logits(x)
-            if part is not None:
-                logit += part
-        return logit
+        logit = (rows[:, :, k] * xv).sum(axis=1, dtype=np.float64)
+        logit += np.float64(np.float32(self.bias))
+        if k > 0:
+            x = _Inputs(rows[:, :, :k] * xv[:, :, None])
+            for b in self.blocks:
+                part = b.logits(x)
+                if part is not None:
+                    logit += part
+        return logit.astype(np.float32)
 
     def block_logits(
         self, table: np.ndarray, xi: np.ndarray, xv: np.ndarray, blocks
