@@ -405,13 +405,14 @@ def _cin_dense_tile(
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
-def _cin_sample(x0, fp, ip, pp, meta, cur, new, zt):  # pragma: no cover - compiled
-    """CIN logit of one sample; ``x0`` holds its (n_fields * k) embeddings."""
+def _cin_sample(x0, fp, ip, pp, meta, cur, new, zt, acc):  # pragma: no cover
+    """``acc`` (a float64 logit) plus the CIN terms of one sample, one per
+    kept feature map, added in the order :func:`_cin_tile` adds them; ``x0``
+    holds its (n_fields * k) embeddings."""
     one = np.uint64(1)
     zero = np.float32(0.0)
     F = np.uint64(meta[M_F])
     k = np.uint64(meta[M_K])
-    total = zero
     oo = np.uint64(meta[M_CIN_OUT])
     base = M_LAYERS + DNN_SLOTS * meta[M_DNN_NL]
     for j in range(F * k):
@@ -448,10 +449,10 @@ def _cin_sample(x0, fp, ip, pp, meta, cur, new, zt):  # pragma: no cover - compi
             ob = o * k
             for kk in range(k):
                 s += new[ob + kk]
-            total += fp[oo + (o - first)] * s
+            acc += fp[oo + (o - first)] * s
         oo += kept
         cur, new = new, cur
-    return total
+    return acc
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -698,7 +699,7 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
                 x = y
             acc += _dot8(fp, dout, x, n_last)
         if ncin > 0:
-            acc += _cin_sample(e, fp, ip, pp, meta, cur, new, zt)
+            acc = _cin_sample(e, fp, ip, pp, meta, cur, new, zt, acc)
         if ncross > 0:
             acc += _cross_sample(e, fp, ip, pp, meta, xh, xz)
         out[b] = np.float32(acc)
@@ -903,8 +904,8 @@ def index_rows(X, numeric, field_dims, offsets):  # pragma: no cover - compiled
 @_jit(nogil=True)
 def _index_block(X, r0, n, numeric, field_dims, offsets, xi, xv):  # pragma: no cover
     """Rows ``r0 .. r0 + n`` of ``X`` into ``xi[:n]``, ``xv[:n]`` (the
-    arithmetic of :func:`index_rows`); False at the first value that needs
-    the general path."""
+    arithmetic of :func:`index_rows`); False once a row holds a value that
+    needs the general path (found when that row's scan ends)."""
     F = X.shape[1]
     limit = 2.0**62
     float32_max = np.float64(np.finfo(np.float32).max)

@@ -48,3 +48,69 @@ def test_cancelling_terms_keep_the_small_one(cancelling, engine, n_rows):
     np.testing.assert_allclose(logit, np.float32(exact), rtol=1e-6)
     proba = pred.predict_proba(X)[:, 1]
     np.testing.assert_allclose(proba, 1 / (1 + np.exp(-exact)), rtol=1e-12)
+
+
+def test_cin_terms_add_in_the_same_order_in_both_kernels():
+    """xDeepFM with its DNN's hidden weights zeroed (so only the CIN's sums
+    could differ) and every layer packed as CSR: the per-sample and the tiled
+    kernels give the same bits."""
+    import torch
+
+    from sklearn_deeplight import XDeepFMClassifier, _kernels
+    from sklearn_deeplight.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(
+        400, n_numeric=2, n_categorical=4, n_interactions=3, random_state=0
+    )
+    from sklearn_deeplight import FieldEncoder
+
+    E = FieldEncoder().fit_transform(X)
+    est = XDeepFMClassifier(
+        embedding_dim=3,
+        hidden_units=(8, 8),
+        cin_layer_sizes=(6, 5),
+        max_epochs=1,
+        random_state=0,
+        validation_fraction=None,
+    ).fit(E, y)
+    with torch.no_grad():
+        for name, p in est.module_.named_parameters():
+            if name.startswith("dnn.layers") and name.endswith("weight"):
+                p.zero_()
+    pred = est.to_sparse(engine="numba")
+    xi, xv = pred.index_input(E.iloc[:150])
+    packed = _kernels.pack(pred._spec, {c: (2.0, 2.0) for c in _kernels.DENSE_DENSITY})
+    tiled, _ = _kernels.forward_tiled(pred._table, xi, xv, *packed)
+    samples, _ = _kernels.forward_samples(pred._table, xi, xv, *packed)
+    np.testing.assert_array_equal(tiled, samples)
+
+
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+@pytest.mark.parametrize("n_rows", [1, 200])
+def test_a_sum_that_overflows_only_in_float32_is_scored(engine, n_rows):
+    """Terms 3e38, 3e38 and -3e38 (each finite in float32): the estimator's
+    float32 sum overflows and it raises; the predictor's float64 sum is 3e38,
+    a finite logit, whose probability it returns (the documented difference).
+    A sum beyond float32 (3e38 three times) still raises."""
+    import torch
+
+    X = np.array([[0, 0.0, 0.0], [1, 1.0, 1.0]] * 10)
+    y = np.array([0, 1] * 10)
+    est = LRClassifier(
+        numeric_fields=[1, 2], max_epochs=1, random_state=0, validation_fraction=None
+    ).fit(X, y)
+    with torch.no_grad():
+        w = est.module_.linear.weight
+        w.zero_()
+        est.module_.bias.zero_()
+        w[int(est.offsets_[0]), 0] = 3e38
+        w[int(est.offsets_[1]), 0] = 1.0
+        w[int(est.offsets_[2]), 0] = 1.0
+    Xt = np.tile([[0, 3e38, -3e38]], (n_rows, 1))
+    with pytest.raises(ValueError, match="overflow"):
+        est.predict_proba(Xt)
+    pred = est.to_sparse(engine=engine)
+    np.testing.assert_array_equal(pred.predict_proba(Xt), [[0.0, 1.0]] * n_rows)
+    with pytest.raises(ValueError, match="overflow"):
+        with np.errstate(over="ignore"):
+            pred.predict_proba(np.tile([[0, 3e38, 3e38]], (n_rows, 1)))
