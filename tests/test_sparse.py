@@ -1107,12 +1107,14 @@ def test_index_rows_maps_codes_and_refuses_values_to_check():
     X = np.array([[0.5, 2, 1], [-3.0, 7, np.nan], [1e30, -1, 2], [0, 4, 3]])
     want_xi = np.array([[0, 3, 8], [0, 6, 10], [0, 6, 9], [0, 5, 10]])
     want_xv = np.array([[0.5, 1, 1], [-3, 1, 1], [1e30, 1, 1], [0, 1, 1]])
-    for arr in (X, X[:, :2][:, [0, 1, 1]].astype(np.int64)):
+    Xi = np.array([[5, 2, 1], [-3, 7, 0], [7, -1, 2], [0, 4, 3]], dtype=np.int64)
+    want_xi_int = np.array([[0, 3, 8], [0, 6, 7], [0, 6, 9], [0, 5, 10]])
+    want_xv_int = np.array([[5, 1, 1], [-3, 1, 1], [7, 1, 1], [0, 1, 1]])
+    for arr, rows, values in ((X, want_xi, want_xv), (Xi, want_xi_int, want_xv_int)):
         xi, xv, ok = _kernels.index_rows(arr, numeric, dims, offsets)
         assert ok
-        if arr.dtype == np.float64:
-            np.testing.assert_array_equal(xi, want_xi)
-            np.testing.assert_array_equal(xv, want_xv.astype(np.float32))
+        np.testing.assert_array_equal(xi, rows)
+        np.testing.assert_array_equal(xv, values.astype(np.float32))
     bad_values = [
         (0, np.nan), (0, np.inf), (0, 1e39),  # numeric: not finite, beyond float32
         (1, 1.5), (1, 2.0**63), (2, -np.inf),  # categorical: not a whole code
