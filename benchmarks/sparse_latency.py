@@ -36,7 +36,7 @@ time to its own ("predictor vs ORT" for ``sparse_numba``).
 
 Usage::
 
-    python -m benchmarks.sparse_latency            # full run, minutes
+    python -m benchmarks.sparse_latency            # full run, about a minute here
     python -m benchmarks.sparse_latency --quick    # smoke run, seconds
 
 Writes ``benchmarks/results/sparse_latency.json`` (``--quick``:
