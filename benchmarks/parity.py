@@ -31,7 +31,7 @@ dropped, a random 2,000 test).
 
 Usage::
 
-    python -m benchmarks.parity            # ~minutes
+    python -m benchmarks.parity            # under a minute here (38 s)
     python -m benchmarks.parity --quick    # small networks, seconds
 
 Writes ``benchmarks/results/parity.json`` (``--quick``:
