@@ -647,10 +647,13 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
     n_last = np.uint64(meta[M_DNN_LAST])
     bad = 0
     for b in range(n):
-        # The logit's terms are float32 (as torch's), their sum float64: the
-        # float32 logit is then the rounding of a nearly exact sum, closer to
-        # the model's float64 forward than torch's float32 sum (parity.py).
-        acc = np.float64(bias)
+        # The bias and the linear terms summed in float32 (as the tiled
+        # kernel's gather loop sums them, where float64 made LR 1.4x slower),
+        # then the other terms (float32 values, as torch's) in float64: the
+        # float32 logit is the rounding of a nearly exact sum of the blocks'
+        # terms, closer to the model's float64 forward than torch's float32
+        # sum (benchmarks/parity.py).
+        lin = bias
         for f in range(F):  # request every row first: the misses overlap
             r = np.uint64(xi[b, f])
             if r < nrows:
@@ -661,10 +664,11 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
                 bad += 1
                 r = np.uint64(0)
             v = xv[b, f]
-            acc += table[r, k] * v
+            lin += table[r, k] * v
             fb = f * k
             for kk in range(k):
                 e[fb + kk] = table[r, kk] * v
+        acc = np.float64(lin)
         if fm or dnn_mode == 2:
             for kk in range(k):
                 s = zero
@@ -728,7 +732,7 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     bias = fp[np.uint64(meta[M_BIAS])]
     bad = 0
     for s in range(ns):
-        acc[s] = bias
+        t2[s] = bias  # bias and linear terms in float32 (see _samples)
     # Field-outer gather: the k x TILE block of one field stays in L1, and
     # the rows of the next field are requested while this one is copied.
     if F > 0:
@@ -750,9 +754,11 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
                 bad += 1
                 r = np.uint64(0)
             v = xv[row, f]
-            acc[s] += table[r, k] * v
+            t2[s] += table[r, k] * v
             for kk in range(k):
                 et[fb + kk, s] = table[r, kk] * v
+    for s in range(ns):
+        acc[s] = t2[s]
     if fm or dnn_mode == 2:
         for kk in range(k):
             for s in range(ns):

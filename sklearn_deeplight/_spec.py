@@ -835,12 +835,14 @@ class ModelSpec:
         """float32 logits from the gather table (embeddings + folded linear
         weight per row) of rows ``xi`` with values ``xv``: the numpy forward.
 
-        Each term is float32, their sum float64, rounded once (as the
-        compiled kernels sum them)."""
+        The bias and the linear terms are summed in float32, then each
+        block's float32 logit added in float64, rounded once (the compiled
+        kernels add each block's terms in float64)."""
         k = self.k
         rows = table[xi]  # (n, n_fields, k + 1)
-        logit = (rows[:, :, k] * xv).sum(axis=1, dtype=np.float64)
-        logit += np.float64(np.float32(self.bias))
+        linear = (rows[:, :, k] * xv).sum(axis=1, dtype=np.float32)
+        linear += np.float32(self.bias)
+        logit = linear.astype(np.float64)
         if k > 0:
             x = _Inputs(rows[:, :, :k] * xv[:, :, None])
             for b in self.blocks:

@@ -1,11 +1,11 @@
 """The predictor sums a logit's terms in float64.
 
-Each term (a linear weight, a field pair, the DNN's output) is a float32
-value, as in the estimator's forward; their sum is taken in float64 and
-rounded once to float32, so the predictor's logit is the float32 rounding of
-a nearly exact sum. ``benchmarks/parity.py`` measures what this buys on
-trained models: the predictor closer to the model's float64 forward than the
-torch estimator is.
+The bias and the linear terms are summed in float32; each block's term (a
+field pair, the FM, the DNN's output, a CIN feature map, the cross network)
+is a float32 value, as in the estimator's forward, and those are added in
+float64 and the sum rounded once to float32. ``benchmarks/parity.py``
+measures what this buys on trained models: the predictor closer to the
+model's float64 forward than the torch estimator is.
 """
 
 from __future__ import annotations
@@ -13,35 +13,42 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sklearn_deeplight import LRClassifier
+from sklearn_deeplight import FwFMClassifier
 
 
-@pytest.fixture(scope="module")
-def cancelling():
-    """An LR whose three linear terms for the codes (0, 0, 0) are 3e4, 1e-3
-    and -3e4: float32 values near 3e4 are 2**-9 (about 0.002) apart, so a
-    float32 sum in field order gives 2**-9 (the torch estimator's logit
-    here) instead of 1e-3."""
+def _fwfm_with_pair_weights(weights):
+    """A FwFM of three categorical fields, k=1, whose code 0 of each field
+    has embedding 1 and no linear term: its logit for the codes (0, 0, 0)
+    is the sum of the three pair weights, in pair order (0, 1), (0, 2),
+    (1, 2)."""
     import torch
 
     X = np.array([[0, 0, 0], [1, 1, 1], [0, 1, 0], [1, 0, 1]] * 10, dtype=np.int64)
     y = np.array([0, 1, 1, 0] * 10)
-    est = LRClassifier(max_epochs=1, random_state=0, validation_fraction=None)
-    est.fit(X, y)
+    est = FwFMClassifier(
+        embedding_dim=1, max_epochs=1, random_state=0, validation_fraction=None
+    ).fit(X, y)
     with torch.no_grad():
-        w = est.module_.linear.weight
-        w.zero_()
-        for field, value in enumerate((3e4, 1e-3, -3e4)):
-            w[int(est.offsets_[field]), 0] = value
-        est.module_.bias.zero_()
+        m = est.module_
+        m.bias.zero_()
+        m.field_linear.zero_()
+        m.embedding.weight.zero_()
+        for field in range(3):
+            m.embedding.weight[int(est.offsets_[field]), 0] = 1.0
+        m.field_pairs.copy_(torch.tensor(weights, dtype=torch.float32))
     return est
 
 
-@pytest.mark.parametrize("engine", ["numba", "auto", "scipy"])
+@pytest.mark.parametrize("engine", ["numba", "auto"])
 @pytest.mark.parametrize("n_rows", [1, 5, 300])
-def test_cancelling_terms_keep_the_small_one(cancelling, engine, n_rows):
-    # 1 and 5 rows: the per-sample kernel; 300: the tiled one.
-    pred = cancelling.to_sparse(engine=engine)
+def test_cancelling_terms_keep_the_small_one(engine, n_rows):
+    """Pair terms 3e4, 1e-3 and -3e4: float32 values near 3e4 are 2**-9
+    (about 0.002) apart, so a float32 sum in pair order gives 2**-9 instead
+    of 1e-3. 1 and 5 rows: the per-sample kernel; 300: the tiled one. (The
+    scipy engine's numpy forward sums each block in float32, then the
+    blocks in float64.)"""
+    est = _fwfm_with_pair_weights([3e4, 1e-3, -3e4])
+    pred = est.to_sparse(engine=engine)
     X = np.zeros((n_rows, 3), dtype=np.int64)
     exact = np.float64(np.float32(3e4)) + np.float32(1e-3) - np.float64(np.float32(3e4))
     logit = pred.decision_function(X)
@@ -87,30 +94,13 @@ def test_cin_terms_add_in_the_same_order_in_both_kernels():
 
 @pytest.mark.parametrize("engine", ["numba", "scipy"])
 @pytest.mark.parametrize("n_rows", [1, 200])
-def test_a_sum_that_overflows_only_in_float32_is_scored(engine, n_rows):
-    """Terms 3e38, 3e38 and -3e38 (each finite in float32): the estimator's
-    float32 sum overflows and it raises; the predictor's float64 sum is 3e38,
-    a finite logit, whose probability it returns (the documented difference).
-    A sum beyond float32 (3e38 three times) still raises."""
-    import torch
-
-    X = np.array([[0, 0.0, 0.0], [1, 1.0, 1.0]] * 10)
-    y = np.array([0, 1] * 10)
-    est = LRClassifier(
-        numeric_fields=[1, 2], max_epochs=1, random_state=0, validation_fraction=None
-    ).fit(X, y)
-    with torch.no_grad():
-        w = est.module_.linear.weight
-        w.zero_()
-        est.module_.bias.zero_()
-        w[int(est.offsets_[0]), 0] = 3e38
-        w[int(est.offsets_[1]), 0] = 1.0
-        w[int(est.offsets_[2]), 0] = 1.0
-    Xt = np.tile([[0, 3e38, -3e38]], (n_rows, 1))
-    with pytest.raises(ValueError, match="overflow"):
-        est.predict_proba(Xt)
-    pred = est.to_sparse(engine=engine)
-    np.testing.assert_array_equal(pred.predict_proba(Xt), [[0.0, 1.0]] * n_rows)
-    with pytest.raises(ValueError, match="overflow"):
+def test_a_logit_beyond_float32_still_raises(engine, n_rows):
+    """Pair terms 3e38 three times: their float64 sum is beyond float32, the
+    logit is not finite and the predictor raises, as the estimator does."""
+    X = np.zeros((n_rows, 3), dtype=np.int64)
+    est = _fwfm_with_pair_weights([3e38, 3e38, 3e38])
+    with pytest.raises(ValueError, match="not finite"):
+        est.predict_proba(X)
+    with pytest.raises(ValueError, match="not finite"):
         with np.errstate(over="ignore"):
-            pred.predict_proba(np.tile([[0, 3e38, 3e38]], (n_rows, 1)))
+            est.to_sparse(engine=engine).predict_proba(X)
