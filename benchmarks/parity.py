@@ -159,10 +159,11 @@ def measure(name, X_train, y_train, X_test, structure, quick: bool) -> dict:
     server = ServingPipeline.from_pipeline(model)
     enc, pred = server[0], server[-1]
     ref = model.predict_proba(X_test)
-    logit = model[-1].decision_function(enc.transform(X_test))
-    exact = exact_proba(model[-1], enc.transform(X_test))
+    encoded = enc.transform(X_test)
+    logit = model[-1].decision_function(encoded)
+    exact = exact_proba(model[-1], encoded)
     paths = {
-        "encoded": pred.predict_proba(enc.transform(X_test)),
+        "encoded": pred.predict_proba(encoded),
         "raw frame": server.predict_proba(X_test),
         "raw dicts": server.predict_proba(X_test.to_dict("records")),
     }

@@ -64,6 +64,16 @@ print(time.perf_counter() - t0)
 """
 
 
+def _child(code: str, *args: Path) -> str:
+    """The stdout of ``python -c code args...`` in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small model, 2 runs")
@@ -86,37 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         row = Path(tmp) / "row.pkl"
         save(pipe, model)
         X_held.iloc[:1].to_pickle(row)
-        results = []
-        for _ in range(runs):
-            proc = subprocess.run(
-                [sys.executable, "-c", _CHILD, str(model), str(row)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            results.append(json.loads(proc.stdout))
-        sklearn_s = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", _SKLEARN],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            for _ in range(runs)
-        ]
-        imports = [
-            json.loads(
-                subprocess.run(
-                    [sys.executable, "-c", _IMPORTS],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            for _ in range(runs)
-        ]
+        results = [json.loads(_child(_CHILD, model, row)) for _ in range(runs)]
+        sklearn_s = [float(_child(_SKLEARN)) for _ in range(runs)]
+        imports = [json.loads(_child(_IMPORTS)) for _ in range(runs)]
         size = model.stat().st_size
     med = {
         k: statistics.median(r[k] for r in results)
