@@ -9,7 +9,12 @@ the package has it), timing each step; medians over the runs. Also times
 ``import sklearn.base`` alone, the floor any scikit-learn estimator pays,
 and, in one more fresh process per run, the import of each dependency a
 loaded model needs (numpy, scipy.sparse, numba, pandas, sklearn.base), each
-one's increment over those before it.
+one's increment over those before it. And the floor of any process that
+scores with this library's numba kernels, in one more fresh process per run:
+``import numpy``, ``import numba``, the kernels' module, and one call of the
+per-sample kernel on the saved predictor's packed arrays (numba loads it
+from its on-disk cache on that first call), with no scikit-learn, pandas or
+file format involved.
 Writes ``benchmarks/results/warm_start.json``.
 
 Run from the repository root: ``python -m benchmarks.warm_start [--quick]``.
@@ -58,6 +63,29 @@ for name in ("numpy", "scipy.sparse", "numba", "pandas", "sklearn.base"):
 print(json.dumps(out))
 """
 
+#: The numba floor: numpy, numba, the kernels' module and the first
+#: (cached) call of the per-sample kernel, nothing else.
+_FLOOR = """
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+t1 = time.perf_counter()
+import numba
+t2 = time.perf_counter()
+from sklearn_deeplight import _kernels
+t3 = time.perf_counter()
+with np.load(sys.argv[1]) as d:
+    args = [d[k] for k in ("table", "fp", "ip", "pp", "meta")]
+    codes = d["codes"]
+t4 = time.perf_counter()
+_kernels.proba_small(codes, *args)
+t5 = time.perf_counter()
+print(json.dumps(dict(numpy_s=t1 - t0, numba_s=t2 - t1, kernels_module_s=t3 - t2,
+                      arrays_s=t4 - t3, first_kernel_call_s=t5 - t4,
+                      floor_s=(t2 - t0) + (t5 - t4),
+                      scipy_imported="scipy" in sys.modules)))
+"""
+
 _SKLEARN = """
 import time; t0 = time.perf_counter(); import sklearn.base
 print(time.perf_counter() - t0)
@@ -83,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         name = "warm_start_quick.json.tmp" if args.quick else "warm_start.json"
         args.out = str(RESULTS / name)
-    from sklearn_deeplight import save
+    import numpy as np
+
+    from sklearn_deeplight import _kernels, save
 
     from .serve_load import build_model
 
@@ -94,11 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model.skdl"
         row = Path(tmp) / "row.pkl"
+        arrays = Path(tmp) / "kernel_args.npz"
         save(pipe, model)
         X_held.iloc[:1].to_pickle(row)
+        encoder, predictor = pipe[0], pipe[-1]
+        packed = predictor._get_packed(_kernels)
+        codes = np.ascontiguousarray(encoder.transform(X_held.iloc[:1]), np.int64)
+        np.savez(arrays, table=predictor._table, fp=packed[0], ip=packed[1],
+                 pp=packed[2], meta=packed[3], codes=codes)  # fmt: skip
         results = [json.loads(_child(_CHILD, model, row)) for _ in range(runs)]
         sklearn_s = [float(_child(_SKLEARN)) for _ in range(runs)]
         imports = [json.loads(_child(_IMPORTS)) for _ in range(runs)]
+        floors = [json.loads(_child(_FLOOR, arrays)) for _ in range(runs)]
         size = model.stat().st_size
     med = {
         k: statistics.median(r[k] for r in results)
@@ -109,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     med["first_over_warm"] = med["first_s"] / med["warm_s"]
     med["sklearn_import_s"] = statistics.median(sklearn_s)
     imports_s = {k: statistics.median(r[k] for r in imports) for k in imports[0]}
+    floor = {
+        k: statistics.median(r[k] for r in floors)
+        for k in floors[0]
+        if k != "scipy_imported"
+    }
     stamp_loadavg_end(machine)
     report = {
         "command": command_line("warm_start", argv),
@@ -117,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "median": med,
         "imports_s": imports_s,
+        "numba_floor_s": floor,
         "torch_imported": any(r["torch_imported"] for r in results),
         "all": results,
     }
@@ -125,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:18s} {value:.4f}")
     for key, value in imports_s.items():
         print(f"import {key:12s} {value:.4f} (after the ones above)")
+    for key, value in floor.items():
+        print(f"numba floor {key:22s} {value:.4f}")
     print(f"wrote {args.out}")
     return 0
 

@@ -834,6 +834,19 @@ def _render_warm_start(data: dict) -> list[str]:
         [f"import {m} (after the ones above; another process)", _seconds(v)]
         for m, v in imports.items()
     ]
+    floor = data.get("numba_floor_s", {})
+    floor_keys = [
+        ("numpy_s", "import numpy"),
+        ("numba_s", "import numba"),
+        ("kernels_module_s", "import the kernels' module (with scipy.sparse)"),
+        ("first_kernel_call_s", "first call of the cached per-sample kernel"),
+        ("floor_s", "numpy + numba + first kernel call"),
+    ]
+    rows += [
+        [f"numba floor: {label} (another process)", _seconds(floor[k])]
+        for k, label in floor_keys
+        if k in floor
+    ]
     lines = [
         f"Medians over {data.get('runs', '?')} fresh processes; torch imported: "
         f"{data.get('torch_imported')}.",
