@@ -38,9 +38,11 @@ Design rules (see the project notes on fast inference):
   ``offsets``) that :func:`proba_small` and :func:`proba_tiled` index with;
 - long reductions run in several partial sums (independent FMA chains
   instead of one): the DNN output layer in :data:`SLOTS` sums
-  (:func:`_dot8`), the FwFM pair dot products in two; the tiled kernel
-  sums them in the same order, so that these terms of a sample are the same
-  to the bit in both kernels;
+  (:func:`_dot8`), the FwFM pair dot products and each CSR row of a DNN or
+  cross layer in two; the tiled kernel sums them in the same order, so that
+  these terms of a sample are the same to the bit in both kernels (its CSR
+  rows in vectors of :data:`VLANES` samples held in registers, numba values
+  of an LLVM vector type: :func:`_tile_layer`);
 - embedding rows are requested ahead of use with software prefetches
   (``llvm.prefetch`` through a numba intrinsic): all rows of a sample in the
   per-sample kernel, the next field's rows of a tile in the tiled one, so
@@ -64,7 +66,7 @@ import scipy.sparse as sp
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, models, register_model
 
 __all__ = [
     "TILE",
@@ -309,9 +311,173 @@ def _sample_layer(fp, ip, pp, meta, d, x, y, relu):  # pragma: no cover - compil
         y[o] = a
 
 
+#: float32 lanes of the vectors that hold the tiled kernel's CSR sums.
+VLANES = 16
+_VEC = ir.VectorType(ir.FloatType(), VLANES)
+
+
+class _F32Vec(types.Type):
+    """:data:`VLANES` float32 values of consecutive samples as one LLVM
+    vector (``<16 x float>``, a zmm register or two ymm ones): numba values
+    of this type are SSA values, which LLVM keeps in registers across the
+    nonzeros of a CSR row, where a buffer that the arrays might alias (numba
+    has no ``noalias`` arrays) is stored and reloaded per nonzero, and
+    numba leaves LLVM's SLP vectoriser off, so scalar sums stay scalar."""
+
+    def __init__(self):
+        super().__init__(name="f32vec")
+
+
+_f32vec = _F32Vec()
+register_model(_F32Vec)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, _VEC))
+
+
+def _vec_ptr(context, builder, aryty, ary, row, col):
+    """Pointer to the vector at ``ary[row, col : col + VLANES]``."""
+    a = context.make_array(aryty)(context, builder, ary)
+    ptr = cgutils.get_item_pointer(
+        context, builder, aryty, a, [row, col], wraparound=False, boundscheck=False
+    )
+    return builder.bitcast(ptr, _VEC.as_pointer())
+
+
+@intrinsic
+def _vsplat(typingctx, v):
+    """A vector of :data:`VLANES` copies of the float32 ``v``."""
+    sig = _f32vec(types.float32)
+
+    def codegen(context, builder, signature, args):
+        lane0 = builder.insert_element(
+            ir.Constant(_VEC, ir.Undefined), args[0], ir.IntType(32)(0)
+        )
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), VLANES), [0] * VLANES)
+        return builder.shuffle_vector(lane0, ir.Constant(_VEC, ir.Undefined), mask)
+
+    return sig, codegen
+
+
+@intrinsic
+def _vfma(typingctx, acc, w, x, row, col):
+    """``acc + w * x[row, col : col + VLANES]`` per lane, fused as the
+    scalar ``a += w * x`` of :func:`_sample_layer` is (``contract``)."""
+    sig = _f32vec(_f32vec, _f32vec, x, row, col)
+
+    def codegen(context, builder, signature, args):
+        acc, w, ary, row, col = args
+        ptr = _vec_ptr(context, builder, signature.args[2], ary, row, col)
+        v = builder.load(ptr, align=4)
+        return builder.fadd(acc, builder.fmul(w, v, flags=("contract",)),
+                            flags=("contract",))  # fmt: skip
+
+    return sig, codegen
+
+
+@intrinsic
+def _vadd(typingctx, a, b):
+    """``a + b`` per lane."""
+    sig = _f32vec(_f32vec, _f32vec)
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1])
+
+    return sig, codegen
+
+
+@intrinsic
+def _vstore(typingctx, y, row, col, v, relu):
+    """``y[row, col : col + VLANES] = v``, lanes below zero set to zero with
+    ``relu`` (``a < 0``, as :func:`_sample_layer`: NaN and -0.0 pass)."""
+    sig = types.void(y, row, col, _f32vec, types.boolean)
+
+    def codegen(context, builder, signature, args):
+        ary, row, col, v, relu = args
+        ptr = _vec_ptr(context, builder, signature.args[0], ary, row, col)
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        cut = builder.select(builder.fcmp_ordered("<", v, zero), zero, v)
+        builder.store(builder.select(relu, cut, v), ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_VEC_P = _VEC.as_pointer()
+# The masked load and store's names depend on LLVM's pointer model.
+_MASKED = ".p0" if str(_I8P) == "ptr" else ".p0v16f32"
+_MASK = ir.VectorType(ir.IntType(1), VLANES)
+
+
+def _lanes_below(builder, m):
+    """The mask of the lanes ``j < m`` (``m`` an unsigned integer)."""
+    lanes = ir.Constant(ir.VectorType(m.type, VLANES), list(range(VLANES)))
+    splat = builder.shuffle_vector(
+        builder.insert_element(
+            ir.Constant(ir.VectorType(m.type, VLANES), ir.Undefined),
+            m,
+            ir.IntType(32)(0),
+        ),
+        ir.Constant(ir.VectorType(m.type, VLANES), ir.Undefined),
+        ir.Constant(ir.VectorType(ir.IntType(32), VLANES), [0] * VLANES),
+    )
+    return builder.icmp_unsigned("<", lanes, splat)
+
+
+@intrinsic
+def _vfma_part(typingctx, acc, w, x, row, col, m):
+    """:func:`_vfma` of the first ``m`` lanes (the others keep ``acc``):
+    a masked load, which reads nothing past them."""
+    sig = _f32vec(_f32vec, _f32vec, x, row, col, m)
+
+    def codegen(context, builder, signature, args):
+        acc, w, ary, row, col, m = args
+        ptr = _vec_ptr(context, builder, signature.args[2], ary, row, col)
+        fnty = ir.FunctionType(_VEC, [_VEC_P, ir.IntType(32), _MASK, _VEC])
+        fn = cgutils.get_or_insert_function(
+            builder.module, fnty, "llvm.masked.load.v16f32" + _MASKED
+        )
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        mask = _lanes_below(builder, m)
+        v = builder.call(fn, [ptr, ir.IntType(32)(4), mask, zero])
+        fma = builder.fadd(acc, builder.fmul(w, v, flags=("contract",)),
+                           flags=("contract",))  # fmt: skip
+        return builder.select(mask, fma, acc)
+
+    return sig, codegen
+
+
+@intrinsic
+def _vstore_part(typingctx, y, row, col, v, relu, m):
+    """:func:`_vstore` of the first ``m`` lanes (a masked store)."""
+    sig = types.void(y, row, col, _f32vec, types.boolean, m)
+
+    def codegen(context, builder, signature, args):
+        ary, row, col, v, relu, m = args
+        ptr = _vec_ptr(context, builder, signature.args[0], ary, row, col)
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        cut = builder.select(builder.fcmp_ordered("<", v, zero), zero, v)
+        fnty = ir.FunctionType(ir.VoidType(), [_VEC, _VEC_P, ir.IntType(32), _MASK])
+        fn = cgutils.get_or_insert_function(
+            builder.module, fnty, "llvm.masked.store.v16f32" + _MASKED
+        )
+        mask = _lanes_below(builder, m)
+        builder.call(fn, [builder.select(relu, cut, v), ptr, ir.IntType(32)(4), mask])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @_jit(nogil=True, fastmath=_FASTMATH)
-def _tile_layer(fp, ip, pp, meta, d, x, y, ns, t1, relu):  # pragma: no cover
-    """One DNN or cross layer of a tile (feature-major ``x`` and ``y``)."""
+def _tile_layer(fp, ip, pp, meta, d, x, y, ns, relu):  # pragma: no cover
+    """One DNN or cross layer of a tile (feature-major ``x`` and ``y``).
+
+    A CSR layer is summed output by output, in blocks of 4 * :data:`VLANES`
+    samples held in eight vectors (registers), then blocks of
+    :data:`VLANES` in two, the last samples in masked vectors: a nonzero costs
+    a vector load and FMA per vector, where a buffer of sums (which the
+    arrays might alias) is also loaded and stored per nonzero. The nonzeros
+    alternate between two sums, added at the end: the arithmetic of
+    :func:`_sample_layer`, to the bit. The blocks are written out here, not
+    in an inlined helper, whose array arguments numba reference-counts per
+    call (calls that spill the vectors)."""
     one = np.uint64(1)
     two = np.uint64(2)
     zero = np.float32(0.0)
@@ -325,32 +491,75 @@ def _tile_layer(fp, ip, pp, meta, d, x, y, ns, t1, relu):  # pragma: no cover
     doff = np.uint64(meta[d + 2])
     ioff = np.uint64(meta[d + 3])
     poff = np.uint64(meta[d + 4])
+    v1 = np.uint64(VLANES)
+    v4 = np.uint64(4 * VLANES)
+    n4 = ns - ns % v4
+    n1 = ns - ns % v1
+    vzero = _vsplat(zero)
     for o in range(n_out):
         bo = fp[boff + o]
-        for s in range(ns):
-            t1[s] = bo
-        # Two nonzeros per pass: half the store-to-load chains on t1.
-        p = pp[poff + o]
+        vb = _vsplat(bo)
+        p0 = pp[poff + o]
         p_end = pp[poff + o + one]
-        while p + one < p_end:
-            w0 = fp[doff + p]
-            c0 = ip[ioff + p]
-            w1 = fp[doff + p + one]
-            c1 = ip[ioff + p + one]
-            for s in range(ns):
-                t1[s] += w0 * x[c0, s] + w1 * x[c1, s]
-            p += two
-        if p < p_end:
-            w0 = fp[doff + p]
-            c0 = ip[ioff + p]
-            for s in range(ns):
-                t1[s] += w0 * x[c0, s]
-        if relu:
-            for s in range(ns):
-                y[o, s] = t1[s] if t1[s] > zero else zero
-        else:
-            for s in range(ns):
-                y[o, s] = t1[s]
+        for s0 in range(np.uint64(0), n4, v4):
+            s1 = s0 + v1
+            s2 = s1 + v1
+            s3 = s2 + v1
+            a0 = a1 = a2 = a3 = vb
+            b0 = b1 = b2 = b3 = vzero
+            p = p0
+            while p + one < p_end:
+                w = _vsplat(fp[doff + p])
+                c = np.uint64(ip[ioff + p])
+                a0 = _vfma(a0, w, x, c, s0)
+                a1 = _vfma(a1, w, x, c, s1)
+                a2 = _vfma(a2, w, x, c, s2)
+                a3 = _vfma(a3, w, x, c, s3)
+                w = _vsplat(fp[doff + p + one])
+                c = np.uint64(ip[ioff + p + one])
+                b0 = _vfma(b0, w, x, c, s0)
+                b1 = _vfma(b1, w, x, c, s1)
+                b2 = _vfma(b2, w, x, c, s2)
+                b3 = _vfma(b3, w, x, c, s3)
+                p += two
+            if p < p_end:
+                w = _vsplat(fp[doff + p])
+                c = np.uint64(ip[ioff + p])
+                a0 = _vfma(a0, w, x, c, s0)
+                a1 = _vfma(a1, w, x, c, s1)
+                a2 = _vfma(a2, w, x, c, s2)
+                a3 = _vfma(a3, w, x, c, s3)
+            _vstore(y, o, s0, _vadd(a0, b0), relu)
+            _vstore(y, o, s1, _vadd(a1, b1), relu)
+            _vstore(y, o, s2, _vadd(a2, b2), relu)
+            _vstore(y, o, s3, _vadd(a3, b3), relu)
+        for s0 in range(n4, n1, v1):
+            a0 = vb
+            b0 = vzero
+            p = p0
+            while p + one < p_end:
+                q = p + one
+                a0 = _vfma(a0, _vsplat(fp[doff + p]), x, np.uint64(ip[ioff + p]), s0)
+                b0 = _vfma(b0, _vsplat(fp[doff + q]), x, np.uint64(ip[ioff + q]), s0)
+                p += two
+            if p < p_end:
+                a0 = _vfma(a0, _vsplat(fp[doff + p]), x, np.uint64(ip[ioff + p]), s0)
+            _vstore(y, o, s0, _vadd(a0, b0), relu)
+        if n1 < ns:
+            m = ns - n1
+            a0 = vb
+            b0 = vzero
+            p = p0
+            while p + one < p_end:
+                w = _vsplat(fp[doff + p])
+                a0 = _vfma_part(a0, w, x, np.uint64(ip[ioff + p]), n1, m)
+                w = _vsplat(fp[doff + p + one])
+                b0 = _vfma_part(b0, w, x, np.uint64(ip[ioff + p + one]), n1, m)
+                p += two
+            if p < p_end:
+                w = _vsplat(fp[doff + p])
+                a0 = _vfma_part(a0, w, x, np.uint64(ip[ioff + p]), n1, m)
+            _vstore_part(y, o, n1, _vadd(a0, b0), relu, m)
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -544,7 +753,7 @@ def _cross_tile(et, ns, fp, ip, pp, meta, h, z, t1, acc):  # pragma: no cover
         for s in range(ns):
             h[j, s] = et[j, s]
     for li in range(meta[M_CROSS_NL]):
-        _tile_layer(fp, ip, pp, meta, base + DNN_SLOTS * li, h, z, ns, t1, False)
+        _tile_layer(fp, ip, pp, meta, base + DNN_SLOTS * li, h, z, ns, False)
         for j in range(width):
             for s in range(ns):
                 h[j, s] += et[j, s] * z[j, s]
@@ -802,7 +1011,7 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
         x = et if dnn_mode == 1 else bt
         for li in range(ndnn):
             y = ha if li % 2 == 0 else hb
-            _tile_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, ns, t1, True)
+            _tile_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, ns, True)
             x = y
         # The output layer's dot product in the order of _dot8.
         for j in range(SLOTS):
