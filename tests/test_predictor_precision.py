@@ -104,3 +104,35 @@ def test_a_logit_beyond_float32_still_raises(engine, n_rows):
     with pytest.raises(ValueError, match="not finite"):
         with np.errstate(over="ignore"):
             est.to_sparse(engine=engine).predict_proba(X)
+
+
+@pytest.mark.parametrize("name", ["DeepFwFM", "DCNv2"])
+def test_csr_layers_add_in_the_same_order_in_both_kernels(name):
+    """Every DNN (and cross) layer packed as CSR: the tiled kernel's vector
+    sums (blocks of 64 samples, of 16, a masked tail) give the per-sample
+    kernel's bits, on batches that end in each kind of block."""
+    from sklearn_deeplight import DCNv2Classifier, DeepFwFMClassifier, _kernels
+    from sklearn_deeplight.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(
+        600, n_numeric=2, n_categorical=5, n_interactions=3, random_state=1
+    )
+    from sklearn_deeplight import FieldEncoder
+
+    E = FieldEncoder().fit_transform(X)
+    cls = DeepFwFMClassifier if name == "DeepFwFM" else DCNv2Classifier
+    est = cls(
+        embedding_dim=3,
+        hidden_units=(12, 7),
+        max_epochs=1,
+        random_state=0,
+        validation_fraction=None,
+    ).fit(E, y)
+    pred = est.to_sparse(engine="numba")
+    packed = _kernels.pack(pred._spec, {c: (2.0, 2.0) for c in _kernels.DENSE_DENSITY})
+    assert not any(u for us in _kernels.dense_uses(packed[3]).values() for u in us)
+    xi, xv = pred.index_input(E)
+    for n in (8, 15, 16, 17, 63, 64, 65, 80, 127, 128, 129, 200, 600):
+        tiled, _ = _kernels.forward_tiled(pred._table, xi[:n], xv[:n], *packed)
+        samples, _ = _kernels.forward_samples(pred._table, xi[:n], xv[:n], *packed)
+        np.testing.assert_array_equal(tiled, samples, err_msg=f"{n} rows")
