@@ -465,6 +465,108 @@ def _vstore_part(typingctx, y, row, col, v, relu, m):
     return sig, codegen
 
 
+_ROWS = ir.VectorType(ir.IntType(64), VLANES)
+_PTRS = ir.VectorType(ir.FloatType().as_pointer(), VLANES)
+# The masked gather's name depends on LLVM's pointer model.
+_GATHER = "llvm.masked.gather.v16f32." + ("v16p0" if str(_I8P) == "ptr" else "v16p0f32")
+
+
+class _I64Vec(types.Type):
+    """:data:`VLANES` int64 values as one LLVM vector: the byte offsets of
+    the table rows of consecutive samples, which :func:`_vgather` reads."""
+
+    def __init__(self):
+        super().__init__(name="i64vec")
+
+
+_i64vec = _I64Vec()
+register_model(_I64Vec)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, _ROWS))
+
+
+def _vec1_ptr(context, builder, aryty, ary, col, vecty):
+    """Pointer to the vector at ``ary[col : col + VLANES]`` (1-d ``ary``)."""
+    a = context.make_array(aryty)(context, builder, ary)
+    ptr = cgutils.get_item_pointer(
+        context, builder, aryty, a, [col], wraparound=False, boundscheck=False
+    )
+    return builder.bitcast(ptr, vecty.as_pointer())
+
+
+@intrinsic
+def _vload_rows(typingctx, ary, col):
+    """``ary[col : col + VLANES]`` of an int64 array, as one vector."""
+    sig = _i64vec(ary, col)
+
+    def codegen(context, builder, signature, args):
+        ptr = _vec1_ptr(context, builder, signature.args[0], *args, _ROWS)
+        return builder.load(ptr, align=8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _vload(typingctx, ary, col):
+    """``ary[col : col + VLANES]`` of a float32 array, as one vector."""
+    sig = _f32vec(ary, col)
+
+    def codegen(context, builder, signature, args):
+        ptr = _vec1_ptr(context, builder, signature.args[0], *args, _VEC)
+        return builder.load(ptr, align=4)
+
+    return sig, codegen
+
+
+def _gather(context, builder, aryty, ary, rows, col, mask, passthru):
+    """The float32 at byte ``rows[j] + col`` of ``ary``'s data, lane by lane
+    (``llvm.masked.gather``: lanes off ``mask`` read nothing)."""
+    a = context.make_array(aryty)(context, builder, ary)
+    base = builder.add(builder.ptrtoint(a.data, ir.IntType(64)), col)
+    lane0 = builder.insert_element(
+        ir.Constant(_ROWS, ir.Undefined), base, ir.IntType(32)(0)
+    )
+    splat = builder.shuffle_vector(
+        lane0,
+        ir.Constant(_ROWS, ir.Undefined),
+        ir.Constant(ir.VectorType(ir.IntType(32), VLANES), [0] * VLANES),
+    )
+    ptrs = builder.inttoptr(builder.add(splat, rows), _PTRS)
+    fnty = ir.FunctionType(_VEC, [_PTRS, ir.IntType(32), _MASK, _VEC])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, _GATHER)
+    return builder.call(fn, [ptrs, ir.IntType(32)(4), mask, passthru])
+
+
+@intrinsic
+def _vgather(typingctx, table, rows, col, v):
+    """``table[r_j, c] * v_j`` per lane, ``rows`` the byte offsets of the
+    rows ``r_j``, ``col`` that of the column ``c`` (the scalar product of
+    :func:`_samples`, one rounding)."""
+    sig = _f32vec(table, _i64vec, col, _f32vec)
+
+    def codegen(context, builder, signature, args):
+        table, rows, col, v = args
+        mask = ir.Constant(_MASK, [1] * VLANES)
+        undef = ir.Constant(_VEC, ir.Undefined)
+        g = _gather(context, builder, signature.args[0], table, rows, col, mask, undef)
+        return builder.fmul(g, v)
+
+    return sig, codegen
+
+
+@intrinsic
+def _vgather_part(typingctx, table, rows, col, v, m):
+    """:func:`_vgather` of the first ``m`` lanes (the others read nothing)."""
+    sig = _f32vec(table, _i64vec, col, _f32vec, m)
+
+    def codegen(context, builder, signature, args):
+        table, rows, col, v, m = args
+        mask = _lanes_below(builder, m)
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        g = _gather(context, builder, signature.args[0], table, rows, col, mask, zero)
+        return builder.fmul(g, v)
+
+    return sig, codegen
+
+
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _tile_layer(fp, ip, pp, meta, d, x, y, ns, relu):  # pragma: no cover
     """One DNN or cross layer of a tile (feature-major ``x`` and ``y``).
@@ -921,7 +1023,7 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
-          cur, new, xh, xz, z, tq):  # fmt: skip  # pragma: no cover - compiled
+          cur, new, xh, xz, z, tq, ri, rv):  # fmt: skip  # pragma: no cover - compiled
     """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
     one = np.uint64(1)
     zero = np.float32(0.0)
@@ -943,29 +1045,72 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     for s in range(ns):
         t2[s] = bias  # bias and linear terms in float32 (see _samples)
     # Field-outer gather: the k x TILE block of one field stays in L1, and
-    # the rows of the next field are requested while this one is copied.
+    # the rows of the next field are requested while this one is copied. A
+    # scalar pass per field checks the rows, adds the linear terms and keeps
+    # the rows' byte offsets and values; then each column of 16 samples is
+    # one vector gather (llvm.masked.gather) and one vector store into ``et``,
+    # where scalar loads and strided scalar stores cost one of each per value.
+    v1 = np.uint64(VLANES)
+    n1 = ns - ns % v1
+    rstride = np.uint64(table.strides[0])
+    cstride = np.uint64(table.strides[1])
     if F > 0:
         for s in range(ns):
             r = np.uint64(xi[t0 + s, 0])
             if r < nrows:
                 _prefetch_row(table, r, k)
-    for f in range(F):
-        fb = f * k
-        if f + one < F:
+    if k == 0:
+        # Linear terms only (LR): no columns to gather, the scalar pass alone
+        # (the offsets and values it would keep cost LR time).
+        for f in range(F):
+            if f + one < F:
+                for s in range(ns):
+                    r = np.uint64(xi[t0 + s, f + one])
+                    if r < nrows:
+                        _prefetch(table, r, k)
             for s in range(ns):
-                r = np.uint64(xi[t0 + s, f + one])
-                if r < nrows:
-                    _prefetch_row(table, r, k)
-        for s in range(ns):
-            row = t0 + s
-            r = np.uint64(xi[row, f])
-            if r >= nrows:
-                bad += 1
-                r = np.uint64(0)
-            v = xv[row, f]
-            t2[s] += table[r, k] * v
-            for kk in range(k):
-                et[fb + kk, s] = table[r, kk] * v
+                row = t0 + s
+                r = np.uint64(xi[row, f])
+                if r >= nrows:
+                    bad += 1
+                    r = np.uint64(0)
+                t2[s] += table[r, k] * xv[row, f]
+    else:
+        for f in range(F):
+            fb = f * k
+            nxt = f + one < F
+            for s in range(ns):
+                row = t0 + s
+                if nxt:
+                    rn = np.uint64(xi[row, f + one])
+                    if rn < nrows:
+                        c = np.uint64(0)
+                        while c < k:
+                            _prefetch(table, rn, c)
+                            c += np.uint64(16)
+                        _prefetch(table, rn, k)
+                r = np.uint64(xi[row, f])
+                if r >= nrows:
+                    bad += 1
+                    r = np.uint64(0)
+                v = xv[row, f]
+                t2[s] += table[r, k] * v
+                ri[s] = np.int64(r * rstride)
+                rv[s] = v
+            for s0 in range(np.uint64(0), n1, v1):
+                rows = _vload_rows(ri, s0)
+                vv = _vload(rv, s0)
+                for kk in range(k):
+                    _vstore(
+                        et, fb + kk, s0, _vgather(table, rows, kk * cstride, vv), False
+                    )
+            if n1 < ns:
+                m = ns - n1
+                rows = _vload_rows(ri, n1)
+                vv = _vload(rv, n1)
+                for kk in range(k):
+                    g = _vgather_part(table, rows, kk * cstride, vv, m)
+                    _vstore_part(et, fb + kk, n1, g, False, m)
     for s in range(ns):
         acc[s] = t2[s]
     if fm or dnn_mode == 2:
@@ -1062,7 +1207,12 @@ def _buffers(meta):  # pragma: no cover - compiled
         for buf in (et, bt, ha, hb, cur, new, xh, xz):
             buf[:] = 0.0
     tq = np.empty((SLOTS, T), dtype=np.float32)
-    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq
+    # The gather's row offsets and values, read VLANES at a time: whole
+    # vectors also for a last, partial block of the tile.
+    nv = (T + np.uint64(VLANES - 1)) // np.uint64(VLANES) * np.uint64(VLANES)
+    ri = np.zeros(nv, dtype=np.int64)
+    rv = np.zeros(nv, dtype=np.float32)
+    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -1073,7 +1223,7 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv = _buffers(meta)
     bad = 0
     T = meta[M_TILE]
     n_tiles = (n + T - 1) // T
@@ -1081,7 +1231,7 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
         t0 = np.uint64(t * T)
         ns = np.uint64(min(T, n - t * T))
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
-                     acc, t1, t2, cur, new, xh, xz, z, tq)  # fmt: skip
+                     acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv)  # fmt: skip
     return out, bad
 
 
@@ -1220,7 +1370,7 @@ def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
     out = np.empty(n, dtype=np.float32)
     xi = np.empty((T, F), dtype=np.int64)
     xv = np.empty((T, F), dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv = _buffers(meta)
     zero = np.uint64(0)
     n_tiles = (n + T - 1) // T
     for t in range(n_tiles):
@@ -1230,7 +1380,7 @@ def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
             return np.empty((0, 2), dtype=np.float64), False
         bad = _tile(zero, np.uint64(ns), table, xi, xv, fp, ip, pp, meta,
                     out[r0 : r0 + ns], et, bt, ha, hb, acc, t1, t2, cur, new, xh,
-                    xz, z, tq)  # fmt: skip
+                    xz, z, tq, ri, rv)  # fmt: skip
         if bad:
             return np.empty((0, 2), dtype=np.float64), False
     return _sigmoid_pairs(out)
