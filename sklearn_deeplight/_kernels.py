@@ -46,7 +46,9 @@ Design rules (see the project notes on fast inference):
 - embedding rows are requested ahead of use with software prefetches
   (``llvm.prefetch`` through a numba intrinsic): all rows of a sample in the
   per-sample kernel, the next field's rows of a tile in the tiled one, so
-  that the cache misses of the random gathers overlap;
+  that the cache misses of the random gathers overlap; the tiled kernel reads
+  each embedding column of :data:`VLANES` samples with one vector gather
+  (``llvm.masked.gather``) and stores it as one vector;
 - every buffer is allocated inside the call: no state is shared between
   calls, so concurrent calls from Python threads are safe (``nogil=True``;
   BLAS is called on buffers of the call only);
