@@ -122,8 +122,17 @@ M_LAYERS = 22  # first layer descriptor: DNN layers, CIN layers, cross layers
 #: Slots per DNN (and cross) layer: n_in, n_out, data, indices, indptr, bias
 #: offsets, the fp offset of the layer's dense (row-major n_out x n_in)
 #: weights, and which kernels read the dense weights instead of the CSR ones
-#: (:data:`DENSE_SAMPLE`, :data:`DENSE_TILE`; 0 when none is packed).
-DNN_SLOTS = 8
+#: (:data:`DENSE_SAMPLE`, :data:`DENSE_TILE`; 0 when none is packed); then
+#: the per-sample kernel's sliced copy of a DNN layer's CSR rows (see
+#: :func:`_sell_layer`; mode 0 when none): its mode (:data:`SELL_SORTED`,
+#: :data:`SELL_SCATTER`), the fp offset of its weights, the ip offsets of its
+#: columns and row lengths, the pp offset of its steps per slice, the fp
+#: offset of its biases and the ip offset of its rows (sorted order).
+DNN_SLOTS = 15
+#: Sliced layer modes: outputs stored in the sorted order of the rows (the
+#: next layer's columns are renumbered to it), or scattered to their rows.
+SELL_SORTED = 1
+SELL_SCATTER = 2
 #: Slots per CIN layer: h_in, h_out, kept, h_next, data, indices, indptr,
 #: bias, dense weights (row-major h_out x h_in * n_fields), dense use.
 CIN_SLOTS = 10
@@ -291,6 +300,9 @@ def _sample_layer(fp, ip, pp, meta, d, x, y, relu):  # pragma: no cover - compil
     if meta[d + 7] & DENSE_SAMPLE:
         woff = np.uint64(meta[d + 6])
         _dense_sample_layer(fp, woff, boff, n_in, n_out, x, y, relu)
+        return
+    if meta[d + 8] != 0:
+        _sell_layer(fp, ip, pp, meta, d, x, y, relu)
         return
     doff = np.uint64(meta[d + 2])
     ioff = np.uint64(meta[d + 3])
@@ -567,6 +579,159 @@ def _vgather_part(typingctx, table, rows, col, v, m):
         return builder.fmul(g, v)
 
     return sig, codegen
+
+
+_I32V = ir.VectorType(ir.IntType(32), VLANES)
+_SCATTER = "llvm.masked.scatter.v16f32." + (
+    "v16p0" if str(_I8P) == "ptr" else "v16p0f32"
+)
+
+
+def _splat_i32(builder, v):
+    """A vector of :data:`VLANES` copies of the int32 ``v``."""
+    lane0 = builder.insert_element(
+        ir.Constant(_I32V, ir.Undefined), v, ir.IntType(32)(0)
+    )
+    zeros = ir.Constant(_I32V, [0] * VLANES)
+    return builder.shuffle_vector(lane0, ir.Constant(_I32V, ir.Undefined), zeros)
+
+
+def _elements(context, builder, aryty, ary, idx):
+    """Pointers to ``ary[idx_j]`` of a 1-d float32 array, lane by lane: a
+    vector getelementptr (llvmlite builds scalar ones only) of int32
+    indices, which LLVM turns into one gather (scatter) with 32-bit indices
+    (two of 64-bit pointers cost ~1.6x more in the sliced layer: scratch
+    timing)."""
+    a = context.make_array(aryty)(context, builder, ary)
+    gep = ir.instructions.GEPInstr(
+        builder.block, a.data, [idx], True, "", source_etype=ir.FloatType()
+    )
+    gep.type = _PTRS
+    builder._insert(gep)
+    return gep
+
+
+@intrinsic
+def _sell_fma(typingctx, acc, fp, woff, ip, ioff, loff, x, t):
+    """``acc + w * x[c]`` per lane (one fused rounding, as ``a += w * x`` of
+    :func:`_sample_layer`), ``w`` and ``c`` the vectors at ``fp[woff:]`` and
+    ``ip[ioff:]``, in the lanes whose row length ``ip[loff + j]`` exceeds
+    ``t``; the other lanes keep ``acc`` and read nothing."""
+    sig = _f32vec(_f32vec, fp, woff, ip, ioff, loff, x, t)
+
+    def codegen(context, builder, signature, args):
+        acc, fpa, woff, ipa, ioff, loff, xa, t = args
+        fpty, ipty = signature.args[1], signature.args[3]
+        w = builder.load(_vec1_ptr(context, builder, fpty, fpa, woff, _VEC), align=4)
+        cols = builder.load(
+            _vec1_ptr(context, builder, ipty, ipa, ioff, _I32V), align=4
+        )
+        lens = builder.load(
+            _vec1_ptr(context, builder, ipty, ipa, loff, _I32V), align=4
+        )
+        mask = builder.icmp_unsigned(
+            ">", lens, _splat_i32(builder, builder.trunc(t, ir.IntType(32)))
+        )
+        ptrs = _elements(context, builder, signature.args[6], xa, cols)
+        fnty = ir.FunctionType(_VEC, [_PTRS, ir.IntType(32), _MASK, _VEC])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _GATHER)
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        g = builder.call(fn, [ptrs, ir.IntType(32)(4), mask, zero])
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v16f32"
+        )
+        return builder.select(mask, builder.call(fma, [w, g, acc]), acc)
+
+    return sig, codegen
+
+
+def _relu(builder, v, relu):
+    """``v`` with lanes below zero set to zero with ``relu`` (NaN passes)."""
+    zero = ir.Constant(_VEC, [0.0] * VLANES)
+    cut = builder.select(builder.fcmp_ordered("<", v, zero), zero, v)
+    return builder.select(relu, cut, v)
+
+
+@intrinsic
+def _vstore1_part(typingctx, y, off, v, relu, m):
+    """``y[off : off + m] = v[:m]`` (1-d ``y``; ReLU as :func:`_vstore`)."""
+    sig = types.void(y, off, _f32vec, types.boolean, m)
+
+    def codegen(context, builder, signature, args):
+        ary, off, v, relu, m = args
+        ptr = _vec1_ptr(context, builder, signature.args[0], ary, off, _VEC)
+        fnty = ir.FunctionType(ir.VoidType(), [_VEC, _VEC_P, ir.IntType(32), _MASK])
+        fn = cgutils.get_or_insert_function(
+            builder.module, fnty, "llvm.masked.store.v16f32" + _MASKED
+        )
+        mask = _lanes_below(builder, m)
+        builder.call(fn, [_relu(builder, v, relu), ptr, ir.IntType(32)(4), mask])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _vscatter_part(typingctx, y, ip, roff, v, relu, m):
+    """``y[ip[roff + j]] = v[j]`` for ``j < m`` (ReLU as :func:`_vstore`)."""
+    sig = types.void(y, ip, roff, _f32vec, types.boolean, m)
+
+    def codegen(context, builder, signature, args):
+        ary, ipa, roff, v, relu, m = args
+        ipty = signature.args[1]
+        rows = builder.load(
+            _vec1_ptr(context, builder, ipty, ipa, roff, _I32V), align=4
+        )
+        ptrs = _elements(context, builder, signature.args[0], ary, rows)
+        fnty = ir.FunctionType(ir.VoidType(), [_VEC, _PTRS, ir.IntType(32), _MASK])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _SCATTER)
+        mask = _lanes_below(builder, m)
+        builder.call(fn, [_relu(builder, v, relu), ptrs, ir.IntType(32)(4), mask])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@_jit(nogil=True, fastmath=_FASTMATH, inline="always")
+def _sell_layer(fp, ip, pp, meta, d, x, y, relu):  # pragma: no cover - compiled
+    """:func:`_sample_layer` of a layer packed in slices of :data:`VLANES`
+    CSR rows (rows sorted by length, longest first), one lane per row: the
+    ``t``-th nonzero of the slice's rows is one vector of weights, one of
+    columns and one gather of ``x``, the even ones summed into ``a`` (from
+    the bias), the odd ones into ``a2``, lanes past a row's length left
+    alone; the same FMAs per row in the same order, so the same bits as the
+    scalar rows, whose chains of dependent FMAs and loads per nonzero (three,
+    where a slice's step costs ~1 per nonzero) bound them. Outputs in the
+    sorted order (the next layer's columns are renumbered) or scattered to
+    their rows (:data:`SELL_SCATTER`)."""
+    zero = np.float32(0.0)
+    sixteen = np.uint64(VLANES)
+    n_out = np.uint64(meta[d + 1])
+    scatter = meta[d + 8] == SELL_SCATTER
+    w = np.uint64(meta[d + 9])
+    c = np.uint64(meta[d + 10])
+    lens = np.uint64(meta[d + 11])
+    soff = np.uint64(meta[d + 12])
+    boff = np.uint64(meta[d + 13])
+    roff = np.uint64(meta[d + 14])
+    z = _vsplat(zero)
+    for s in range((n_out + sixteen - np.uint64(1)) // sixteen):
+        o = s * sixteen
+        a = _vload(fp, boff + o)
+        a2 = z
+        t = np.uint64(0)
+        for _ in range(pp[soff + s]):
+            a = _sell_fma(a, fp, w, ip, c, lens + o, x, t)
+            w += sixteen
+            c += sixteen
+            a2 = _sell_fma(a2, fp, w, ip, c, lens + o, x, t + np.uint64(1))
+            w += sixteen
+            c += sixteen
+            t += np.uint64(2)
+        if scatter:
+            _vscatter_part(y, ip, roff + o, _vadd(a, a2), relu, n_out - o)
+        else:
+            _vstore1_part(y, o, _vadd(a, a2), relu, n_out - o)
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -1486,6 +1651,18 @@ def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
         meta[M_DNN_LAST] = mlp.out.shape[0]
         if mlp.out.shape[0] != in_width:
             raise ValueError("dnn.out does not match the last DNN layer.")
+    # The per-sample kernel's sliced copies of the CSR DNN layers.
+    sliced = [
+        not meta[M_LAYERS + DNN_SLOTS * i + 7] & DENSE_SAMPLE for i in range(n_dnn)
+    ]
+    rank = None  # position of each input in the previous layer's sorted order
+    for i, (W, b) in enumerate(zip(dnn_layers, mlp.biases if mlp else [])):
+        if not sliced[i]:
+            rank = None
+            continue
+        d = M_LAYERS + DNN_SLOTS * i
+        mode = SELL_SORTED if i + 1 < n_dnn and sliced[i + 1] else SELL_SCATTER
+        rank = _pack_sliced(W, b, rank, mode, meta[d + 8 : d + 15], add)
     meta[M_MAXW] = max_w
     meta[M_CIN_NL] = n_cin
     max_h = n_fields
@@ -1555,6 +1732,51 @@ def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
         cat(pp, np.uint64),
         meta,
     )
+
+
+def _pack_sliced(W, b, rank, mode, slots, add):
+    """Pack CSR layer ``W`` (biases ``b``) in slices of :data:`VLANES` rows
+    for :func:`_sell_layer`, its columns renumbered by ``rank`` (None: as
+    they are), and write its slots; returns the rank of each output row in
+    the sorted order when ``mode`` is :data:`SELL_SORTED`, else None."""
+    # W's stored order within each row (as add_layer packs it): the order of
+    # the FMAs, so sorting the columns would change the bits.
+    n_out = W.shape[0]
+    lens = np.diff(W.indptr).astype(np.int64)
+    order = np.argsort(-lens, kind="stable")
+    n_sl = -(-n_out // VLANES)
+    pad = n_sl * VLANES
+    rows = np.zeros(pad, np.int64)
+    rows[:n_out] = order
+    slens = np.zeros(pad, np.int64)
+    slens[:n_out] = lens[order]
+    steps = (slens.reshape(n_sl, VLANES).max(axis=1) + 1) // 2
+    start = np.concatenate([[0], np.cumsum(steps * 2 * VLANES)])
+    data = np.zeros(start[-1], np.float32)
+    cols = np.zeros(start[-1], np.uint32)
+    indices = W.indices if rank is None else rank[W.indices]
+    for q in range(n_out):
+        r = order[q]
+        lo, hi = W.indptr[r], W.indptr[r + 1]
+        at = start[q // VLANES] + q % VLANES + VLANES * np.arange(hi - lo)
+        data[at] = W.data[lo:hi]
+        cols[at] = indices[lo:hi]
+    bias = np.zeros(pad, np.float32)
+    bias[:n_out] = np.asarray(b, np.float32)[order]
+    slots[:] = (
+        mode,
+        add("f", data, np.float32),
+        add("i", cols, np.uint32),
+        add("i", slens, np.uint32),
+        add("p", steps, np.uint64),
+        add("f", bias, np.float32),
+        add("i", rows, np.uint32),
+    )
+    if mode != SELL_SORTED:
+        return None
+    rank = np.empty(n_out, np.int64)
+    rank[order] = np.arange(n_out)
+    return rank
 
 
 def dense_uses(meta: np.ndarray) -> dict[str, list[int]]:
