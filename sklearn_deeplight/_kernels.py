@@ -42,7 +42,10 @@ Design rules (see the project notes on fast inference):
   cross layer in two; the tiled kernel sums them in the same order, so that
   these terms of a sample are the same to the bit in both kernels (its CSR
   rows in vectors of :data:`VLANES` samples held in registers, numba values
-  of an LLVM vector type: :func:`_tile_layer`);
+  of an LLVM vector type: :func:`_tile_layer`; the per-sample kernel's CSR
+  DNN layers in slices of :data:`VLANES` rows sorted by length, one lane
+  per row, the inputs read by one vector gather per step:
+  :func:`_sell_layer`);
 - embedding rows are requested ahead of use with software prefetches
   (``llvm.prefetch`` through a numba intrinsic): all rows of a sample in the
   per-sample kernel, the next field's rows of a tile in the tiled one, so
@@ -601,12 +604,30 @@ def _elements(context, builder, aryty, ary, idx):
     vector getelementptr (llvmlite builds scalar ones only) of int32
     indices, which LLVM turns into one gather (scatter) with 32-bit indices
     (two of 64-bit pointers cost ~1.6x more in the sliced layer: scratch
-    timing)."""
+    timing). The vector getelementptr is built through llvmlite's
+    instruction class, not its public builder; an llvmlite whose class
+    differs gets the same addresses by integer arithmetic (slower, same
+    values)."""
     a = context.make_array(aryty)(context, builder, ary)
-    gep = ir.instructions.GEPInstr(
-        builder.block, a.data, [idx], True, "", source_etype=ir.FloatType()
-    )
-    gep.type = _PTRS
+    try:
+        gep = ir.instructions.GEPInstr(
+            builder.block, a.data, [idx], True, "", source_etype=ir.FloatType()
+        )
+        gep.type = _PTRS
+    except (AttributeError, TypeError):  # pragma: no cover - other llvmlite
+        base = builder.ptrtoint(a.data, ir.IntType(64))
+        lane0 = builder.insert_element(
+            ir.Constant(_ROWS, ir.Undefined), base, ir.IntType(32)(0)
+        )
+        splat = builder.shuffle_vector(
+            lane0,
+            ir.Constant(_ROWS, ir.Undefined),
+            ir.Constant(_I32V, [0] * VLANES),
+        )
+        offsets = builder.mul(
+            builder.zext(idx, _ROWS), ir.Constant(_ROWS, [4] * VLANES)
+        )
+        return builder.inttoptr(builder.add(splat, offsets), _PTRS)
     builder._insert(gep)
     return gep
 
