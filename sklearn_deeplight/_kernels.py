@@ -48,10 +48,13 @@ Design rules (see the project notes on fast inference):
   :func:`_sell_layer`);
 - embedding rows are requested ahead of use with software prefetches
   (``llvm.prefetch`` through a numba intrinsic): all rows of a sample in the
-  per-sample kernel, the next field's rows of a tile in the tiled one, so
-  that the cache misses of the random gathers overlap; the tiled kernel reads
-  each embedding column of :data:`VLANES` samples with one vector gather
-  (``llvm.masked.gather``) and stores it as one vector;
+  per-sample kernel, the next field's rows of a tile in the tiled one (of
+  the fields whose rows outgrow the caches), so that the cache misses of the
+  random gathers overlap; the tiled kernel checks the rows of
+  :data:`VLANES` samples as one vector and reads their linear term and each
+  embedding column with one vector gather (``llvm.masked.gather``), and sums
+  the FwFM pairs and the DNN output layer of :data:`VLANES` samples in
+  vector registers;
 - every buffer is allocated inside the call: no state is shared between
   calls, so concurrent calls from Python threads are safe (``nogil=True``;
   BLAS is called on buffers of the call only);
@@ -201,6 +204,14 @@ def _prefetch(typingctx, table, row, col):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+#: The tiled kernel requests a field's table rows ahead of its gather when
+#: they take more than this many bytes (a quarter of a typical L2 cache):
+#: the rows of smaller fields stay in the caches from tile to tile, where
+#: the requests cost instructions (scratch timing: Criteo's one-row numeric
+#: fields and Avazu's small ones).
+_PREFETCH_FIELD_BYTES = 1 << 18
 
 
 @_jit(nogil=True)
@@ -417,6 +428,37 @@ def _vstore(typingctx, y, row, col, v, relu):
     return sig, codegen
 
 
+@intrinsic
+def _vfma2(typingctx, acc, x, r1, r2, col):
+    """``acc + x[r1, col : col + VLANES] * x[r2, col : col + VLANES]`` per
+    lane, fused as the scalar ``d0 += e[i] * e[j]`` of :func:`_samples`."""
+    sig = _f32vec(_f32vec, x, r1, r2, col)
+
+    def codegen(context, builder, signature, args):
+        acc, ary, r1, r2, col = args
+        aryty = signature.args[1]
+        a = builder.load(_vec_ptr(context, builder, aryty, ary, r1, col), align=4)
+        b = builder.load(_vec_ptr(context, builder, aryty, ary, r2, col), align=4)
+        return builder.fadd(acc, builder.fmul(a, b, flags=("contract",)),
+                            flags=("contract",))  # fmt: skip
+
+    return sig, codegen
+
+
+@intrinsic
+def _vstore1(typingctx, y, off, v):
+    """``y[off : off + VLANES] = v`` (1-d ``y``)."""
+    sig = types.void(y, off, _f32vec)
+
+    def codegen(context, builder, signature, args):
+        ary, off, v = args
+        ptr = _vec1_ptr(context, builder, signature.args[0], ary, off, _VEC)
+        builder.store(v, ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 _VEC_P = _VEC.as_pointer()
 # The masked load and store's names depend on LLVM's pointer model.
 _MASKED = ".p0" if str(_I8P) == "ptr" else ".p0v16f32"
@@ -455,6 +497,35 @@ def _vfma_part(typingctx, acc, w, x, row, col, m):
         mask = _lanes_below(builder, m)
         v = builder.call(fn, [ptr, ir.IntType(32)(4), mask, zero])
         fma = builder.fadd(acc, builder.fmul(w, v, flags=("contract",)),
+                           flags=("contract",))  # fmt: skip
+        return builder.select(mask, fma, acc)
+
+    return sig, codegen
+
+
+@intrinsic
+def _vfma2_part(typingctx, acc, x, r1, r2, col, m):
+    """:func:`_vfma2` of the first ``m`` lanes (masked loads; the other
+    lanes keep ``acc``)."""
+    sig = _f32vec(_f32vec, x, r1, r2, col, m)
+
+    def codegen(context, builder, signature, args):
+        acc, ary, r1, r2, col, m = args
+        aryty = signature.args[1]
+        fnty = ir.FunctionType(_VEC, [_VEC_P, ir.IntType(32), _MASK, _VEC])
+        fn = cgutils.get_or_insert_function(
+            builder.module, fnty, "llvm.masked.load.v16f32" + _MASKED
+        )
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        mask = _lanes_below(builder, m)
+        a, b = (
+            builder.call(
+                fn,
+                [_vec_ptr(context, builder, aryty, ary, r, col), _I32(4), mask, zero],
+            )
+            for r in (r1, r2)
+        )
+        fma = builder.fadd(acc, builder.fmul(a, b, flags=("contract",)),
                            flags=("contract",))  # fmt: skip
         return builder.select(mask, fma, acc)
 
@@ -580,6 +651,136 @@ def _vgather_part(typingctx, table, rows, col, v, m):
         zero = ir.Constant(_VEC, [0.0] * VLANES)
         g = _gather(context, builder, signature.args[0], table, rows, col, mask, zero)
         return builder.fmul(g, v)
+
+    return sig, codegen
+
+
+_I32 = ir.IntType(32)
+
+
+def _splat(builder, vecty, v):
+    """A vector of type ``vecty`` holding :data:`VLANES` copies of ``v``."""
+    lane0 = builder.insert_element(ir.Constant(vecty, ir.Undefined), v, _I32(0))
+    zeros = ir.Constant(ir.VectorType(_I32, VLANES), [0] * VLANES)
+    return builder.shuffle_vector(lane0, ir.Constant(vecty, ir.Undefined), zeros)
+
+
+def _field_lanes(context, builder, aryty, ary, row, col, m, elt):
+    """``ary[row + j, col]`` for the lanes ``j < m`` of a 2-d array (a
+    strided ``llvm.masked.gather``; the other lanes read nothing, zero)."""
+    a = context.make_array(aryty)(context, builder, ary)
+    ptr = cgutils.get_item_pointer(
+        context, builder, aryty, a, [row, col], wraparound=False, boundscheck=False
+    )
+    i64 = ir.IntType(64)
+    stride = cgutils.unpack_tuple(builder, a.strides, 2)[0]
+    steps = builder.mul(
+        ir.Constant(_ROWS, list(range(VLANES))), _splat(builder, _ROWS, stride)
+    )
+    base = _splat(builder, _ROWS, builder.ptrtoint(ptr, i64))
+    vecty = ir.VectorType(elt, VLANES)
+    ptrs = builder.inttoptr(
+        builder.add(base, steps), ir.VectorType(elt.as_pointer(), VLANES)
+    )
+    if isinstance(elt, ir.FloatType):
+        name = "f32"
+    else:
+        name = f"i{elt.width}"
+    opaque = str(_I8P) == "ptr"
+    fn = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(vecty, [ptrs.type, _I32, _MASK, vecty]),
+        f"llvm.masked.gather.v16{name}." + ("v16p0" if opaque else f"v16p0{name}"),
+    )
+    zero = ir.Constant(vecty, [0] * VLANES)
+    align = _I32(elt.width // 8 if not isinstance(elt, ir.FloatType) else 4)
+    return builder.call(fn, [ptrs, align, _lanes_below(builder, m), zero])
+
+
+@intrinsic
+def _vfield_values(typingctx, xv, row, col, m):
+    """The values ``xv[row + j, col]`` (float32) of the lanes ``j < m`` as
+    one vector (zero in the others)."""
+    if xv.dtype != types.float32:
+        return None
+    sig = _f32vec(xv, row, col, m)
+
+    def codegen(context, builder, signature, args):
+        return _field_lanes(context, builder, signature.args[0], *args, ir.FloatType())
+
+    return sig, codegen
+
+
+def _valid_rows(builder, rows, nrows):
+    """The lanes of ``rows`` (unsigned) below ``nrows``."""
+    return builder.icmp_unsigned("<", rows, _splat(builder, _ROWS, nrows))
+
+
+@intrinsic
+def _vbad_rows(typingctx, rows, nrows, m):
+    """How many of the first ``m`` lanes of ``rows`` are at or above
+    ``nrows`` (unsigned, as the scalar check)."""
+    sig = types.int64(_i64vec, nrows, m)
+
+    def codegen(context, builder, signature, args):
+        rows, nrows, m = args
+        bad = builder.and_(
+            builder.not_(_valid_rows(builder, rows, nrows)), _lanes_below(builder, m)
+        )
+        i16 = ir.IntType(16)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i16, [i16]), "llvm.ctpop.i16"
+        )
+        n = builder.call(fn, [builder.bitcast(bad, i16)])
+        return builder.zext(n, ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _vrow_offsets(typingctx, rows, nrows, stride):
+    """Byte offsets ``r_j * stride`` of the rows, row 0 for those at or
+    above ``nrows`` (as the scalar kernel reads row 0 for a bad row)."""
+    sig = _i64vec(_i64vec, nrows, stride)
+
+    def codegen(context, builder, signature, args):
+        rows, nrows, stride = args
+        ok = builder.select(
+            _valid_rows(builder, rows, nrows), rows, ir.Constant(_ROWS, [0] * VLANES)
+        )
+        return builder.mul(ok, _splat(builder, _ROWS, stride))
+
+    return sig, codegen
+
+
+@intrinsic
+def _vlinear(typingctx, t, col0, table, rows, col, v, m):
+    """``t[col0 + j] += table[r_j, c] * v_j`` for the lanes ``j < m`` (masked
+    loads, gather and store: the others read and write nothing), fused as
+    the scalar ``t2[s] += table[r, k] * v`` (``contract``): the linear terms."""
+    sig = types.void(t, col0, table, _i64vec, col, _f32vec, m)
+
+    def codegen(context, builder, signature, args):
+        t, col0, table, rows, col, v, m = args
+        ptr = _vec1_ptr(context, builder, signature.args[0], t, col0, _VEC)
+        mask = _lanes_below(builder, m)
+        zero = ir.Constant(_VEC, [0.0] * VLANES)
+        load = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(_VEC, [_VEC_P, _I32, _MASK, _VEC]),
+            "llvm.masked.load.v16f32" + _MASKED,
+        )
+        acc = builder.call(load, [ptr, _I32(4), mask, zero])
+        g = _gather(context, builder, signature.args[2], table, rows, col, mask, zero)
+        fma = builder.fadd(acc, builder.fmul(g, v, flags=("contract",)),
+                           flags=("contract",))  # fmt: skip
+        store = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [_VEC, _VEC_P, _I32, _MASK]),
+            "llvm.masked.store.v16f32" + _MASKED,
+        )
+        builder.call(store, [fma, ptr, _I32(4), mask])
+        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -1210,8 +1411,39 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
+def _linear_tile(t0, ns, table, xi, xv, F, nrows, t2):  # pragma: no cover - compiled
+    """Adds the linear terms of samples ``t0 .. t0 + ns`` to ``t2`` (LR: no
+    embedding columns), one sample at a time, the rows of the next field
+    requested while one is summed; returns the count of bad rows. A function
+    of its own: inlined in :func:`_tile`, LLVM compiled it ~10% slower
+    (scratch timing)."""
+    one = np.uint64(1)
+    k = np.uint64(0)
+    bad = 0
+    if F > 0:
+        for s in range(ns):
+            r = np.uint64(xi[t0 + s, 0])
+            if r < nrows:
+                _prefetch_row(table, r, k)
+    for f in range(F):
+        if f + one < F:
+            for s in range(ns):
+                r = np.uint64(xi[t0 + s, f + one])
+                if r < nrows:
+                    _prefetch(table, r, k)
+        for s in range(ns):
+            row = t0 + s
+            r = np.uint64(xi[row, f])
+            if r >= nrows:
+                bad += 1
+                r = np.uint64(0)
+            t2[s] += table[r, k] * xv[row, f]
+    return bad
+
+
+@_jit(nogil=True, fastmath=_FASTMATH)
 def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
-          cur, new, xh, xz, z, tq, ri, rv):  # fmt: skip  # pragma: no cover - compiled
+          cur, new, xh, xz, z, ri):  # fmt: skip  # pragma: no cover - compiled
     """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
     one = np.uint64(1)
     zero = np.float32(0.0)
@@ -1232,73 +1464,61 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     bad = 0
     for s in range(ns):
         t2[s] = bias  # bias and linear terms in float32 (see _samples)
-    # Field-outer gather: the k x TILE block of one field stays in L1, and
-    # the rows of the next field are requested while this one is copied. A
-    # scalar pass per field checks the rows, adds the linear terms and keeps
-    # the rows' byte offsets and values; then each column of 16 samples is
-    # one vector gather (llvm.masked.gather) and one vector store into ``et``,
-    # where scalar loads and strided scalar stores cost one of each per value.
     v1 = np.uint64(VLANES)
     n1 = ns - ns % v1
-    rstride = np.uint64(table.strides[0])
-    cstride = np.uint64(table.strides[1])
-    if F > 0:
-        for s in range(ns):
-            r = np.uint64(xi[t0 + s, 0])
-            if r < nrows:
-                _prefetch_row(table, r, k)
-    if k == 0:
-        # Linear terms only (LR): no columns to gather, the scalar pass alone
-        # (the offsets and values it would keep cost LR time).
-        for f in range(F):
-            if f + one < F:
-                for s in range(ns):
-                    r = np.uint64(xi[t0 + s, f + one])
-                    if r < nrows:
-                        _prefetch(table, r, k)
-            for s in range(ns):
-                row = t0 + s
-                r = np.uint64(xi[row, f])
-                if r >= nrows:
-                    bad += 1
-                    r = np.uint64(0)
-                t2[s] += table[r, k] * xv[row, f]
+    if k == 0 and ns < np.uint64(4 * VLANES):
+        # LR on a short tile: the scalar pass costs less than staging rows.
+        bad += _linear_tile(t0, ns, table, xi, xv, F, nrows, t2)
     else:
-        for f in range(F):
-            fb = f * k
-            nxt = f + one < F
-            for s in range(ns):
-                row = t0 + s
-                if nxt:
-                    rn = np.uint64(xi[row, f + one])
-                    if rn < nrows:
-                        c = np.uint64(0)
-                        while c < k:
-                            _prefetch(table, rn, c)
-                            c += np.uint64(16)
-                        _prefetch(table, rn, k)
-                r = np.uint64(xi[row, f])
-                if r >= nrows:
-                    bad += 1
-                    r = np.uint64(0)
-                v = xv[row, f]
-                t2[s] += table[r, k] * v
-                ri[s] = np.int64(r * rstride)
-                rv[s] = v
+        # Field-outer gather, 16 samples at a time: their rows (staged in
+        # ``ri``) checked as one vector (bad ones counted, row 0 read), the
+        # linear column and then each embedding column read by one vector
+        # gather (llvm.masked.gather), the columns stored as vectors into
+        # ``et`` (LR: the linear column alone): a scalar pass per field cost
+        # as much as the gathers. Each field's rows are staged while the
+        # previous field is gathered, and requested then if the field's rows
+        # outgrow the caches (see _PREFETCH_FIELD_BYTES): the vector gathers
+        # stall on the misses that scalar loads ran ahead of.
+        rstride = np.uint64(table.strides[0])
+        cstride = np.uint64(table.strides[1])
+        nv = np.uint64(ri.shape[0]) // np.uint64(2)
+        dims = np.uint64(meta[M_INPUT]) + F  # field_dims (see _input_layout)
+        for f in range(F + one):
+            if f < F:
+                sb = (f & one) * nv
+                if meta[dims + f] * np.int64(rstride) > _PREFETCH_FIELD_BYTES:
+                    for s in range(ns):
+                        r = np.uint64(xi[t0 + s, f])
+                        ri[sb + s] = np.int64(r)
+                        _prefetch_row(table, r if r < nrows else np.uint64(0), k)
+                else:
+                    for s in range(ns):
+                        ri[sb + s] = xi[t0 + s, f]
+            if f == 0:
+                continue
+            g = f - one
+            fb = g * k
+            cb = (g & one) * nv
+            lc = k * cstride
             for s0 in range(np.uint64(0), n1, v1):
-                rows = _vload_rows(ri, s0)
-                vv = _vload(rv, s0)
+                rows = _vload_rows(ri, cb + s0)
+                bad += _vbad_rows(rows, nrows, v1)
+                offs = _vrow_offsets(rows, nrows, rstride)
+                vv = _vfield_values(xv, t0 + s0, g, v1)
+                _vlinear(t2, s0, table, offs, lc, vv, v1)
                 for kk in range(k):
-                    _vstore(
-                        et, fb + kk, s0, _vgather(table, rows, kk * cstride, vv), False
-                    )
+                    e = _vgather(table, offs, kk * cstride, vv)
+                    _vstore(et, fb + kk, s0, e, False)
             if n1 < ns:
                 m = ns - n1
-                rows = _vload_rows(ri, n1)
-                vv = _vload(rv, n1)
+                rows = _vload_rows(ri, cb + n1)
+                bad += _vbad_rows(rows, nrows, m)
+                offs = _vrow_offsets(rows, nrows, rstride)
+                vv = _vfield_values(xv, t0 + n1, g, m)
+                _vlinear(t2, n1, table, offs, lc, vv, m)
                 for kk in range(k):
-                    g = _vgather_part(table, rows, kk * cstride, vv, m)
-                    _vstore_part(et, fb + kk, n1, g, False, m)
+                    e = _vgather_part(table, offs, kk * cstride, vv, m)
+                    _vstore_part(et, fb + kk, n1, e, False, m)
     for s in range(ns):
         acc[s] = t2[s]
     if fm or dnn_mode == 2:
@@ -1323,42 +1543,91 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
             for s in range(ns):
                 acc[s] += t1[s]
     k2 = k - k % np.uint64(2)
+    two = np.uint64(2)
+    vzero = _vsplat(zero)
     for p in range(npairs):
-        # Even and odd dimensions in two sums (as the per-sample kernel).
+        # Even and odd dimensions in two sums (as the per-sample kernel), 16
+        # samples at a time in registers, then their sum into t1.
         ib = np.uint64(ip[pi + p]) * k
         jb = np.uint64(ip[pj + p]) * k
         w = fp[pw + p]
+        for s0 in range(np.uint64(0), n1, v1):
+            d0 = vzero
+            d1 = vzero
+            for kk in range(np.uint64(0), k2, two):
+                d0 = _vfma2(d0, et, ib + kk, jb + kk, s0)
+                d1 = _vfma2(d1, et, ib + kk + one, jb + kk + one, s0)
+            if k2 < k:
+                d0 = _vfma2(d0, et, ib + k2, jb + k2, s0)
+            _vstore1(t1, s0, _vadd(d0, d1))
+        if n1 < ns:
+            m = ns - n1
+            d0 = vzero
+            d1 = vzero
+            for kk in range(np.uint64(0), k2, two):
+                d0 = _vfma2_part(d0, et, ib + kk, jb + kk, n1, m)
+                d1 = _vfma2_part(d1, et, ib + kk + one, jb + kk + one, n1, m)
+            if k2 < k:
+                d0 = _vfma2_part(d0, et, ib + k2, jb + k2, n1, m)
+            _vstore1_part(t1, n1, _vadd(d0, d1), False, m)
         for s in range(ns):
-            t1[s] = zero
-            t2[s] = zero
-        for kk in range(np.uint64(0), k2, np.uint64(2)):
-            for s in range(ns):
-                t1[s] += et[ib + kk, s] * et[jb + kk, s]
-                t2[s] += et[ib + kk + one, s] * et[jb + kk + one, s]
-        if k2 < k:
-            for s in range(ns):
-                t1[s] += et[ib + k2, s] * et[jb + k2, s]
-        for s in range(ns):
-            acc[s] += w * (t1[s] + t2[s])
+            acc[s] += w * t1[s]
     if dnn_mode != 0:
         x = et if dnn_mode == 1 else bt
         for li in range(ndnn):
             y = ha if li % 2 == 0 else hb
             _tile_layer(fp, ip, pp, meta, M_LAYERS + DNN_SLOTS * li, x, y, ns, True)
             x = y
-        # The output layer's dot product in the order of _dot8.
-        for j in range(SLOTS):
-            for s in range(ns):
-                tq[j, s] = zero
-        for o in range(np.uint64(meta[M_DNN_LAST])):
-            w = fp[dout + o]
-            j = o % np.uint64(SLOTS)
-            for s in range(ns):
-                tq[j, s] += w * x[o, s]
+        # The output layer's dot product in the order of _dot8: input o in
+        # sum o % 8, 16 samples at a time in registers.
+        n_last = np.uint64(meta[M_DNN_LAST])
+        n8 = n_last - n_last % np.uint64(SLOTS)
+        for s0 in range(np.uint64(0), ns, v1):
+            m = min(v1, ns - s0)
+            q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = vzero
+            c = np.uint64(0)
+            while c < n8:
+                q0 = _vfma_part(q0, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q1 = _vfma_part(q1, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q2 = _vfma_part(q2, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q3 = _vfma_part(q3, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q4 = _vfma_part(q4, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q5 = _vfma_part(q5, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q6 = _vfma_part(q6, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+                q7 = _vfma_part(q7, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q0 = _vfma_part(q0, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q1 = _vfma_part(q1, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q2 = _vfma_part(q2, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q3 = _vfma_part(q3, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q4 = _vfma_part(q4, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q5 = _vfma_part(q5, _vsplat(fp[dout + c]), x, c, s0, m)
+                c += one
+            if c < n_last:
+                q6 = _vfma_part(q6, _vsplat(fp[dout + c]), x, c, s0, m)
+            q = _vadd(_vadd(_vadd(q0, q1), _vadd(q2, q3)),
+                      _vadd(_vadd(q4, q5), _vadd(q6, q7)))  # fmt: skip
+            _vstore1_part(t1, s0, q, False, m)
         for s in range(ns):
-            acc[s] += ((tq[0, s] + tq[1, s]) + (tq[2, s] + tq[3, s])) + (
-                (tq[4, s] + tq[5, s]) + (tq[6, s] + tq[7, s])
-            )
+            acc[s] += t1[s]
     if ncin > 0:
         _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc, z)
     if meta[M_CROSS_NL] > 0:
@@ -1394,13 +1663,11 @@ def _buffers(meta):  # pragma: no cover - compiled
         # partial tile: zeros there, never denormal or NaN garbage.
         for buf in (et, bt, ha, hb, cur, new, xh, xz):
             buf[:] = 0.0
-    tq = np.empty((SLOTS, T), dtype=np.float32)
-    # The gather's row offsets and values, read VLANES at a time: whole
+    # The table rows of two fields (see _tile), read VLANES at a time: whole
     # vectors also for a last, partial block of the tile.
     nv = (T + np.uint64(VLANES - 1)) // np.uint64(VLANES) * np.uint64(VLANES)
-    ri = np.zeros(nv, dtype=np.int64)
-    rv = np.zeros(nv, dtype=np.float32)
-    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv
+    ri = np.zeros(np.uint64(2) * nv, dtype=np.int64)
+    return et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri
 
 
 @_jit(nogil=True, fastmath=_FASTMATH)
@@ -1411,7 +1678,7 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta)
     bad = 0
     T = meta[M_TILE]
     n_tiles = (n + T - 1) // T
@@ -1419,7 +1686,7 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta):  # pragma: no cover - compil
         t0 = np.uint64(t * T)
         ns = np.uint64(min(T, n - t * T))
         bad += _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb,
-                     acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv)  # fmt: skip
+                     acc, t1, t2, cur, new, xh, xz, z, ri)  # fmt: skip
     return out, bad
 
 
@@ -1558,7 +1825,7 @@ def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
     out = np.empty(n, dtype=np.float32)
     xi = np.empty((T, F), dtype=np.int64)
     xv = np.empty((T, F), dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, tq, ri, rv = _buffers(meta)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta)
     zero = np.uint64(0)
     n_tiles = (n + T - 1) // T
     for t in range(n_tiles):
@@ -1568,7 +1835,7 @@ def proba_tiled(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
             return np.empty((0, 2), dtype=np.float64), False
         bad = _tile(zero, np.uint64(ns), table, xi, xv, fp, ip, pp, meta,
                     out[r0 : r0 + ns], et, bt, ha, hb, acc, t1, t2, cur, new, xh,
-                    xz, z, tq, ri, rv)  # fmt: skip
+                    xz, z, ri)  # fmt: skip
         if bad:
             return np.empty((0, 2), dtype=np.float64), False
     return _sigmoid_pairs(out)
