@@ -101,6 +101,38 @@ def _run_chunks(fn, n: int, tile: int, n_jobs: int | None) -> list:
     return [first] + [f.result() for f in futures]
 
 
+#: Each thread's float32 scratch for the tiled kernels (see
+#: :func:`~sklearn_deeplight._kernels._buffers`): one array per thread, grown
+#: to the largest model it scored, so that a call does not pay the page
+#: faults of freshly mapped buffers. A kernel call uses its thread's array
+#: alone, and a thread runs one call at a time.
+_SCRATCH = threading.local()
+
+
+def _scratch(kernels, meta: np.ndarray) -> np.ndarray:
+    """This thread's scratch, of at least what the tiled kernels need for
+    the model packed in ``meta``."""
+    local = _SCRATCH
+    if getattr(local, "meta", None) is meta:  # the model of the last call
+        return local.buf
+    buf = getattr(local, "buf", None)
+    size = kernels.scratch_size(meta)
+    if buf is None or buf.shape[0] < size:
+        buf = local.buf = _aligned_zeros(size)
+    local.meta = meta
+    return buf
+
+
+def _aligned_zeros(size: int) -> np.ndarray:
+    """float32 zeros starting on a 64-byte boundary, as the kernels' own
+    buffers do: the tile rows' vector loads and stores then never straddle
+    two cache lines (a scratch on numpy's 16-byte boundary made the tiled
+    kernel up to 1.3x slower: scratch timing)."""
+    raw = np.zeros(size + 16, dtype=np.float32)
+    skip = (-raw.ctypes.data % 64) // 4
+    return raw[skip : skip + size]
+
+
 def _thread_pool() -> ThreadPoolExecutor:
     """The shared worker threads of ``n_jobs`` > 1 (created on first use)."""
     global _POOL
@@ -509,7 +541,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             kernels.index_rows(codes, *layout)
             kernels.proba_small(codes, self._table, *packed)
             tile = np.repeat(codes, kernels.MIN_TILED_BATCH, 0)
-            kernels.proba_tiled(tile, self._table, *packed)
+            kernels.proba_tiled(
+                tile, self._table, *packed, _scratch(kernels, packed[3])
+            )
 
     # ------------------------------------------------------------------
     # Pickling: compact embeddings on disk, gather table in memory
@@ -809,7 +843,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     def _logits_tiled(kernels, table, xi, xv, packed, n_jobs: int | None):
         """The tiled kernel, on tile-aligned chunks for ``n_jobs`` threads."""
         parts = _run_chunks(
-            lambda a, b: kernels.forward_tiled(table, xi[a:b], xv[a:b], *packed),
+            lambda a, b: kernels.forward_tiled(
+                table, xi[a:b], xv[a:b], *packed, _scratch(kernels, packed[3])
+            ),
             xi.shape[0],
             int(packed[3][kernels.M_TILE]),
             n_jobs,
@@ -956,7 +992,9 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         """:func:`~sklearn_deeplight._kernels.proba_tiled` on tile-aligned
         chunks, one per thread of ``n_jobs``."""
         parts = _run_chunks(
-            lambda a, b: kernels.proba_tiled(arr[a:b], *args),
+            lambda a, b: kernels.proba_tiled(
+                arr[a:b], *args, _scratch(kernels, args[-1])
+            ),
             arr.shape[0],
             int(args[-1][kernels.M_TILE]),
             self.n_jobs,

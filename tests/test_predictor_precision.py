@@ -136,3 +136,43 @@ def test_csr_layers_add_in_the_same_order_in_both_kernels(name):
         tiled, _ = _kernels.forward_tiled(pred._table, xi[:n], xv[:n], *packed)
         samples, _ = _kernels.forward_samples(pred._table, xi[:n], xv[:n], *packed)
         np.testing.assert_array_equal(tiled, samples, err_msg=f"{n} rows")
+
+
+def test_the_threads_scratch_serves_models_of_every_size():
+    """The tiled kernels reuse one scratch per thread: models of different
+    sizes scored in turn (the scratch grows, and a smaller model then reads
+    a prefix of it, left over from a larger one), on a batch whose last tile
+    is partial, give the bits of freshly allocated buffers."""
+    from sklearn_deeplight import DeepFwFMClassifier, FieldEncoder, _kernels, _sparse
+    from sklearn_deeplight.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(
+        300, n_numeric=2, n_categorical=5, n_interactions=3, random_state=2
+    )
+    E = FieldEncoder().fit_transform(X)
+    ests = [
+        DeepFwFMClassifier(
+            embedding_dim=k,
+            hidden_units=hidden,
+            max_epochs=1,
+            random_state=0,
+            validation_fraction=None,
+        ).fit(E, y)
+        for k, hidden in ((2, (4,)), (6, (40, 24)))
+    ]
+    preds = [est.to_sparse(engine="numba") for est in ests]
+    assert preds[0]._get_packed(_kernels)[3][_kernels.M_ZERO]  # dense layers
+    for i in (1, 0, 1, 0):
+        pred = preds[i]
+        np.testing.assert_allclose(
+            pred.decision_function(E), ests[i].decision_function(E), rtol=1e-5
+        )
+        xi, xv = pred.index_input(E)
+        packed = pred._get_packed(_kernels)
+        fresh, _ = _kernels.forward_tiled(pred._table, xi, xv, *packed)
+        np.testing.assert_array_equal(pred.decision_function(E), fresh)
+        proba, ok = _kernels.proba_tiled(E.to_numpy(np.float64), pred._table, *packed)
+        assert ok
+        np.testing.assert_array_equal(pred.predict_proba(E), proba)
+    assert _sparse._SCRATCH.buf.shape[0] >= _kernels.scratch_size(packed[3])
+    assert _sparse._SCRATCH.buf.ctypes.data % 64 == 0
