@@ -124,10 +124,10 @@ def _scratch(kernels, meta: np.ndarray) -> np.ndarray:
 
 
 def _aligned_zeros(size: int) -> np.ndarray:
-    """float32 zeros starting on a 64-byte boundary, as the kernels' own
-    buffers do: the tile rows' vector loads and stores then never straddle
-    two cache lines (a scratch on numpy's 16-byte boundary made the tiled
-    kernel up to 1.3x slower: scratch timing)."""
+    """float32 zeros starting on a 64-byte boundary: the tile rows' vector
+    loads and stores then never straddle two cache lines (a scratch on
+    numpy's 16-byte boundary made the tiled kernel up to 1.3x slower:
+    scratch timing)."""
     raw = np.zeros(size + 16, dtype=np.float32)
     skip = (-raw.ctypes.data % 64) // 4
     return raw[skip : skip + size]
