@@ -1638,13 +1638,25 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
     return bad
 
 
+@_jit(nogil=True)
+def _scratch_total(meta):  # pragma: no cover - compiled
+    """float32 values of the buffers :func:`_buffers` carves (in its order:
+    t1, t2, et, bt, ha, hb, cur, new, xh, xz, z)."""
+    F = np.uint64(meta[M_F])
+    k = np.uint64(meta[M_K])
+    maxw = np.uint64(meta[M_MAXW])
+    maxh = np.uint64(meta[M_CIN_MAXH])
+    maxz = np.uint64(meta[M_CIN_MAXZ])
+    wx = F * k if meta[M_CROSS_NL] > 0 else np.uint64(0)
+    two = np.uint64(2)
+    rows = two + F * k + k + two * maxw + two * maxh * k + two * wx + maxz * k
+    return np.uint64(meta[M_TILE]) * rows
+
+
 def scratch_size(meta: np.ndarray) -> int:
     """float32 values of the tiled kernel's large scratch buffers: the
     ``work`` that :func:`forward_tiled` and :func:`proba_tiled` take."""
-    F, k, maxw = int(meta[M_F]), int(meta[M_K]), int(meta[M_MAXW])
-    maxh, T, maxz = int(meta[M_CIN_MAXH]), int(meta[M_TILE]), int(meta[M_CIN_MAXZ])
-    wx = F * k if meta[M_CROSS_NL] > 0 else 0
-    return T * (2 + F * k + k + 2 * maxw + 2 * maxh * k + 2 * wx + maxz * k)
+    return int(_scratch_total(meta))
 
 
 @_jit(nogil=True)
@@ -1666,7 +1678,7 @@ def _buffers(meta, work):  # pragma: no cover - compiled
     T = np.uint64(meta[M_TILE])
     maxz = np.uint64(meta[M_CIN_MAXZ])
     two = np.uint64(2)
-    total = T * (two + F * k + k + two * maxw + two * maxh * k + two * wx + maxz * k)
+    total = _scratch_total(meta)
     if work is None:
         w = np.empty(total, dtype=np.float32)
     elif work.shape[0] >= total:
