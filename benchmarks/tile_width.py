@@ -1,13 +1,15 @@
 """Samples per tile of the tiled kernel, per kind of model.
 
 The tiled kernel scores a batch in tiles of ``T`` samples; the packing picks
-``T`` from the layers (``TILE`` for sparse layers, ``DENSE_TILE_SIZE`` when
-a DNN or cross layer is dense, ``CIN_DENSE_TILE_SIZE`` when a CIN layer is
-dense, in :mod:`sklearn_deeplight._kernels`). This times the predictor's
+``T`` from the layers (``TILE`` without DNN or cross layers,
+``SPARSE_DNN_TILE_SIZE`` for sparse ones, ``DENSE_TILE_SIZE`` when a DNN or
+cross layer is dense, ``CIN_DENSE_TILE_SIZE`` when a CIN layer is dense, in
+:mod:`sklearn_deeplight._kernels`). This times the predictor's
 ``predict_proba`` at batch 4,096 for each case and each ``T`` in 32..256:
 
 - the pruned DeepFwFMs of ``benchmarks/sparse_latency.py`` (Criteo D-99%
   R-95% F-40%, Avazu D-98% R-90% F-0%): sparse layers;
+- FwFM at the Criteo shape of ``benchmarks/model_latency.py``: no DNN;
 - DeepFM and xDeepFM at the Criteo shape of ``benchmarks/model_latency.py``,
   dense: a dense DNN, a dense CIN.
 
@@ -35,7 +37,7 @@ from ._common import (
 )
 
 WIDTHS = (32, 64, 128, 256)
-_CONSTANTS = ("TILE", "DENSE_TILE_SIZE", "CIN_DENSE_TILE_SIZE")
+_CONSTANTS = ("TILE", "SPARSE_DNN_TILE_SIZE", "DENSE_TILE_SIZE", "CIN_DENSE_TILE_SIZE")
 
 
 def _cases(quick: bool):
@@ -61,6 +63,7 @@ def _cases(quick: bool):
         deepfwfm(field_sizes(23, 0, AVAZU_ROWS // scale, 0), 0, 20,
                  (300, 300, 300), dnn=0.98, pairs=0.9, emb=0.0, seed=0),
     )  # fmt: skip
+    yield "FwFM (no DNN)", model_estimator(get_model("FwFM"), quick=quick)
     yield "DeepFM dense (dense DNN)", model_estimator(get_model("DeepFM"), quick=quick)
     yield (
         "xDeepFM dense (dense CIN)",

@@ -77,6 +77,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = [
+    "SPARSE_DNN_TILE_SIZE",
     "TILE",
     "dense_uses",
     "forward_samples",
@@ -90,9 +91,14 @@ __all__ = [
 
 #: Samples per tile of the tiled kernel, chosen per kind of model from the
 #: widths 32..256 timed by ``python -m benchmarks.tile_width``
-#: (``benchmarks/results/tile_width.json``, batch 4,096, one thread). Sparse
-#: (CSR) layers: the fastest for the pruned Criteo and Avazu DeepFwFMs.
+#: (``benchmarks/results/tile_width.json``, batch 4,096, one thread). No DNN
+#: or cross layer (LR, FM, FwFM): the per-tile costs favour wider tiles.
 TILE = 128
+#: When a DNN or cross layer is sparse (CSR) for the tiled kernel and none is
+#: dense: a sparse layer's input rows, one per nonzero, are read from the
+#: caches, and those of a 64-sample tile (256 bytes each) outlast those of
+#: wider ones; the fastest for the pruned Criteo and Avazu DeepFwFMs.
+SPARSE_DNN_TILE_SIZE = 64
 #: When a CIN layer is dense for the tiled kernel: its tile of outer
 #: products (h_in * n_fields, k * T) outgrows the caches on wider tiles.
 CIN_DENSE_TILE_SIZE = 64
@@ -988,18 +994,16 @@ def _tile_layer(fp, ip, pp, meta, d, x, y, ns, relu):  # pragma: no cover
     n4 = ns - ns % v4
     n1 = ns - ns % v1
     vzero = _vsplat(zero)
-    for o in range(n_out):
-        bo = fp[boff + o]
-        vb = _vsplat(bo)
-        p0 = pp[poff + o]
-        p_end = pp[poff + o + one]
-        for s0 in range(np.uint64(0), n4, v4):
-            s1 = s0 + v1
-            s2 = s1 + v1
-            s3 = s2 + v1
+    for s0 in range(np.uint64(0), n4, v4):
+        s1 = s0 + v1
+        s2 = s1 + v1
+        s3 = s2 + v1
+        for o in range(n_out):
+            vb = _vsplat(fp[boff + o])
+            p = pp[poff + o]
+            p_end = pp[poff + o + one]
             a0 = a1 = a2 = a3 = vb
             b0 = b1 = b2 = b3 = vzero
-            p = p0
             while p + one < p_end:
                 w = _vsplat(fp[doff + p])
                 c = np.uint64(ip[ioff + p])
@@ -1025,10 +1029,12 @@ def _tile_layer(fp, ip, pp, meta, d, x, y, ns, relu):  # pragma: no cover
             _vstore(y, o, s1, _vadd(a1, b1), relu)
             _vstore(y, o, s2, _vadd(a2, b2), relu)
             _vstore(y, o, s3, _vadd(a3, b3), relu)
-        for s0 in range(n4, n1, v1):
-            a0 = vb
+    for s0 in range(n4, n1, v1):
+        for o in range(n_out):
+            a0 = _vsplat(fp[boff + o])
             b0 = vzero
-            p = p0
+            p = pp[poff + o]
+            p_end = pp[poff + o + one]
             while p + one < p_end:
                 q = p + one
                 a0 = _vfma(a0, _vsplat(fp[doff + p]), x, np.uint64(ip[ioff + p]), s0)
@@ -1037,11 +1043,13 @@ def _tile_layer(fp, ip, pp, meta, d, x, y, ns, relu):  # pragma: no cover
             if p < p_end:
                 a0 = _vfma(a0, _vsplat(fp[doff + p]), x, np.uint64(ip[ioff + p]), s0)
             _vstore(y, o, s0, _vadd(a0, b0), relu)
-        if n1 < ns:
-            m = ns - n1
-            a0 = vb
+    if n1 < ns:
+        m = ns - n1
+        for o in range(n_out):
+            a0 = _vsplat(fp[boff + o])
             b0 = vzero
-            p = p0
+            p = pp[poff + o]
+            p_end = pp[poff + o + one]
             while p + one < p_end:
                 w = _vsplat(fp[doff + p])
                 a0 = _vfma_part(a0, w, x, np.uint64(ip[ioff + p]), n1, m)
@@ -2043,14 +2051,18 @@ def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
             meta[d + 7] = use
 
     # The tile: wider for dense DNN or cross layers, narrower for a dense CIN
-    # (its tile of outer products grows with the tile).
+    # (its tile of outer products grows with the tile) or sparse DNN or cross
+    # layers (see SPARSE_DNN_TILE_SIZE).
     uses = dense_uses(meta)
     dense_cin = any(u & DENSE_TILE for u in uses["cin"])
     dense_dnn = any(u & DENSE_TILE for u in uses["dnn"] + uses["cross"])
+    sparse_dnn = any(not u & DENSE_TILE for u in uses["dnn"] + uses["cross"])
     if dense_cin:
         meta[M_TILE] = CIN_DENSE_TILE_SIZE
     elif dense_dnn:
         meta[M_TILE] = DENSE_TILE_SIZE
+    elif sparse_dnn:
+        meta[M_TILE] = SPARSE_DNN_TILE_SIZE
     else:
         meta[M_TILE] = TILE
     meta[M_ZERO] = int(dense_cin or dense_dnn)

@@ -858,10 +858,13 @@ def test_pack_picks_the_packing_from_the_density(fitted):
         for u in layers
     )
     assert not any(u for layers in _kernels.dense_uses(csr[3]).values() for u in layers)
-    # The tile: narrow for a dense CIN, wide for dense DNN layers, else
-    # TILE; buffers zeroed only where a layer calls sgemm.
+    # The tile: narrow for a dense CIN, wide for dense DNN layers, narrow
+    # for sparse ones, else TILE; buffers zeroed only where a layer calls
+    # sgemm.
     assert both[3][_kernels.M_TILE] == _kernels.CIN_DENSE_TILE_SIZE
-    assert csr[3][_kernels.M_TILE] == _kernels.TILE
+    assert csr[3][_kernels.M_TILE] == _kernels.SPARSE_DNN_TILE_SIZE
+    fwfm = fitted["FwFM", "pruned"].to_sparse(engine="numba")
+    assert _kernels.pack(fwfm._spec)[3][_kernels.M_TILE] == _kernels.TILE
     deepfm = fitted["DeepFM", "dense"].to_sparse(engine="numba")
     wide = _kernels.pack(deepfm._spec, one)[3]
     assert wide[_kernels.M_TILE] == _kernels.DENSE_TILE_SIZE
