@@ -967,9 +967,11 @@ def _sell_layer(fp, ip, pp, meta, d, x, y, relu):  # pragma: no cover - compiled
 def _tile_layer(fp, ip, pp, meta, d, x, y, ns, relu):  # pragma: no cover
     """One DNN or cross layer of a tile (feature-major ``x`` and ``y``).
 
-    A CSR layer is summed output by output, in blocks of 4 * :data:`VLANES`
-    samples held in eight vectors (registers), then blocks of
-    :data:`VLANES` in two, the last samples in masked vectors: a nonzero costs
+    A CSR layer is summed in blocks of 4 * :data:`VLANES` samples, each
+    output of a block in eight vectors (registers), then blocks of
+    :data:`VLANES` in two, the last samples in masked vectors (a block's
+    input rows are read once per nonzero: block after block, the outputs
+    inside, they stay in the caches between outputs): a nonzero costs
     a vector load and FMA per vector, where a buffer of sums (which the
     arrays might alias) is also loaded and stored per nonzero. The nonzeros
     alternate between two sums, added at the end: the arithmetic of
