@@ -14,7 +14,12 @@ scores with this library's numba kernels, in one more fresh process per run:
 ``import numpy``, ``import numba``, the kernels' module, and one call of the
 per-sample kernel on the saved predictor's packed arrays (numba loads it
 from its on-disk cache on that first call), with no scikit-learn, pandas or
-file format involved.
+file format involved. Then the same floor with that kernel compiled ahead of
+time (``numba.pycc``, deprecated by numba and needing a C compiler) into an
+extension module that a fresh process imports without numba: a prototype the
+library does not ship, timed as evidence for how a serving process could
+start (issue 13), with its probabilities compared bit for bit with the
+numba kernel's; skipped, with the reason recorded, where it cannot be built.
 Writes ``benchmarks/results/warm_start.json``.
 
 Run from the repository root: ``python -m benchmarks.warm_start [--quick]``.
@@ -28,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ._common import RESULTS, command_line, machine_info, stamp_loadavg_end, write_json
@@ -86,6 +92,46 @@ print(json.dumps(dict(numpy_s=t1 - t0, numba_s=t2 - t1, kernels_module_s=t3 - t2
                       scipy_imported="scipy" in sys.modules)))
 """
 
+#: Builds the ahead-of-time prototype: the per-sample kernel's fused
+#: ``proba_small`` on int64 codes, for this machine's CPU.
+_AOT_BUILD = """
+import sys
+from numba.pycc import CC
+from sklearn_deeplight import _kernels
+cc = CC("deeplight_aot_probe")
+cc.output_dir = sys.argv[1]
+cc.target_cpu = "host"
+sig = "Tuple((f8[:, :], b1))(i8[:, ::1], f4[:, ::1], f4[::1], u4[::1], u8[::1], i8[::1])"
+@cc.export("proba_small", sig)
+def proba_small(X, table, fp, ip, pp, meta):
+    return _kernels.proba_small(X, table, fp, ip, pp, meta)
+cc.compile()
+"""
+
+#: The ahead-of-time floor: numpy, the prototype's module, the first call.
+_AOT = """
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+t1 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+import deeplight_aot_probe
+t2 = time.perf_counter()
+with np.load(sys.argv[2]) as d:
+    args = [d[k] for k in ("table", "fp", "ip", "pp", "meta")]
+    codes = d["codes"]
+t3 = time.perf_counter()
+proba, ok = deeplight_aot_probe.proba_small(codes, *args)
+t4 = time.perf_counter()
+deeplight_aot_probe.proba_small(codes, *args)
+t5 = time.perf_counter()
+np.save(sys.argv[3], proba)
+print(json.dumps(dict(numpy_s=t1 - t0, module_s=t2 - t1, arrays_s=t3 - t2,
+                      first_call_s=t4 - t3, warm_call_s=t5 - t4,
+                      floor_s=(t2 - t0) + (t4 - t3), ok=bool(ok),
+                      numba_imported="numba" in sys.modules)))
+"""
+
 _SKLEARN = """
 import time; t0 = time.perf_counter(); import sklearn.base
 print(time.perf_counter() - t0)
@@ -100,6 +146,37 @@ def _child(code: str, *args: Path) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+def _aot_floor(tmp: Path, arrays: Path, runs: int, expected) -> dict:
+    """Medians of the ahead-of-time prototype's fresh processes (see the
+    module's docstring), or ``{"error": ...}`` where it cannot be built."""
+    import numpy as np
+
+    build = tmp / "aot"
+    build.mkdir()
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _AOT_BUILD, str(build)],
+        capture_output=True,
+        text=True,
+    )
+    build_s = time.perf_counter() - t0
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1][:300]}
+    out = tmp / "aot_proba.npy"
+    results = [json.loads(_child(_AOT, build, arrays, out)) for _ in range(runs)]
+    med = {
+        k: statistics.median(r[k] for r in results)
+        for k in results[0]
+        if k not in ("ok", "numba_imported")
+    }
+    med["build_s"] = build_s
+    med["numba_imported"] = any(r["numba_imported"] for r in results)
+    med["same_bits_as_numba"] = bool(
+        all(r["ok"] for r in results) and np.array_equal(np.load(out), expected)
+    )
+    return med
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         sklearn_s = [float(_child(_SKLEARN)) for _ in range(runs)]
         imports = [json.loads(_child(_IMPORTS)) for _ in range(runs)]
         floors = [json.loads(_child(_FLOOR, arrays)) for _ in range(runs)]
+        aot = _aot_floor(Path(tmp), arrays, runs, _kernels.proba_small(
+            codes, predictor._table, *packed)[0])  # fmt: skip
         size = model.stat().st_size
     med = {
         k: statistics.median(r[k] for r in results)
@@ -160,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "median": med,
         "imports_s": imports_s,
         "numba_floor_s": floor,
+        "aot_floor_s": aot,
         "torch_imported": any(r["torch_imported"] for r in results),
         "all": results,
     }
@@ -170,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"import {key:12s} {value:.4f} (after the ones above)")
     for key, value in floor.items():
         print(f"numba floor {key:22s} {value:.4f}")
+    for key, value in aot.items():
+        print(f"ahead-of-time floor {key:14s} {value}")
     print(f"wrote {args.out}")
     return 0
 

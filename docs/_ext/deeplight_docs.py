@@ -847,6 +847,20 @@ def _render_warm_start(data: dict) -> list[str]:
         for k, label in floor_keys
         if k in floor
     ]
+    aot = data.get("aot_floor_s", {})
+    aot_keys = [
+        ("build_s", "build the extension module (once)"),
+        ("numpy_s", "import numpy"),
+        ("module_s", "import the compiled module"),
+        ("first_call_s", "first call"),
+        ("warm_call_s", "second call"),
+        ("floor_s", "numpy + module + first call"),
+    ]
+    rows += [
+        [f"ahead-of-time prototype: {label} (another process)", _seconds(aot[k])]
+        for k, label in aot_keys
+        if k in aot
+    ]
     lines = [
         f"Medians over {data.get('runs', '?')} fresh processes; torch imported: "
         f"{data.get('torch_imported')}.",
@@ -855,6 +869,15 @@ def _render_warm_start(data: dict) -> list[str]:
     lines += _list_table("A fresh serving process", ["step", "median"], rows)
     if "first_over_warm" in med:
         lines += [f"First call / warm call: {med['first_over_warm']:.1f}x.", ""]
+    if "same_bits_as_numba" in aot:
+        lines += [
+            "Ahead-of-time prototype (``numba.pycc``, not shipped): numba "
+            f"imported: {aot.get('numba_imported')}; probabilities bit for bit "
+            f"those of the numba kernel: {aot['same_bits_as_numba']}.",
+            "",
+        ]
+    elif "error" in aot:
+        lines += [f"Ahead-of-time prototype not built: {aot['error']}", ""]
     return lines
 
 
