@@ -439,6 +439,17 @@ class _Tables:
             self.s_data = _EMPTY_U8
             self.s_codes = np.zeros(0, dtype=np.float64)
 
+    def warm_up(self) -> None:
+        """Call the lookups of a few rows (a dict or a small frame: strings
+        and integers) once, on one value of field 0, so that numba loads
+        them from its cache now, not on the first request (~10 ms in a
+        fresh process, ``benchmarks/warm_start.py``)."""
+        if self.kernels is None:
+            return
+        field = np.zeros(1, dtype=np.int64)
+        self.lookup_str(*_utf8_of_strings([""]), field)
+        self.lookup_int(np.zeros(1, dtype=np.int64), field)
+
     # ------------------------------------------------------------- lookups
     def lookup_str(self, offsets, data, fields) -> np.ndarray:
         """Float64 codes of UTF-8 strings of fields ``fields`` (one each)."""

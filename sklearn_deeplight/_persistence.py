@@ -533,9 +533,10 @@ def load(path, *, max_memory: float | None = None) -> Any:
 
 
 def _warm_up(obj: Any) -> None:
-    """Warm the sparse predictors of a loaded object (their numba kernels),
-    so that a fresh process's first prediction is not the one that loads
-    them; pipelines and wrappers are searched."""
+    """Warm the sparse predictors and encoders of a loaded object (their
+    numba kernels, the encoders' lookup tables), so that a fresh process's
+    first prediction is not the one that loads them; pipelines and wrappers
+    are searched."""
     from ._sparse import SparseCTRPredictor
 
     if isinstance(obj, SparseCTRPredictor):
@@ -544,7 +545,9 @@ def _warm_up(obj: Any) -> None:
     from ._encoder import FieldEncoder
 
     if isinstance(obj, FieldEncoder) and "field_dims_" in obj.__dict__:
-        obj._fast_tables()  # build its lookup tables now
+        tables = obj._fast_tables()  # build its lookup tables now
+        if tables is not None:
+            tables.warm_up()
     from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import Pipeline
 

@@ -168,7 +168,9 @@ def test_load_refuses_an_inconsistent_serving_pipeline(server, tmp_path):
 
 
 def test_loading_and_serving_do_not_need_torch(server, tmp_path):
-    """A server without torch loads the file and scores dicts."""
+    """A server without torch loads the file and scores dicts; ``load``
+    has loaded the kernels of a first request (the encoder's lookups of a
+    few values, the predictor's per-sample kernel) from numba's cache."""
     X, _ = _raw(64, seed=4)
     records = X.to_dict("records")
     save(server, tmp_path / "server.skdl")
@@ -189,6 +191,10 @@ import pandas as pd
 import sklearn_deeplight
 server = sklearn_deeplight.load({str(tmp_path / "server.skdl")!r})
 assert type(server).__name__ == "ServingPipeline"
+from sklearn_deeplight import _encoder_kernels, _kernels
+for kernel in (_encoder_kernels.lookup_str, _encoder_kernels.lookup_ints,
+               _kernels.proba_small):
+    assert kernel.signatures, kernel
 records = pd.read_pickle({str(tmp_path / "records.pkl")!r})
 np.testing.assert_array_equal(
     server.predict_proba(records), np.load({str(tmp_path / "ref.npy")!r})
