@@ -9,7 +9,8 @@ cross layer is dense, ``CIN_DENSE_TILE_SIZE`` when a CIN layer is dense, in
 
 - the pruned DeepFwFMs of ``benchmarks/sparse_latency.py`` (Criteo D-99%
   R-95% F-40%, Avazu D-98% R-90% F-0%): sparse layers;
-- FwFM at the Criteo shape of ``benchmarks/model_latency.py``: no DNN;
+- LR, FM and FwFM at the Criteo shape of ``benchmarks/model_latency.py``:
+  no DNN;
 - DeepFM and xDeepFM at the Criteo shape of ``benchmarks/model_latency.py``,
   dense: a dense DNN, a dense CIN.
 
@@ -63,7 +64,8 @@ def _cases(quick: bool):
         deepfwfm(field_sizes(23, 0, AVAZU_ROWS // scale, 0), 0, 20,
                  (300, 300, 300), dnn=0.98, pairs=0.9, emb=0.0, seed=0),
     )  # fmt: skip
-    yield "FwFM (no DNN)", model_estimator(get_model("FwFM"), quick=quick)
+    for name in ("LR", "FM", "FwFM"):
+        yield f"{name} (no DNN)", model_estimator(get_model(name), quick=quick)
     yield "DeepFM dense (dense DNN)", model_estimator(get_model("DeepFM"), quick=quick)
     yield (
         "xDeepFM dense (dense CIN)",

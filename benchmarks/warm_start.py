@@ -18,7 +18,7 @@ file format involved. Then the same floor with that kernel compiled ahead of
 time (``numba.pycc``, deprecated by numba and needing a C compiler) into an
 extension module that a fresh process imports without numba: a prototype the
 library does not ship, timed as evidence for how a serving process could
-start (issue 13), with its probabilities compared bit for bit with the
+start, with its probabilities compared bit for bit with the
 numba kernel's; skipped, with the reason recorded, where it cannot be built.
 Writes ``benchmarks/results/warm_start.json``.
 
@@ -35,8 +35,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._common import RESULTS, command_line, machine_info, stamp_loadavg_end, write_json
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _CHILD = """
 import json, sys, time
@@ -101,7 +105,8 @@ from sklearn_deeplight import _kernels
 cc = CC("deeplight_aot_probe")
 cc.output_dir = sys.argv[1]
 cc.target_cpu = "host"
-sig = "Tuple((f8[:, :], b1))(i8[:, ::1], f4[:, ::1], f4[::1], u4[::1], u8[::1], i8[::1])"
+sig = ("Tuple((f8[:, :], b1))"
+       "(i8[:, ::1], f4[:, ::1], f4[::1], u4[::1], u8[::1], i8[::1])")
 @cc.export("proba_small", sig)
 def proba_small(X, table, fp, ip, pp, meta):
     return _kernels.proba_small(X, table, fp, ip, pp, meta)
@@ -148,24 +153,46 @@ def _child(code: str, *args: Path) -> str:
     ).stdout
 
 
-def _aot_floor(tmp: Path, arrays: Path, runs: int, expected) -> dict:
+def _failure(done: subprocess.CompletedProcess) -> str:
+    """The last line a failed child wrote (stderr, else stdout), or its exit
+    status."""
+    lines = (done.stderr or done.stdout or "").strip().splitlines()
+    return lines[-1][:300] if lines else f"exit status {done.returncode}"
+
+
+def _aot_floor(tmp: Path, arrays: Path, runs: int, expected: np.ndarray) -> dict:
     """Medians of the ahead-of-time prototype's fresh processes (see the
-    module's docstring), or ``{"error": ...}`` where it cannot be built."""
+    module's docstring), or ``{"error": ...}`` where it cannot be built,
+    imported or called. ``expected``: the numba kernel's probabilities."""
     import numpy as np
 
     build = tmp / "aot"
     build.mkdir()
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _AOT_BUILD, str(build)],
-        capture_output=True,
-        text=True,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _AOT_BUILD, str(build)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "the build ran past 600 s"}
     build_s = time.perf_counter() - t0
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1][:300]}
+        return {"error": f"build: {_failure(done)}"}
     out = tmp / "aot_proba.npy"
-    results = [json.loads(_child(_AOT, build, arrays, out)) for _ in range(runs)]
+    results = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", _AOT, str(build), str(arrays), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            return {"error": f"run: {_failure(done)}"}
+        results.append(json.loads(done.stdout))
     med = {
         k: statistics.median(r[k] for r in results)
         for k in results[0]
@@ -213,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         sklearn_s = [float(_child(_SKLEARN)) for _ in range(runs)]
         imports = [json.loads(_child(_IMPORTS)) for _ in range(runs)]
         floors = [json.loads(_child(_FLOOR, arrays)) for _ in range(runs)]
-        aot = _aot_floor(Path(tmp), arrays, runs, _kernels.proba_small(
-            codes, predictor._table, *packed)[0])  # fmt: skip
+        expected, ok = _kernels.proba_small(codes, predictor._table, *packed)
+        assert ok, "the numba kernel declined the saved row"
+        aot = _aot_floor(Path(tmp), arrays, runs, expected)
         size = model.stat().st_size
     med = {
         k: statistics.median(r[k] for r in results)
@@ -251,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in floor.items():
         print(f"numba floor {key:22s} {value:.4f}")
     for key, value in aot.items():
-        print(f"ahead-of-time floor {key:14s} {value}")
+        shown = f"{value:.4f}" if type(value) is float else value
+        print(f"ahead-of-time floor {key:18s} {shown}")
     print(f"wrote {args.out}")
     return 0
 

@@ -8,7 +8,8 @@ arithmetic:
 
 - :func:`forward_samples`, a scalar per-sample loop, for tiny batches (the
   lowest latency at batch 1);
-- :func:`forward_tiled`, which processes tiles of :data:`TILE` samples stored
+- :func:`forward_tiled`, which processes tiles of samples (``meta[M_TILE]``:
+  :data:`TILE`, :data:`SPARSE_DNN_TILE_SIZE`, ...) stored
   feature-major (``buf[feature, sample]``) so that the inner loop of every
   sparse row runs across samples and vectorises. For several threads the
   caller splits a batch into tile-aligned chunks and runs them on Python
@@ -97,7 +98,10 @@ TILE = 128
 #: When a DNN or cross layer is sparse (CSR) for the tiled kernel and none is
 #: dense: a sparse layer's input rows, one per nonzero, are read from the
 #: caches, and those of a 64-sample tile (256 bytes each) outlast those of
-#: wider ones; the fastest for the pruned Criteo and Avazu DeepFwFMs.
+#: wider ones; the fastest for the pruned Criteo and Avazu DeepFwFMs
+#: (``tile_width``). The pruned DeepFM, NFM, xDeepFM (its sparse CIN too)
+#: and DCNv2 of ``python -m benchmarks.model_latency`` kept or raised their
+#: speed-up over lean torch at batch 4,096 against their results at 128.
 SPARSE_DNN_TILE_SIZE = 64
 #: When a CIN layer is dense for the tiled kernel: its tile of outer
 #: products (h_in * n_fields, k * T) outgrows the caches on wider tiles.
@@ -156,7 +160,7 @@ DENSE_TILE = 2
 #: Per component, the densities (nonzeros over the layer's size) from which
 #: a layer is computed from dense weights, by the per-sample kernel and by the
 #: tiled kernel: a vectorised dot product per output (per sample), one BLAS
-#: ``sgemm`` per tile of :data:`TILE` samples (tiled), instead of the CSR
+#: ``sgemm`` per tile of samples (tiled), instead of the CSR
 #: rows whose cost falls with the density. Where the two costs cross on this
 #: project's machine (an AVX-512 Xeon, one thread), measured by ``python -m
 #: benchmarks.dense_threshold`` (``benchmarks/results/dense_threshold.json``);
@@ -250,7 +254,7 @@ def _dense_sample_layer(fp, woff, boff, n_in, n_out, x, y, relu):  # pragma: no 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _dense_tile_layer(fp, woff, boff, n_in, n_out, x, y, ns, relu):  # pragma: no cover
     """``y = W x + b`` of a tile (ReLU with ``relu``) by one BLAS ``sgemm``
-    over all TILE columns (those past ``ns`` hold finite leftovers)."""
+    over all the tile's columns (those past ``ns`` hold finite leftovers)."""
     zero = np.float32(0.0)
     W = fp[woff : woff + n_out * n_in].reshape((np.int64(n_out), np.int64(n_in)))
     yv = y[:n_out]
@@ -1094,9 +1098,9 @@ def _cin_dense_tile(
     et, fp, woff, boff, h_in, h_out, F, k, cur, new, z
 ):  # pragma: no cover
     """A CIN layer of a tile from dense filters: the outer products of the
-    feature maps and the embeddings as a (h_in * F, k * TILE) matrix, then one
+    feature maps and the embeddings as a (h_in * F, k * T) matrix, then one
     BLAS ``sgemm`` (``cur``, ``new`` and ``et`` are feature-major, so row
-    ``h`` of ``cur`` viewed (maps, k * TILE) is map ``h`` of every sample)."""
+    ``h`` of ``cur`` viewed (maps, k * T) is map ``h`` of every sample)."""
     kt = np.int64(k) * cur.shape[1]
     C = h_in * F
     cur2 = cur.reshape((cur.shape[0] // np.int64(k), kt))
@@ -1171,8 +1175,8 @@ def _cin_tile(et, ns, fp, ip, pp, meta, cur, new, t1, acc, z):  # pragma: no cov
     """CIN logits of a tile's ``ns`` samples, added to ``acc``.
 
     The arithmetic of :func:`_cin_sample` with the sample index innermost:
-    ``et`` holds the tile's embeddings (n_fields * k, TILE), ``cur`` and
-    ``new`` are (max feature maps * k, TILE) feature maps, so each surviving
+    ``et`` holds the tile's embeddings (n_fields * k, T), ``cur`` and
+    ``new`` are (max feature maps * k, T) feature maps, so each surviving
     filter weight updates k contiguous rows of ``ns`` samples (SIMD) instead
     of k scalars of one sample; a layer packed dense is one ``sgemm``.
     """
@@ -1455,7 +1459,8 @@ def _linear_tile(t0, ns, table, xi, xv, F, nrows, t2):  # pragma: no cover - com
 @_jit(nogil=True, fastmath=_FASTMATH)
 def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1, t2,
           cur, new, xh, xz, z, ri):  # fmt: skip  # pragma: no cover - compiled
-    """Logits of samples ``t0 .. t0 + ns`` (ns <= TILE), feature-major buffers."""
+    """Logits of samples ``t0 .. t0 + ns`` (ns <= meta[M_TILE]), feature-major
+    buffers."""
     one = np.uint64(1)
     zero = np.float32(0.0)
     half = np.float32(0.5)
@@ -1729,7 +1734,7 @@ def _buffers(meta, work):  # pragma: no cover - compiled
 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def forward_tiled(table, xi, xv, fp, ip, pp, meta, work=None):  # pragma: no cover
-    """Logits of a batch in tiles of :data:`TILE` samples, one thread.
+    """Logits of a batch in tiles of ``meta[M_TILE]`` samples, one thread.
 
     Same parameters and returns as :func:`forward_samples`; ``work``: this
     thread's float32 scratch (see :func:`_buffers`), or None.
@@ -1873,7 +1878,7 @@ def proba_tiled(X, table, fp, ip, pp, meta, work=None):  # pragma: no cover
     """Probabilities of a clean field matrix, indexed tile by tile.
 
     :func:`proba_small` for batches of the tiled kernel: each tile of
-    :data:`TILE` rows is indexed into small reused buffers and scored at
+    ``meta[M_TILE]`` rows is indexed into small reused buffers and scored at
     once, so that the (n_samples, n_fields) rows and values are never
     materialised. Same parameters and returns as :func:`proba_small`;
     ``work`` as for :func:`forward_tiled`.

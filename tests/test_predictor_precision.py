@@ -106,11 +106,13 @@ def test_a_logit_beyond_float32_still_raises(engine, n_rows):
             est.to_sparse(engine=engine).predict_proba(X)
 
 
+@pytest.mark.parametrize("tile", [64, 128, 256])
 @pytest.mark.parametrize("name", ["DeepFwFM", "DCNv2"])
-def test_csr_layers_add_in_the_same_order_in_both_kernels(name):
+def test_csr_layers_add_in_the_same_order_in_both_kernels(name, tile, monkeypatch):
     """Every DNN (and cross) layer packed as CSR: the tiled kernel's vector
-    sums (blocks of 64 samples, of 16, a masked tail) give the per-sample
-    kernel's bits, on batches that end in each kind of block."""
+    sums (blocks of 64 samples, of 16, a masked tail; several blocks of each
+    kind in a tile as wide as ``tile``) give the per-sample kernel's bits,
+    on batches that end in each kind of block."""
     from sklearn_deeplight import DCNv2Classifier, DeepFwFMClassifier, _kernels
     from sklearn_deeplight.datasets import make_ctr_classification
 
@@ -129,10 +131,12 @@ def test_csr_layers_add_in_the_same_order_in_both_kernels(name):
         validation_fraction=None,
     ).fit(E, y)
     pred = est.to_sparse(engine="numba")
+    monkeypatch.setattr(_kernels, "SPARSE_DNN_TILE_SIZE", tile)
     packed = _kernels.pack(pred._spec, {c: (2.0, 2.0) for c in _kernels.DENSE_DENSITY})
     assert not any(u for us in _kernels.dense_uses(packed[3]).values() for u in us)
+    assert packed[3][_kernels.M_TILE] == tile
     xi, xv = pred.index_input(E)
-    for n in (8, 15, 16, 17, 63, 64, 65, 80, 127, 128, 129, 200, 600):
+    for n in (8, 15, 16, 17, 63, 64, 65, 80, 127, 128, 129, 200, 255, 257, 600):
         tiled, _ = _kernels.forward_tiled(pred._table, xi[:n], xv[:n], *packed)
         samples, _ = _kernels.forward_samples(pred._table, xi[:n], xv[:n], *packed)
         np.testing.assert_array_equal(tiled, samples, err_msg=f"{n} rows")

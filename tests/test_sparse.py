@@ -829,7 +829,7 @@ def test_dense_and_csr_layers_give_the_estimators_logits(
     )
 
 
-def test_pack_picks_the_packing_from_the_density(fitted):
+def test_pack_picks_the_packing_from_the_density(fitted, monkeypatch):
     """Dense weights from the component's threshold on, per kernel; the CSR
     arrays of a layer both kernels read dense are not packed."""
     dense = fitted["xDeepFM", "dense"].to_sparse(engine="numba")
@@ -863,6 +863,10 @@ def test_pack_picks_the_packing_from_the_density(fitted):
     # sgemm.
     assert both[3][_kernels.M_TILE] == _kernels.CIN_DENSE_TILE_SIZE
     assert csr[3][_kernels.M_TILE] == _kernels.SPARSE_DNN_TILE_SIZE
+    # (told apart from CIN_DENSE_TILE_SIZE, the same width)
+    monkeypatch.setattr(_kernels, "SPARSE_DNN_TILE_SIZE", 96)
+    assert _kernels.pack(dense._spec, none)[3][_kernels.M_TILE] == 96
+    monkeypatch.undo()
     fwfm = fitted["FwFM", "pruned"].to_sparse(engine="numba")
     assert _kernels.pack(fwfm._spec)[3][_kernels.M_TILE] == _kernels.TILE
     deepfm = fitted["DeepFM", "dense"].to_sparse(engine="numba")
