@@ -5,11 +5,13 @@ its CSR rows (cost proportional to the nonzeros) or from dense weights (a
 vectorised dot product per output in the per-sample kernel, one BLAS
 ``sgemm`` per tile in the tiled kernel; cost independent of the density). This
 script times both on the same model at a range of densities and reports,
-per kernel, the lowest density from which the dense layer is at least as
-fast: the thresholds ``DENSE_DENSITY`` of :mod:`sklearn_deeplight._kernels`
-are set from it (the cross network's from its own rows). Near a crossing the
-two costs are within a few percent of each other, so reruns move it by one
-step of the density grid (0.05); a threshold one step off costs that much.
+per kernel, the density from which the dense layer is at least as fast
+(where the two costs cross, interpolated between the measured densities,
+to 0.05): the thresholds ``DENSE_DENSITY`` of
+:mod:`sklearn_deeplight._kernels` are set from it (the cross network's from
+its own rows). Near a crossing the two costs are within a few percent of
+each other, so reruns move it by a step or so (0.05); a threshold one step
+off costs that much.
 
 Per component, a model at the paper's Criteo shape of that component (39
 fields, k=10; DNN: DeepFM 400x3; CIN: xDeepFM (100, 100, 50); cross: DCN-V2,
@@ -175,15 +177,24 @@ def _index(rng, n):
 
 
 def _crossing(rows: list[dict], key: str) -> float | None:
-    """Lowest measured density from which dense is at least as fast at every
-    higher measured density."""
-    best = None
-    for row in sorted(rows, key=lambda r: r["density"], reverse=True):
-        if row[key] <= 1.0:
-            best = row["density"]
-        else:
-            break
-    return best
+    """The density from which dense is at least as fast at every higher
+    measured density: where the ratio ``key`` (dense over CSR) last crosses
+    1 going down, interpolated linearly between the two measured densities
+    around it and rounded to the nearest 0.05 (the grid is coarse above 0.3,
+    and the costs are nearly linear in the density); None if dense is slower
+    at the highest density, the lowest density if it is never slower."""
+    ordered = sorted(rows, key=lambda r: r["density"], reverse=True)
+    if not ordered or ordered[0][key] > 1.0:
+        return None
+    above = ordered[0]
+    for row in ordered[1:]:
+        if row[key] > 1.0:
+            d_lo, r_lo = row["density"], row[key]
+            d_hi, r_hi = above["density"], above[key]
+            cross = d_lo + (r_lo - 1.0) / (r_lo - r_hi) * (d_hi - d_lo)
+            return round(round(cross / 0.05) * 0.05, 2)
+        above = row
+    return above["density"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -163,13 +163,14 @@ DENSE_TILE = 2
 #: ``sgemm`` per tile of samples (tiled), instead of the CSR
 #: rows whose cost falls with the density. Where the two costs cross on this
 #: project's machine (an AVX-512 Xeon, one thread), measured by ``python -m
-#: benchmarks.dense_threshold`` (``benchmarks/results/dense_threshold.json``);
-#: the cross network's square layers are the DNN's arithmetic and take its
-#: thresholds.
+#: benchmarks.dense_threshold`` (``benchmarks/results/dense_threshold.json``),
+#: each component on its own rows (the per-sample kernel packs a sparse DNN
+#: layer in slices that the cross layers do not use, so the two cross at
+#: different densities).
 DENSE_DENSITY: dict[str, tuple[float, float]] = {
-    "dnn": (0.2, 0.25),
-    "cross": (0.2, 0.25),
-    "cin": (0.15, 0.3),
+    "dnn": (0.4, 0.5),
+    "cross": (0.2, 0.5),
+    "cin": (0.1, 0.25),
 }
 
 _FASTMATH = {"contract", "nsz", "arcp"}
