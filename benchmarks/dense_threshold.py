@@ -7,7 +7,7 @@ vectorised dot product per output in the per-sample kernel, one BLAS
 script times both on the same model at a range of densities and reports,
 per kernel, the density from which the dense layer is at least as fast
 (where the two costs cross, interpolated between the measured densities,
-to 0.05): the thresholds ``DENSE_DENSITY`` of
+rounded up to a multiple of 0.05): the thresholds ``DENSE_DENSITY`` of
 :mod:`sklearn_deeplight._kernels` are set from it (the cross network's from
 its own rows). Near a crossing the two costs are within a few percent of
 each other, so reruns move it by a step or so (0.05); a threshold one step
@@ -30,6 +30,7 @@ Run from the repository root: ``python -m benchmarks.dense_threshold
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 
 import numpy as np
@@ -164,10 +165,14 @@ def _sample(table, packed):
 
 
 def _tiled(table, packed):
-    """The tiled kernel."""
+    """The tiled kernel, on this thread's scratch as the predictor calls it
+    (fresh buffers per call would add their allocation and page faults)."""
     from sklearn_deeplight import _kernels
+    from sklearn_deeplight._sparse import _scratch
 
-    return lambda xi, xv: _kernels.forward_tiled(table, xi, xv, *packed)
+    return lambda xi, xv: _kernels.forward_tiled(
+        table, xi, xv, *packed, _scratch(_kernels, packed[3])
+    )
 
 
 def _index(rng, n):
@@ -180,9 +185,10 @@ def _crossing(rows: list[dict], key: str) -> float | None:
     """The density from which dense is at least as fast at every higher
     measured density: where the ratio ``key`` (dense over CSR) last crosses
     1 going down, interpolated linearly between the two measured densities
-    around it and rounded to the nearest 0.05 (the grid is coarse above 0.3,
-    and the costs are nearly linear in the density); None if dense is slower
-    at the highest density, the lowest density if it is never slower."""
+    around it and rounded up to a multiple of 0.05 (the grid is coarse above
+    0.3, and the costs are nearly linear in the density); None if dense is
+    slower at the highest density, the lowest density if it is never
+    slower."""
     ordered = sorted(rows, key=lambda r: r["density"], reverse=True)
     if not ordered or ordered[0][key] > 1.0:
         return None
@@ -192,7 +198,7 @@ def _crossing(rows: list[dict], key: str) -> float | None:
             d_lo, r_lo = row["density"], row[key]
             d_hi, r_hi = above["density"], above[key]
             cross = d_lo + (r_lo - 1.0) / (r_lo - r_hi) * (d_hi - d_lo)
-            return round(round(cross / 0.05) * 0.05, 2)
+            return round(math.ceil(cross / 0.05 - 1e-9) * 0.05, 2)
         above = row
     return above["density"]
 

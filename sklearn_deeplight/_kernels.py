@@ -168,9 +168,9 @@ DENSE_TILE = 2
 #: layer in slices that the cross layers do not use, so the two cross at
 #: different densities).
 DENSE_DENSITY: dict[str, tuple[float, float]] = {
-    "dnn": (0.4, 0.5),
-    "cross": (0.2, 0.5),
-    "cin": (0.1, 0.25),
+    "dnn": (0.4, 0.55),
+    "cross": (0.2, 0.55),
+    "cin": (0.15, 0.25),
 }
 
 _FASTMATH = {"contract", "nsz", "arcp"}
