@@ -702,8 +702,9 @@ def _render_dense_threshold(data: dict) -> list[str]:
         lines += [
             f"Dense at least as fast from density {r.get('crossing_sample')} "
             f"(batch 1) and {r.get('crossing_tiled')} (tiled), where the two "
-            "costs cross (interpolated between the measured densities, to "
-            f"0.05); thresholds in use {tuple(r.get('in_use', ()))}.",
+            "costs cross (interpolated between the measured densities, "
+            "rounded up to 0.05); thresholds in use "
+            f"{tuple(r.get('in_use', ()))}.",
             "",
         ]
     return lines
