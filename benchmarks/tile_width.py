@@ -2,9 +2,9 @@
 
 The tiled kernel scores a batch in tiles of ``T`` samples; the packing picks
 ``T`` from the layers (``TILE`` without DNN or cross layers,
-``SPARSE_DNN_TILE_SIZE`` for sparse ones, ``DENSE_TILE_SIZE`` when a DNN or
-cross layer is dense, ``CIN_DENSE_TILE_SIZE`` when a CIN layer is dense, in
-:mod:`sklearn_deeplight._kernels`). This times the predictor's
+``SPARSE_DNN_TILE_SIZE`` for sparse ones without a CIN, ``DENSE_TILE_SIZE``
+when a DNN or cross layer is dense, ``CIN_DENSE_TILE_SIZE`` when a CIN layer
+is dense, in :mod:`sklearn_deeplight._kernels`). This times the predictor's
 ``predict_proba`` at batch 4,096 for each case and each ``T`` in 32..256:
 
 - the pruned DeepFwFMs of ``benchmarks/sparse_latency.py`` (Criteo D-99%

@@ -95,13 +95,14 @@ __all__ = [
 #: (``benchmarks/results/tile_width.json``, batch 4,096, one thread). No DNN
 #: or cross layer (LR, FM, FwFM): the per-tile costs favour wider tiles.
 TILE = 128
-#: When a DNN or cross layer is sparse (CSR) for the tiled kernel and none is
-#: dense: a sparse layer's input rows, one per nonzero, are read from the
-#: caches, and those of a 64-sample tile (256 bytes each) outlast those of
-#: wider ones; the fastest for the pruned Criteo and Avazu DeepFwFMs
-#: (``tile_width``). The pruned DeepFM, NFM, xDeepFM (its sparse CIN too)
-#: and DCNv2 of ``python -m benchmarks.model_latency`` kept or raised their
-#: speed-up over lean torch at batch 4,096 against their results at 128.
+#: When a DNN or cross layer is sparse (CSR) for the tiled kernel, none is
+#: dense and the model has no CIN: a sparse layer's input rows, one per
+#: nonzero, are read from the caches, and those of a 64-sample tile (256
+#: bytes each) outlast those of wider ones; the fastest for the pruned
+#: Criteo and Avazu DeepFwFMs (``tile_width``). Against 128, on the pruned
+#: models of ``python -m benchmarks.model_latency`` at batch 4,096 (scratch
+#: A/B, one process): DeepFM, NFM and DCNv2 2.5-6% faster, xDeepFM (its
+#: sparse CIN) 3.6% slower, so a model with a CIN keeps :data:`TILE`.
 SPARSE_DNN_TILE_SIZE = 64
 #: When a CIN layer is dense for the tiled kernel: its tile of outer
 #: products (h_in * n_fields, k * T) outgrows the caches on wider tiles.
@@ -2060,7 +2061,7 @@ def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
 
     # The tile: wider for dense DNN or cross layers, narrower for a dense CIN
     # (its tile of outer products grows with the tile) or sparse DNN or cross
-    # layers (see SPARSE_DNN_TILE_SIZE).
+    # layers without a CIN (see SPARSE_DNN_TILE_SIZE).
     uses = dense_uses(meta)
     dense_cin = any(u & DENSE_TILE for u in uses["cin"])
     dense_dnn = any(u & DENSE_TILE for u in uses["dnn"] + uses["cross"])
@@ -2069,7 +2070,7 @@ def pack(spec, dense: dict[str, tuple[float, float]] | None = None) -> tuple:
         meta[M_TILE] = CIN_DENSE_TILE_SIZE
     elif dense_dnn:
         meta[M_TILE] = DENSE_TILE_SIZE
-    elif sparse_dnn:
+    elif sparse_dnn and not uses["cin"]:
         meta[M_TILE] = SPARSE_DNN_TILE_SIZE
     else:
         meta[M_TILE] = TILE

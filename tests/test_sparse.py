@@ -859,13 +859,13 @@ def test_pack_picks_the_packing_from_the_density(fitted, monkeypatch):
     )
     assert not any(u for layers in _kernels.dense_uses(csr[3]).values() for u in layers)
     # The tile: narrow for a dense CIN, wide for dense DNN layers, narrow
-    # for sparse ones, else TILE; buffers zeroed only where a layer calls
-    # sgemm.
+    # for sparse ones without a CIN, else TILE; buffers zeroed only where a
+    # layer calls sgemm.
     assert both[3][_kernels.M_TILE] == _kernels.CIN_DENSE_TILE_SIZE
-    assert csr[3][_kernels.M_TILE] == _kernels.SPARSE_DNN_TILE_SIZE
-    # (told apart from CIN_DENSE_TILE_SIZE, the same width)
-    monkeypatch.setattr(_kernels, "SPARSE_DNN_TILE_SIZE", 96)
-    assert _kernels.pack(dense._spec, none)[3][_kernels.M_TILE] == 96
+    assert csr[3][_kernels.M_TILE] == _kernels.TILE  # a CIN: not the sparse-DNN tile
+    deepfwfm = fitted["DeepFwFM", "pruned"].to_sparse(engine="numba")
+    monkeypatch.setattr(_kernels, "SPARSE_DNN_TILE_SIZE", 96)  # not another width
+    assert _kernels.pack(deepfwfm._spec, none)[3][_kernels.M_TILE] == 96
     monkeypatch.undo()
     fwfm = fitted["FwFM", "pruned"].to_sparse(engine="numba")
     assert _kernels.pack(fwfm._spec)[3][_kernels.M_TILE] == _kernels.TILE
