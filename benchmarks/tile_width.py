@@ -11,6 +11,8 @@ is dense, in :mod:`sklearn_deeplight._kernels`). This times the predictor's
   R-95% F-40%, Avazu D-98% R-90% F-0%): sparse layers;
 - LR, FM and FwFM at the Criteo shape of ``benchmarks/model_latency.py``:
   no DNN;
+- the pruned DeepFM, NFM, DCNv2 and xDeepFM of that benchmark: sparse DNN
+  layers, with a sparse cross network (DCNv2) or CIN (xDeepFM);
 - DeepFM and xDeepFM at the Criteo shape of ``benchmarks/model_latency.py``,
   dense: a dense DNN, a dense CIN.
 
@@ -46,6 +48,7 @@ def _cases(quick: bool):
     from sklearn_deeplight._registry import get_model
 
     from .model_latency import make_estimator as model_estimator
+    from .model_latency import prune, structure
     from .sparse_latency import (
         AVAZU_ROWS,
         CRITEO_ROWS,
@@ -66,6 +69,16 @@ def _cases(quick: bool):
     )  # fmt: skip
     for name in ("LR", "FM", "FwFM"):
         yield f"{name} (no DNN)", model_estimator(get_model(name), quick=quick)
+    for name, kind in (
+        ("DeepFM", "sparse DNN"),
+        ("NFM", "sparse DNN"),
+        ("DCNv2", "sparse DNN and cross"),
+        ("xDeepFM", "sparse DNN and CIN"),
+    ):
+        info = get_model(name)
+        est = model_estimator(info, quick=quick)
+        prune(est, structure(info))
+        yield f"{name} pruned ({kind})", est
     yield "DeepFM dense (dense DNN)", model_estimator(get_model("DeepFM"), quick=quick)
     yield (
         "xDeepFM dense (dense CIN)",

@@ -99,10 +99,10 @@ TILE = 128
 #: dense and the model has no CIN: a sparse layer's input rows, one per
 #: nonzero, are read from the caches, and those of a 64-sample tile (256
 #: bytes each) outlast those of wider ones; the fastest for the pruned
-#: Criteo and Avazu DeepFwFMs (``tile_width``). Against 128, on the pruned
-#: models of ``python -m benchmarks.model_latency`` at batch 4,096 (scratch
-#: A/B, one process): DeepFM, NFM and DCNv2 2.5-6% faster, xDeepFM (its
-#: sparse CIN) 3.6% slower, so a model with a CIN keeps :data:`TILE`.
+#: Criteo and Avazu DeepFwFMs and within 2% of the fastest for the pruned
+#: DeepFM, NFM and DCNv2 (``tile_width``); the pruned xDeepFM is 4% slower
+#: at 64 than at 128 (its sparse CIN), so a model with a CIN keeps
+#: :data:`TILE`.
 SPARSE_DNN_TILE_SIZE = 64
 #: When a CIN layer is dense for the tiled kernel: its tile of outer
 #: products (h_in * n_fields, k * T) outgrows the caches on wider tiles.

@@ -819,6 +819,18 @@ def _render_parity(data: dict) -> list[str]:
     return lines
 
 
+def _labelled_seconds(
+    values: dict, prefix: str, keys: list[tuple[str, str]]
+) -> list[list[str]]:
+    """Table rows ``[prefix: label (another process), seconds]`` of the
+    ``keys`` present in ``values``."""
+    return [
+        [f"{prefix}: {label} (another process)", _seconds(values[k])]
+        for k, label in keys
+        if k in values
+    ]
+
+
 def _render_warm_start(data: dict) -> list[str]:
     """Fresh-process medians: import, load, first and warm call."""
     med = data.get("median", {})
@@ -837,32 +849,30 @@ def _render_warm_start(data: dict) -> list[str]:
         for m, v in imports.items()
     ]
     floor = data.get("numba_floor_s", {})
-    floor_keys = [
-        ("numpy_s", "import numpy"),
-        ("numba_s", "import numba"),
-        ("kernels_module_s", "import the kernels' module (with scipy.sparse)"),
-        ("first_kernel_call_s", "first call of the cached per-sample kernel"),
-        ("floor_s", "numpy + numba + first kernel call"),
-    ]
-    rows += [
-        [f"numba floor: {label} (another process)", _seconds(floor[k])]
-        for k, label in floor_keys
-        if k in floor
-    ]
+    rows += _labelled_seconds(
+        floor,
+        "numba floor",
+        [
+            ("numpy_s", "import numpy"),
+            ("numba_s", "import numba"),
+            ("kernels_module_s", "import the kernels' module (with scipy.sparse)"),
+            ("first_kernel_call_s", "first call of the cached per-sample kernel"),
+            ("floor_s", "numpy + numba + first kernel call"),
+        ],
+    )
     aot = data.get("aot_floor_s", {})
-    aot_keys = [
-        ("build_s", "build the extension module (once)"),
-        ("numpy_s", "import numpy"),
-        ("module_s", "import the compiled module"),
-        ("first_call_s", "first call"),
-        ("warm_call_s", "second call"),
-        ("floor_s", "numpy + module + first call"),
-    ]
-    rows += [
-        [f"ahead-of-time prototype: {label} (another process)", _seconds(aot[k])]
-        for k, label in aot_keys
-        if k in aot
-    ]
+    rows += _labelled_seconds(
+        aot,
+        "ahead-of-time prototype",
+        [
+            ("build_s", "build the extension module (once)"),
+            ("numpy_s", "import numpy"),
+            ("module_s", "import the compiled module"),
+            ("first_call_s", "first call"),
+            ("warm_call_s", "second call"),
+            ("floor_s", "numpy + module + first call"),
+        ],
+    )
     lines = [
         f"Medians over {data.get('runs', '?')} fresh processes; torch imported: "
         f"{data.get('torch_imported')}.",
