@@ -755,3 +755,27 @@ def test_lists_of_dicts_of_every_size_encode_as_the_frame(n):
     expected = enc.transform(rows)
     got = enc.transform(rows.to_dict("records"))
     np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+
+
+@pytest.mark.parametrize("n_rows", [256, 300])
+def test_many_dict_rows_with_columns_the_lookups_decline(n_rows):
+    """Above 256 dict rows, the columns the compiled lookups decline (a
+    categorical field of strings and ints, a numeric field holding an
+    integer literal and None) take the pandas path as object columns: the
+    reference's codes, row for row."""
+    X = pd.DataFrame(
+        {
+            "site": ["b", "a", "a", "c", "b", "a", "d", "b"] * 5,
+            "dev": [7, 7, 3, 3, 3, 9, 7, 1] * 5,
+            "count": [1.0, 5.0, np.nan, 0.0, 20.0, 3.0, -1.0, 2.0] * 5,
+        }
+    )
+    enc = FieldEncoder(numeric_transform="criteo").fit(X)
+    sites = ["a", 7, None, "zz", "b", np.nan, "", 3]
+    counts = [1.0, "12", None, 3, np.nan, 40.0, -2, 0.5]
+    rows = [
+        {"site": sites[i % 8], "dev": [7, 3, None, 11][i % 4], "count": counts[i % 7]}
+        for i in range(n_rows)
+    ]
+    got = _assert_same_as_reference(enc, rows)
+    assert got.shape == (n_rows, 3)
