@@ -136,13 +136,36 @@ def table_capacity(n_keys: int) -> int:
 
 @numba.njit(cache=True, inline="always")
 def _mix(h):  # pragma: no cover - compiled
-    """MurmurHash3's 64-bit finaliser."""
+    """MurmurHash3's 64-bit finaliser (the words of a long key)."""
     h ^= h >> _S33
     h *= _M1
     h ^= h >> _S33
     h *= _M2
     h ^= h >> _S33
     return h
+
+
+@numba.njit(cache=True, inline="always")
+def _slot(h, shift):  # pragma: no cover - compiled
+    """The home slot of hash ``h``: the top bits of ``h * _M1`` (multiplicative
+    hashing; ``shift``: 64 minus the log2 of the capacity, :func:`_shift`).
+
+    The product's top bits depend on every bit of ``h``, so one
+    multiplication does what MurmurHash3's finaliser (two, and three shifts)
+    and a mask did: ``lookup_segments`` 5-7% faster on the paper's Criteo
+    vocabulary, 4096-row requests (three interleaved scratch A/Bs; the
+    probes stay as short, ``test_table_probes_stay_short``). Keys of more
+    than 8 bytes are still mixed word by word first."""
+    return (h * _M1) >> shift
+
+
+@numba.njit(cache=True)
+def _shift(slots):  # pragma: no cover - compiled
+    """64 minus the log2 of the (power of two) capacity of ``slots``."""
+    bits = 0
+    while (1 << (bits + 1)) <= slots.shape[0]:
+        bits += 1
+    return np.uint64(64 - bits)
 
 
 @numba.njit(cache=True, inline="always")
@@ -187,10 +210,10 @@ def _same_bytes(a, a0, a1, b, b0, b1):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, inline="always")
-def _insert(slots, mask, w, hi, h, payload, offsets, data, k):
+def _insert(slots, mask, w, hi, s, payload, offsets, data, k):
     # pragma: no cover - compiled
-    """Insert a key unless an equal one is there; True if inserted."""
-    s = h & mask
+    """Insert a key from its home slot ``s`` unless an equal one is there;
+    True if inserted."""
     while True:
         meta = slots[s, 1]
         if meta == _EMPTY:
@@ -237,6 +260,7 @@ def build_table(
     slots and the number of keys left out.
     """
     mask = np.uint64(slots.shape[0] - 1)
+    shift = _shift(slots)
     dropped = 0
     for t in range(order.shape[0]):
         k = order[t]
@@ -246,25 +270,25 @@ def build_table(
         w = _word(data, a0, 8) if n >= 8 else _word(data, a0, n)
         hi = (np.uint64(fields[k]) << _S4) | np.uint64(min(n, LONG))
         if n <= 8:
-            h = _mix(w ^ (hi * _GOLDEN))
+            h = w ^ (hi * _GOLDEN)
         else:  # the same as in lookup_str
             h = hi * _GOLDEN ^ np.uint64(n)
             i = a0
             while i < a1:
                 h = _mix(h ^ _word(data, i, min(8, a1 - i))) + _GOLDEN
                 i += 8
-            h = _mix(h)
         long = n > 8
         payload = np.uint64(k) if long else np.uint64(codes[k])
-        if not _insert(slots, mask, w, hi, h, payload, offsets, data, k):
+        s = _slot(h, shift)
+        if not _insert(slots, mask, w, hi, s, payload, offsets, data, k):
             dropped += 1
     for t in range(int_order.shape[0]):
         k = int_order[t]
         w = np.uint64(int_keys[k])
         hi = (np.uint64(int_fields[k]) << _S4) | np.uint64(INT)
-        h = _mix(w ^ (hi * _GOLDEN))
+        s = _slot(w ^ (hi * _GOLDEN), shift)
         if not _insert(
-            slots, mask, w, hi, h, np.uint64(int_codes[k]), offsets, data, 0
+            slots, mask, w, hi, s, np.uint64(int_codes[k]), offsets, data, 0
         ):
             dropped += 1
     return slots, dropped
@@ -298,6 +322,7 @@ def _lookup_into(
     """
     n = q_offsets.shape[0] - 1
     mask = np.uint64(slots.shape[0] - 1)
+    shift = _shift(slots)
     f = np.uint64(field)
     default = oov[field]
     # Query t is hashed and its first slot prefetched _AHEAD queries before
@@ -320,15 +345,14 @@ def _lookup_into(
             w = _word(q_data, a0, 8) if m >= 8 else _word(q_data, a0, m)
             hi = (f << _S4) | np.uint64(min(m, LONG))
             if m <= 8:
-                h = _mix(w ^ (hi * _GOLDEN))
+                h = w ^ (hi * _GOLDEN)
             else:  # the same as in build_table
                 h = hi * _GOLDEN ^ np.uint64(m)
                 k = a0
                 while k < a1:
                     h = _mix(h ^ _word(q_data, k, min(8, a1 - k))) + _GOLDEN
                     k += 8
-                h = _mix(h)
-            s = h & mask
+            s = _slot(h, shift)
             _prefetch(slots, s)
             r = np.uint64(t) & ring
             ws[r] = w
@@ -477,6 +501,7 @@ def lookup_str(
     n = q_offsets.shape[0] - 1
     out = np.empty(n, dtype=np.float64)
     mask = np.uint64(slots.shape[0] - 1)
+    shift = _shift(slots)
     for i in range(n):
         f = q_fields[i]
         a0 = np.int64(q_offsets[i])
@@ -485,15 +510,14 @@ def lookup_str(
         w = _word(q_data, a0, 8) if m >= 8 else _word(q_data, a0, m)
         hi = (np.uint64(f) << _S4) | np.uint64(min(m, LONG))
         if m <= 8:
-            h = _mix(w ^ (hi * _GOLDEN))
+            h = w ^ (hi * _GOLDEN)
         else:  # the same as in build_table
             h = hi * _GOLDEN ^ np.uint64(m)
             k = a0
             while k < a1:
                 h = _mix(h ^ _word(q_data, k, min(8, a1 - k))) + _GOLDEN
                 k += 8
-            h = _mix(h)
-        s = h & mask
+        s = _slot(h, shift)
         code = oov[f]
         while True:
             meta = slots[s, 1]
@@ -518,6 +542,7 @@ def lookup_ints(values, q_fields, slots, oov):  # pragma: no cover - compiled
     n = values.shape[0]
     out = np.empty(n, dtype=np.float64)
     mask = np.uint64(slots.shape[0] - 1)
+    shift = _shift(slots)
     one_field = q_fields.shape[0] == 1
     his = np.empty(_BLOCK, dtype=np.uint64)
     ss = np.empty(_BLOCK, dtype=np.uint64)
@@ -526,7 +551,7 @@ def lookup_ints(values, q_fields, slots, oov):  # pragma: no cover - compiled
         for i in range(start, stop):
             f = q_fields[0] if one_field else q_fields[i]
             hi = (np.uint64(f) << _S4) | np.uint64(INT)
-            s = _mix(np.uint64(values[i]) ^ (hi * _GOLDEN)) & mask
+            s = _slot(np.uint64(values[i]) ^ (hi * _GOLDEN), shift)
             _prefetch(slots, s)
             his[i - start] = hi
             ss[i - start] = s

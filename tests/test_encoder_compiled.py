@@ -208,3 +208,58 @@ def test_infinite_values_take_the_pandas_path_and_raise(transform, bad):
     assert enc._encode_matrix(Xbad) is None
     with pytest.raises(ValueError, match="'c' holds an infinite value"):
         enc.transform(Xbad)
+
+
+def _probe_lengths(tables) -> dict[int, float]:
+    """Per field, the mean number of slots a lookup of one of its keys
+    reads (1 + its distance from its home slot), over the keys of at most 8
+    bytes and the integers, from the table's slots: the home slot is
+    recomputed from the stored key as the kernels compute it."""
+    from sklearn_deeplight import _encoder_kernels as ek
+
+    slots = tables.slots
+    cap = slots.shape[0]
+    shift = np.uint64(64 - (cap.bit_length() - 1))
+    full = slots[:, 1] != ek.EMPTY
+    pos = np.flatnonzero(full).astype(np.uint64)
+    w, meta = slots[full, 0], slots[full, 1]
+    hi = meta >> np.uint64(32)
+    short = (hi & np.uint64(15)) != np.uint64(ek.LONG)
+    with np.errstate(over="ignore"):
+        x = w ^ (hi * ek._GOLDEN)
+        home = (x * ek._M1) >> shift
+    dist = (pos - home) & np.uint64(cap - 1)
+    field = (hi >> np.uint64(4)).astype(np.int64)
+    return {
+        int(f): 1.0 + float(dist[short & (field == f)].mean())
+        for f in np.unique(field[short])
+    }
+
+
+def test_table_probes_stay_short():
+    """Keys of regular forms (consecutive hex and decimal strings, strings
+    differing only in their first or last byte, consecutive integers and
+    multiples of 2**40) each sit near their home slot: linear probing at the
+    table's load reads about 1.5-2 slots a key when the slot hash spreads
+    them, thousands when it clusters them."""
+    n = 3000
+    i = np.arange(n)
+    fit = pd.DataFrame(
+        {
+            "hex": pd.Series([f"{v:08x}" for v in i], dtype="str"),
+            "dec": pd.Series([str(v) for v in i], dtype="str"),
+            "last": pd.Series([f"abcdef{v:02d}"[:8] for v in i % 100], dtype="str"),
+            "first": pd.Series([chr(33 + v % 90) + "bcdefgh" for v in i], dtype="str"),
+            "int": i.astype(np.int64),
+            "high": (i.astype(np.int64) << 40),
+        }
+    )
+    enc = FieldEncoder().fit(fit)
+    tables = enc._fast_tables()
+    lengths = _probe_lengths(tables)
+    assert sorted(lengths) == list(range(6)), lengths
+    for field, mean in lengths.items():
+        assert mean < 2.5, (fit.columns[field], mean)
+    pd.testing.assert_frame_equal(
+        enc.transform(fit), enc._transform_reference(fit), check_exact=True
+    )
