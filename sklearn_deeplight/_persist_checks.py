@@ -356,6 +356,23 @@ _ENCODER_FITTED = (
 _PLAIN_SCALARS = (str, int, float, bool, type(None), np.generic)
 
 
+def _plain_values(index) -> bool:
+    """Whether every value of a pandas Index is one of :data:`_PLAIN_SCALARS`
+    (as iterating it gives them), without iterating an Index whose dtype
+    decides: numbers and booleans are; the strings of a string dtype are,
+    and its missing value is where it is NaN (``pd.NA`` is not). Iterating
+    the 1.3M-value vocabulary of the paper's Criteo model took ~1 s."""
+    import pandas as pd
+
+    dtype = index.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        return True
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.na_value is not pd.NA or not index.hasnans
+    values = np.asarray(index, dtype=object)
+    return all(issubclass(t, _PLAIN_SCALARS) for t in set(map(type, values)))
+
+
 def _int64_vector(a, what: str, length: int | None = None) -> np.ndarray:
     _require(
         type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.int64,
@@ -487,7 +504,7 @@ def _check_encoder_field(state: dict, j: int, dim: int) -> None:
     except TypeError:  # unhashable values
         unique = False
     _require(
-        unique and all(isinstance(v, _PLAIN_SCALARS) for v in vocab),
+        unique and _plain_values(vocab),
         f"_vocab[{j}] must hold the distinct values counted in _counts[{j}]",
     )
     lookup = _int64_vector(state["_lookup"][j], f"_lookup[{j}]", len(vocab) + 1)

@@ -342,6 +342,11 @@ def _read_npy(data: bytes, name: str, budget: _Budget | None = None) -> np.ndarr
     return arr
 
 
+#: The JSON values a node may hold that decode to themselves.
+_JSON_SCALARS = frozenset({type(None), bool, int, float, str})
+_STR_OR_NONE = frozenset({type(None), str})
+
+
 class _Decoder:
     """Rebuild the object tree; every node is checked, every class trusted."""
 
@@ -451,8 +456,11 @@ class _Decoder:
         ):
             raise ValueError("shape does not match the items")
         out = np.empty(len(items), dtype=object)
-        for i, v in enumerate(items):
-            out[i] = self.decode(v, f"{where}[{i}]", depth)
+        if set(map(type, items)) <= _JSON_SCALARS:  # decoded as they are
+            out[:] = items
+        else:
+            for i, v in enumerate(items):
+                out[i] = self.decode(v, f"{where}[{i}]", depth)
         return out.reshape(shape)
 
     def _node_sparse(self, node, where, depth):
@@ -530,9 +538,7 @@ class _Decoder:
             storage = dtype["string"]
             if storage not in ("python", "pyarrow"):
                 raise ValueError(f"unknown string storage {storage!r}")
-            if type(values) is not list or not all(
-                v is None or type(v) is str for v in values
-            ):
+            if type(values) is not list or not set(map(type, values)) <= _STR_OR_NONE:
                 raise ValueError("string values must be a list of str or null")
             na = np.nan if dtype["na_nan"] is True else pd.NA
             return values, pd.StringDtype(storage=storage, na_value=na)

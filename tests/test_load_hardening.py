@@ -488,3 +488,38 @@ def test_pipeline_and_frozen_states_are_checked(tmp_path):
         load(save_state(frozen, state, tmp_path / "f.skdl"))
     save(frozen, tmp_path / "f.skdl")
     assert type(load(tmp_path / "f.skdl")) is FrozenEstimator
+
+
+@pytest.mark.parametrize(
+    "values, dtype, plain",
+    [
+        (["a", "b", "c"], object, True),
+        ([1, 2, 3], np.int64, True),
+        (["a", "b", 1j], object, False),  # not plain (nor saved: checked alone)
+        (["a", "b", b"c"], object, False),
+        (["a", "b", pd.NA], pd.StringDtype("python", na_value=pd.NA), False),
+        (["a", "b", None], pd.StringDtype("python", na_value=np.nan), True),
+    ],
+)
+def test_vocabulary_values_must_be_plain(tmp_path, values, dtype, plain):
+    """The vocabulary's values are checked by type without iterating an
+    Index whose dtype decides (a string dtype: its missing value)."""
+    from sklearn_deeplight._persist_checks import _plain_values
+
+    vocab = pd.Index(values, dtype=dtype)
+    assert _plain_values(vocab) is plain
+    if any(type(v) is complex for v in values):
+        return
+    enc = _encoder()
+    state = enc.__getstate__()
+    vocabs, counts = list(state["_vocab"]), list(state["_counts"])
+    vocabs[0] = vocab
+    counts[0] = pd.Series([2, 1, 1], index=vocab, dtype=np.int64)
+    path = save_state(
+        enc, _changed(state, _vocab=vocabs, _counts=counts), tmp_path / "e.skdl"
+    )
+    if plain:
+        assert load(path)._vocab[0].equals(vocab)
+    else:
+        with pytest.raises(ValueError, match=r"_vocab\[0\] must hold the distinct"):
+            load(path)
