@@ -84,6 +84,20 @@ ONE_THREAD = {
 }
 
 
+def _stack() -> dict[str, str | None]:
+    """The versions of the server's stack: uvicorn picks uvloop's event loop
+    and httptools' parser where they are installed (its "auto" settings)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in ("starlette", "uvicorn", "uvloop", "httptools"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def build_model(n_rows: int, seed: int = 0):
     """The saved pipeline's parts: a fitted encoder and the sparse predictor,
     and held-out raw rows."""
@@ -456,6 +470,7 @@ def main(argv=None) -> dict:
                 "torch_imported": server.health["torch_imported"],
                 "first_requests_s": first,
                 "max_rel_err_vs_in_process": float(rel.max()),
+                "stack": _stack(),
             }
             report["client"] = {
                 "library": f"Python {sys.version.split()[0]} http.client, "

@@ -445,10 +445,25 @@ def _render_serve_load(data: dict) -> list[str]:
         )
         + "; largest relative difference of its probabilities to "
         "``predict_proba`` in process "
-        f"{_num(server.get('max_rel_err_vs_in_process'), '{:.1e}')}.",
+        f"{_num(server.get('max_rel_err_vs_in_process'), '{:.1e}')}."
+        + _stack_text(server.get("stack")),
         "",
     ]
     return lines
+
+
+def _stack_text(stack: dict | None) -> str:
+    """The server's stack, as the results file records it (newer files)."""
+    if not stack:
+        return ""
+    parts = [f"{name} {ver}" for name, ver in stack.items() if ver]
+    absent = [name for name, ver in stack.items() if not ver]
+    return (
+        " Stack: "
+        + ", ".join(parts)
+        + (f" (not installed: {', '.join(absent)})" if absent else "")
+        + "."
+    )
 
 
 def _kind(path: Path, data: dict) -> str:
