@@ -563,6 +563,81 @@ def test_fast_transform_equals_reference_on_arrays(case):
     _assert_same_as_reference(enc, ints.astype(np.float64) + 0.5)
 
 
+_PLAIN_NUM = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(-(2**54), 2**54),
+    st.sampled_from([None, 0, -0.0, 2**53 - 1, -(2**53), 2.0, 3]),
+)
+_PLAIN_CAT = st.one_of(
+    st.sampled_from(["x", "y", "zz", "new", "", "-", "é", "a" * 9, "\ud800"]),
+    st.sampled_from([None, np.nan]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_rows=st.sampled_from([8, 9, 40, 256]),
+    seed=st.integers(0, 2**16),
+    missing_values=st.sampled_from([("",), ("", "-"), None, ("zz",)]),
+    numeric_transform=st.sampled_from([None, "criteo", "log1p", _double]),
+    numeric_missing=st.sampled_from([0.0, -1.5]),
+    data=st.data(),
+)
+def test_plain_columns_equal_reference(
+    n_rows, seed, missing_values, numeric_transform, numeric_missing, data
+):
+    """8 to 256 dict rows whose columns hold plain values (numbers and None
+    in the numeric field; strings, None and NaN in the categorical ones), as
+    JSON requests hold them: the pandas path's codes, values and errors (an
+    infinite value, an int beyond 2**53, a missing-value string, a float
+    category)."""
+    rng = np.random.default_rng(seed)
+    fit = pd.DataFrame(
+        {
+            "s": pd.Series(rng.choice(["x", "y", "zz", "-"], 30), dtype="str"),
+            "f": pd.Series(rng.choice([0.5, 1.5], 30), dtype=np.float64),
+            "n": rng.uniform(-5, 1e4, 30),
+        }
+    )
+    enc = FieldEncoder(
+        numeric_fields=["n"],
+        missing_values=missing_values,
+        numeric_transform=numeric_transform,
+        numeric_missing=numeric_missing,
+    ).fit(fit)
+    rows = [
+        {
+            "s": data.draw(_PLAIN_CAT),
+            "f": data.draw(st.one_of(_PLAIN_CAT, st.sampled_from([0.5, 7.0]))),
+            "n": data.draw(_PLAIN_NUM),
+        }
+        for _ in range(n_rows)
+    ]
+    _assert_same_as_reference(enc, rows)
+    _assert_same_as_reference(enc, [dict(r, f=None) for r in rows])
+    _assert_same_as_reference(
+        enc, [dict(r, f=None, n=float(i)) for i, r in enumerate(rows)]
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.inf, -np.inf, 2**53, -(2**53), 2**53 - 1, 2**80, 1e300, -0.0, None, np.nan],
+)
+@pytest.mark.parametrize("transform", [None, "criteo", _double])
+def test_plain_numeric_column_edges(value, transform):
+    """Edge values among plain numbers in dict rows: the pandas path's
+    values, or its error (an infinite value)."""
+    enc = FieldEncoder(numeric_fields=["n"], numeric_transform=transform)
+    enc.fit(pd.DataFrame({"s": ["a", "b", "a"], "n": [1.0, 2.0, 3.0]}))
+    rows = [
+        {"s": ["a", "b", None][i % 3], "n": [1, 2.5, None][i % 3]} for i in range(9)
+    ]
+    rows[4]["n"] = value
+    _assert_same_as_reference(enc, rows)
+    _assert_same_as_reference(enc, [dict(r, n=value) for r in rows])
+
+
 def test_fast_path_is_taken_for_plain_inputs():
     """The common inputs never reach the pandas path."""
     enc = FieldEncoder(numeric_transform="criteo").fit(_frame())
