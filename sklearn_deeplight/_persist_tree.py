@@ -457,6 +457,8 @@ class _Decoder:
             raise ValueError("shape does not match the items")
         out = np.empty(len(items), dtype=object)
         if set(map(type, items)) <= _JSON_SCALARS:  # decoded as they are
+            if items and depth > _MAX_DEPTH:  # as decode refuses them
+                raise _damaged(f"{where}[0] is nested more than {_MAX_DEPTH} deep.")
             out[:] = items
         else:
             for i, v in enumerate(items):
