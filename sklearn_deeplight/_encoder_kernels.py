@@ -161,7 +161,9 @@ def _slot(h, shift):  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def _shift(slots):  # pragma: no cover - compiled
-    """64 minus the log2 of the (power of two) capacity of ``slots``."""
+    """64 minus the log2 of the (power of two) capacity of ``slots``: at
+    most 60, since :func:`table_capacity` gives at least 16 slots (a
+    capacity of 1 would make the shift 64, undefined in LLVM)."""
     bits = 0
     while (1 << (bits + 1)) <= slots.shape[0]:
         bits += 1

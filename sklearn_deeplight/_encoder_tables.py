@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -66,8 +66,9 @@ def _as_series(col: Any) -> pd.Series:
 
 
 def _object_series(col: np.ndarray) -> pd.Series:
-    """An object column of dict rows as the pandas path sees it (object
-    dtype: pandas would infer its string dtype from strings)."""
+    """An object column of dict rows with the dtype the pandas path gives it
+    (:meth:`FieldEncoder._as_frame`: object; ``pd.Series(col)`` would infer
+    pandas' string dtype from strings)."""
     return pd.Series(col, dtype=object, copy=False)
 
 
@@ -736,7 +737,10 @@ class FastEncodeMixin:
         return M
 
     def _encode_columns(
-        self, tables: _Tables, cols: list, series: Any = _as_series
+        self,
+        tables: _Tables,
+        cols: list,
+        series: Callable[[Any], pd.Series] = _as_series,
     ) -> np.ndarray | None:
         """Fast transform column by column (a Series or a 1-D ndarray each);
         a column the fast lookups do not handle takes the reference path, as

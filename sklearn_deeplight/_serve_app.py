@@ -49,8 +49,9 @@ MAX_BATCH = 1024
 BYTES_PER_RECORD = 64 * 1024
 
 #: Request bodies of at most this many bytes (about ten records of Criteo's
-#: 39 fields) are scored on the event loop: the hand-off to a worker thread
-#: and back costs more than scoring them.
+#: 39 fields) are scored on the event loop by a ready scorer whose pipeline
+#: is a ServingPipeline (its compiled path: tens of microseconds a record),
+#: since the hand-off to a worker thread and back costs more than that.
 INLINE_BYTES = 8 * 1024
 
 #: Where a request's row count travels from the route to the log line.
@@ -508,10 +509,13 @@ class _AccessLog:
 
 async def _warm_app(app: Any, scorer: RecordScorer, times: int = 3) -> None:
     """Send ``POST /predict`` of :meth:`RecordScorer.example_record` through
-    the ASGI ``app`` in process, ``times`` times (not logged)."""
+    the ASGI ``app`` in process, ``times`` times (not logged); the second
+    time padded with JSON whitespace past :data:`INLINE_BYTES`, so that the
+    path of large requests, a worker thread, is warmed too."""
     body = json.dumps({"records": [scorer.example_record()]}).encode()
-    for _ in range(times):
-        await _asgi_post(app, "/predict", body)
+    padded = body + b" " * max(0, INLINE_BYTES + 1 - len(body))
+    for i in range(times):
+        await _asgi_post(app, "/predict", padded if i == 1 else body)
 
 
 async def _asgi_post(app: Any, path: str, body: bytes) -> None:
@@ -576,13 +580,15 @@ def create_app(
         unless it has run, so that the first request does not pay for
         loading the compiled kernels.
     threads : int, default=1
-        Requests of more than :data:`INLINE_BYTES` scored at once, each in a
-        worker thread (the event loop stays free for ``/health`` and I/O);
-        the others wait their turn in arrival order. Smaller requests are
-        scored on the event loop, which costs less than the hand-off to a
-        thread. Encoding raw fields holds the GIL, so more threads in one
-        process add contention, not throughput: run more processes
-        (``deeplight serve --workers``) instead.
+        Requests scored at once, each in a worker thread (the event loop
+        stays free for ``/health`` and I/O); the others wait their turn in
+        arrival order. A request of at most :data:`INLINE_BYTES` to a
+        pipeline that ends in a :class:`~sklearn_deeplight.ServingPipeline`
+        is scored on the event loop instead, once the scorer is warm: its
+        compiled path takes less than the hand-off to a thread. Encoding raw
+        fields holds the GIL, so more threads in one process add contention,
+        not throughput: run more processes (``deeplight serve --workers``)
+        instead.
 
     Returns
     -------
@@ -638,7 +644,7 @@ def create_app(
         if not limiter:
             limiter.append(anyio.CapacityLimiter(int(threads)))
         try:
-            if len(body) <= INLINE_BYTES:
+            if len(body) <= INLINE_BYTES and scorer.ready and scorer.server is not None:
                 result = scorer.score_body(body)
             else:
                 # Off the event loop, so that /health answers during a long
@@ -667,8 +673,9 @@ def create_app(
         if warm_up:
             if not scorer.ready:
                 scorer.warm_up()
-            # Then through the app itself (routing, the worker thread, the
-            # JSON answer), whose first calls cost tens of milliseconds.
+            # Then through the app itself (routing, the JSON answer, a body
+            # scored on the event loop and one in a worker thread), whose
+            # first calls cost tens of milliseconds.
             t0 = time.perf_counter()
             await _warm_app(app, scorer)
             app_s = time.perf_counter() - t0

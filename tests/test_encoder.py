@@ -576,7 +576,7 @@ _PLAIN_CAT = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(
-    n_rows=st.sampled_from([8, 9, 40, 256]),
+    n_rows=st.sampled_from([8, 9, 40, 256, 300]),
     seed=st.integers(0, 2**16),
     missing_values=st.sampled_from([("",), ("", "-"), None, ("zz",)]),
     numeric_transform=st.sampled_from([None, "criteo", "log1p", _double]),
@@ -586,7 +586,8 @@ _PLAIN_CAT = st.one_of(
 def test_plain_columns_equal_reference(
     n_rows, seed, missing_values, numeric_transform, numeric_missing, data
 ):
-    """8 to 256 dict rows whose columns hold plain values (numbers and None
+    """8 to 300 dict rows (value by value up to 256, column by column
+    above) whose columns hold plain values (numbers and None
     in the numeric field; strings, None and NaN in the categorical ones), as
     JSON requests hold them: the pandas path's codes, values and errors (an
     infinite value, an int beyond 2**53, a missing-value string, a float

@@ -523,3 +523,23 @@ def test_vocabulary_values_must_be_plain(tmp_path, values, dtype, plain):
     else:
         with pytest.raises(ValueError, match=r"_vocab\[0\] must hold the distinct"):
             load(path)
+
+
+def test_object_arrays_are_decoded_within_the_depth_limit():
+    """An object array of plain values is decoded whole, and refused where
+    its items would lie past the nesting limit, as item by item."""
+    from sklearn_deeplight._persist_tree import _MAX_DEPTH, _DamagedFile, _Decoder
+
+    node = {"$": "objarray", "shape": [3], "items": ["a", None, 2.5]}
+    decoder = _Decoder({})
+    out = decoder.decode(node, "root", _MAX_DEPTH - 1)
+    assert out.dtype == object and out.tolist() == ["a", None, 2.5]
+    for items in (["a", None, 2.5], [{"$": "float", "value": "nan"}]):
+        with pytest.raises(_DamagedFile, match=r"root\[0\] is nested more than"):
+            decoder.decode(
+                dict(node, items=items, shape=[len(items)]), "root", _MAX_DEPTH
+            )
+    empty = decoder.decode(
+        {"$": "objarray", "shape": [0], "items": []}, "root", _MAX_DEPTH
+    )
+    assert empty.shape == (0,)

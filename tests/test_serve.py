@@ -409,27 +409,36 @@ def test_app_of_a_pipeline_without_a_sparse_predictor():
         assert r.json()["ids"] == list(range(20))
 
 
-def test_small_requests_are_scored_on_the_event_loop_large_ones_in_a_thread():
-    """A body of at most INLINE_BYTES is scored on the event loop's thread; a
-    larger one in a worker thread, while the loop answers ``/health``."""
+@pytest.mark.parametrize("sparse", [True, False])
+def test_small_requests_are_scored_on_the_event_loop_large_ones_in_a_thread(sparse):
+    """A ServingPipeline scores a body of at most INLINE_BYTES on the event
+    loop's thread, a larger one in a worker thread while the loop answers
+    ``/health``; any other pipeline scores every body in a worker thread."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from starlette.testclient import TestClient
 
-    from sklearn_deeplight import FieldEncoder
+    from sklearn_deeplight import FieldEncoder, LRClassifier
     from sklearn_deeplight._serve_app import INLINE_BYTES, RecordScorer, create_app
 
     rng = np.random.default_rng(2)
     X = pd.DataFrame({"site": rng.choice(["a", "b", "c"], 200), "n": rng.random(200)})
-    model = make_pipeline(FieldEncoder(), LogisticRegression()).fit(X, X["n"] > 0.5)
+    y = (X["n"] > 0.5).astype(int)
+    if sparse:
+        enc = FieldEncoder().fit(X)
+        clf = LRClassifier(max_epochs=1, random_state=0).fit(enc.transform(X), y)
+        model = make_pipeline(enc, clf.to_sparse())
+    else:
+        model = make_pipeline(FieldEncoder(), LogisticRegression()).fit(X, y)
     scorer = RecordScorer(model, max_batch=2000)
+    assert (scorer.server is not None) is sparse
     threads: list[tuple[int, int]] = []  # (body size, thread) per scored body
     started, release = threading.Event(), threading.Event()
     score_body = scorer.score_body
 
     def spy(body):
         threads.append((len(body), threading.get_ident()))
-        if len(body) > INLINE_BYTES:
+        if len(body) > INLINE_BYTES and not release.is_set():
             started.set()
             assert release.wait(30)  # held until /health has answered
         return score_body(body)
@@ -439,9 +448,12 @@ def test_small_requests_are_scored_on_the_event_loop_large_ones_in_a_thread():
     small = {"records": records[:2]}
     large = {"records": records * 5}
     assert len(json.dumps(small)) <= INLINE_BYTES < len(json.dumps(large))
+    release.set()  # the warm-up's large body goes through
     with TestClient(create_app(scorer)) as client:
         loop_thread = client.portal.call(threading.get_ident)
-        threads.clear()  # the warm-up's
+        warm = list(threads)
+        threads.clear()
+        release.clear()
         r = client.post("/predict", json=small)
         assert r.status_code == 200 and len(r.json()["probabilities"]) == 2
         answers = []
@@ -455,9 +467,11 @@ def test_small_requests_are_scored_on_the_event_loop_large_ones_in_a_thread():
         poster.join(30)
         assert answers[0].status_code == 200
         assert len(answers[0].json()["probabilities"]) == 5 * len(records)
+    # the warm-up through the app scored small bodies and one past INLINE_BYTES
+    assert [size > INLINE_BYTES for size, _ in warm][-3:] == [False, True, False]
     (small_size, small_thread), (large_size, large_thread) = threads
     assert small_size <= INLINE_BYTES < large_size
-    assert small_thread == loop_thread
+    assert (small_thread == loop_thread) is sparse
     assert large_thread != loop_thread
 
 

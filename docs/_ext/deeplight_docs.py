@@ -458,12 +458,9 @@ def _stack_text(stack: dict | None) -> str:
         return ""
     parts = [f"{name} {ver}" for name, ver in stack.items() if ver]
     absent = [name for name, ver in stack.items() if not ver]
-    return (
-        " Stack: "
-        + ", ".join(parts)
-        + (f" (not installed: {', '.join(absent)})" if absent else "")
-        + "."
-    )
+    if absent:
+        parts.append(f"not installed: {', '.join(absent)}")
+    return " Stack: " + "; ".join(parts) + "."
 
 
 def _kind(path: Path, data: dict) -> str:
