@@ -1676,11 +1676,36 @@ def scratch_size(meta: np.ndarray) -> int:
     return int(_scratch_total(meta))
 
 
+#: A tile narrower than the packing's is a multiple of this many samples
+#: (the vector code masks a last, partial vector of :data:`VLANES`).
+_WIDTH_STEP = 8
+
+
 @_jit(nogil=True)
-def _buffers(meta, work):  # pragma: no cover - compiled
-    """Scratch buffers of the tiled kernel, carved from ``work`` (float32,
-    at least :func:`scratch_size` values; None or a smaller one: one block
-    allocated here). A caller that hands each thread's calls the same
+def _tile_width(meta, n):  # pragma: no cover - compiled
+    """Samples per tile for a batch of ``n`` (at least :data:`MIN_TILED_BATCH`):
+    ``meta[M_TILE]``, or fewer where the batch's tiles would be partly empty,
+    balanced and rounded up to a multiple of :data:`_WIDTH_STEP`.
+
+    A layer computed from dense weights is one ``sgemm`` over all the tile's
+    columns, empty ones included: with tiles of the full width, dense models
+    scored 8 rows as slowly as 256, the dense DeepFM of ``model_latency``
+    about 10x slower than the lean torch forward at batch 8; with tiles of
+    16 (whole vectors) 0.92-0.98x at batch 8; with tiles of 8, 1.19x (one
+    thread, scratch timing; ``python -m benchmarks.model_latency``)."""
+    full = np.int64(meta[M_TILE])
+    n_tiles = max(np.int64(1), (n + full - 1) // full)
+    width = (n + n_tiles - 1) // n_tiles
+    width = (width + _WIDTH_STEP - 1) // _WIDTH_STEP * _WIDTH_STEP
+    return np.uint64(min(width, full))
+
+
+@_jit(nogil=True)
+def _buffers(meta, work, T):  # pragma: no cover - compiled
+    """Scratch buffers of the tiled kernel for tiles of ``T`` samples (at
+    most ``meta[M_TILE]``, see :func:`_tile_width`), carved from ``work``
+    (float32, at least :func:`scratch_size` values; None or a smaller one:
+    one block allocated here). A caller that hands each thread's calls the same
     64-byte-aligned ``work`` spares them the allocation and page faults of
     fresh buffers (half a megabyte and more, which the allocator may map and
     unmap at every call) and the cache-line splits of vectors on misaligned
@@ -1692,10 +1717,9 @@ def _buffers(meta, work):  # pragma: no cover - compiled
     maxw = np.uint64(meta[M_MAXW])
     maxh = np.uint64(meta[M_CIN_MAXH])
     wx = F * k if meta[M_CROSS_NL] > 0 else np.uint64(0)
-    T = np.uint64(meta[M_TILE])
     maxz = np.uint64(meta[M_CIN_MAXZ])
     two = np.uint64(2)
-    total = _scratch_total(meta)
+    total = _scratch_total(meta) // np.uint64(meta[M_TILE]) * T
     if work is None:
         w = np.empty(total, dtype=np.float32)
     elif work.shape[0] >= total:
@@ -1736,16 +1760,18 @@ def _buffers(meta, work):  # pragma: no cover - compiled
 
 @_jit(nogil=True, fastmath=_FASTMATH)
 def forward_tiled(table, xi, xv, fp, ip, pp, meta, work=None):  # pragma: no cover
-    """Logits of a batch in tiles of ``meta[M_TILE]`` samples, one thread.
+    """Logits of a batch in tiles of at most ``meta[M_TILE]`` samples
+    (:func:`_tile_width`), one thread.
 
     Same parameters and returns as :func:`forward_samples`; ``work``: this
     thread's float32 scratch (see :func:`_buffers`), or None.
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta, work)
+    T = _tile_width(meta, n)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta, work, T)
     bad = 0
-    T = meta[M_TILE]
+    T = np.int64(T)
     n_tiles = (n + T - 1) // T
     for t in range(n_tiles):
         t0 = np.uint64(t * T)
@@ -1879,19 +1905,20 @@ def proba_small(X, table, fp, ip, pp, meta):  # pragma: no cover - compiled
 def proba_tiled(X, table, fp, ip, pp, meta, work=None):  # pragma: no cover
     """Probabilities of a clean field matrix, indexed tile by tile.
 
-    :func:`proba_small` for batches of the tiled kernel: each tile of
-    ``meta[M_TILE]`` rows is indexed into small reused buffers and scored at
-    once, so that the (n_samples, n_fields) rows and values are never
-    materialised. Same parameters and returns as :func:`proba_small`;
-    ``work`` as for :func:`forward_tiled`.
+    :func:`proba_small` for batches of the tiled kernel: each tile of at
+    most ``meta[M_TILE]`` rows (:func:`_tile_width`) is indexed into small
+    reused buffers and scored at once, so that the (n_samples, n_fields)
+    rows and values are never materialised. Same parameters and returns as
+    :func:`proba_small`; ``work`` as for :func:`forward_tiled`.
     """
     n, F = X.shape
     numeric, field_dims, offsets = _input_layout(meta, F)
-    T = meta[M_TILE]
+    Tu = _tile_width(meta, n)
+    T = np.int64(Tu)
     out = np.empty(n, dtype=np.float32)
     xi = np.empty((T, F), dtype=np.int64)
     xv = np.empty((T, F), dtype=np.float32)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta, work)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta, work, Tu)
     zero = np.uint64(0)
     n_tiles = (n + T - 1) // T
     for t in range(n_tiles):

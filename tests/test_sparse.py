@@ -1078,6 +1078,39 @@ def test_valid_constructor_parameters_predict():
             np.testing.assert_allclose(pred.predict_proba(rows), ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("full", [64, 128, 256])
+def test_tile_width_fits_the_batch(full):
+    """Tiles as wide as the packing's for a batch of many of them, else
+    balanced and rounded up to a multiple of 8: never more than 7 empty
+    columns a tile, never wider than the packing's."""
+    meta = np.zeros(_kernels.M_TILE + 8, dtype=np.int64)
+    meta[_kernels.M_TILE] = full
+    v = _kernels._WIDTH_STEP
+    for n in [8, 9, 16, 17, 40, 63, 64, 65, 129, 255, 256, 257, 300, 511, 4096, 4100]:
+        width = int(_kernels._tile_width(meta, n))
+        n_tiles = -(-n // width)
+        assert width <= full and width % v == 0 or width == full, (n, width)
+        assert n_tiles == max(1, -(-n // full)), (n, width)  # as many as full tiles
+        assert n_tiles * width - n < v * n_tiles, (n, width)
+    assert int(_kernels._tile_width(meta, 8)) == 8
+    assert int(_kernels._tile_width(meta, 300)) == {64: 64, 128: 104, 256: 152}[full]
+    assert int(_kernels._tile_width(meta, 4096)) == full
+
+
+@pytest.mark.parametrize("name", ["DeepFM", "xDeepFM", "FwFM"])
+def test_a_row_scores_the_same_in_every_batch(fitted, name):
+    """Dense and pruned, a row's probabilities do not depend on the batch it
+    is scored in (the tile width follows the batch): batches of 8 to 300."""
+    X = pd.concat([_frame(200, 5)] * 2, ignore_index=True)
+    for kind in ("dense", "pruned"):
+        pred = fitted[name, kind].to_sparse(engine="numba")
+        full = pred.predict_proba(X)
+        for n in (8, 17, 40, 129, 300, 333):
+            np.testing.assert_allclose(
+                pred.predict_proba(X.iloc[:n]), full[:n], rtol=1e-6, atol=0
+            )
+
+
 def test_pack_holds_the_input_layout(fitted):
     """The fused kernels read the numeric mask, field_dims and offsets from
     the packed layout (one argument instead of three): the predictor's."""
