@@ -1688,11 +1688,12 @@ def _tile_width(meta, n):  # pragma: no cover - compiled
     balanced and rounded up to a multiple of :data:`_WIDTH_STEP`.
 
     A layer computed from dense weights is one ``sgemm`` over all the tile's
-    columns, empty ones included: with tiles of the full width, dense models
-    scored 8 rows as slowly as 256, the dense DeepFM of ``model_latency``
-    about 10x slower than the lean torch forward at batch 8; with tiles of
-    16 (whole vectors) 0.92-0.98x at batch 8; with tiles of 8, 1.19x (one
-    thread, scratch timing; ``python -m benchmarks.model_latency``)."""
+    columns, empty ones included: with tiles of the full width, the dense
+    DeepFM of ``model_latency`` took as long for 8 rows as for 256 (scratch
+    timing), several times the lean torch forward's time; with tiles of 16
+    (whole vectors) 0.92-0.98x that time at batch 8 for DeepFM, NFM and
+    DCNv2; with tiles of 8, 1.2x (``python -m benchmarks.model_latency``,
+    one thread)."""
     full = np.int64(meta[M_TILE])
     n_tiles = max(np.int64(1), (n + full - 1) // full)
     width = (n + n_tiles - 1) // n_tiles
