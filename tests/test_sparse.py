@@ -1100,7 +1100,7 @@ def test_tile_width_fits_the_batch(full):
 @pytest.mark.parametrize("name", ["DeepFM", "xDeepFM", "FwFM"])
 def test_a_row_scores_the_same_in_every_batch(fitted, name):
     """Dense and pruned, a row's probabilities do not depend on the batch it
-    is scored in (the tile width follows the batch): batches of 8 to 300."""
+    is scored in (the tile width follows the batch): batches of 8 to 333."""
     X = pd.concat([_frame(200, 5)] * 2, ignore_index=True)
     for kind in ("dense", "pruned"):
         pred = fitted[name, kind].to_sparse(engine="numba")
