@@ -1656,9 +1656,10 @@ def _tile(t0, ns, table, xi, xv, fp, ip, pp, meta, out, et, bt, ha, hb, acc, t1,
 
 
 @_jit(nogil=True)
-def _scratch_total(meta):  # pragma: no cover - compiled
-    """float32 values of the buffers :func:`_buffers` carves (in its order:
-    t1, t2, et, bt, ha, hb, cur, new, xh, xz, z)."""
+def _scratch_total(meta, T):  # pragma: no cover - compiled
+    """float32 values of the buffers :func:`_buffers` carves for tiles of
+    ``T`` samples (in its order: t1, t2, et, bt, ha, hb, cur, new, xh, xz,
+    z)."""
     F = np.uint64(meta[M_F])
     k = np.uint64(meta[M_K])
     maxw = np.uint64(meta[M_MAXW])
@@ -1667,13 +1668,13 @@ def _scratch_total(meta):  # pragma: no cover - compiled
     wx = F * k if meta[M_CROSS_NL] > 0 else np.uint64(0)
     two = np.uint64(2)
     rows = two + F * k + k + two * maxw + two * maxh * k + two * wx + maxz * k
-    return np.uint64(meta[M_TILE]) * rows
+    return np.uint64(T) * rows
 
 
 def scratch_size(meta: np.ndarray) -> int:
     """float32 values of the tiled kernel's large scratch buffers: the
     ``work`` that :func:`forward_tiled` and :func:`proba_tiled` take."""
-    return int(_scratch_total(meta))
+    return int(_scratch_total(meta, meta[M_TILE]))
 
 
 #: A tile narrower than the packing's is a multiple of this many samples
@@ -1720,7 +1721,7 @@ def _buffers(meta, work, T):  # pragma: no cover - compiled
     wx = F * k if meta[M_CROSS_NL] > 0 else np.uint64(0)
     maxz = np.uint64(meta[M_CIN_MAXZ])
     two = np.uint64(2)
-    total = _scratch_total(meta) // np.uint64(meta[M_TILE]) * T
+    total = _scratch_total(meta, T)
     if work is None:
         w = np.empty(total, dtype=np.float32)
     elif work.shape[0] >= total:
@@ -1769,10 +1770,10 @@ def forward_tiled(table, xi, xv, fp, ip, pp, meta, work=None):  # pragma: no cov
     """
     n = xi.shape[0]
     out = np.empty(n, dtype=np.float32)
-    T = _tile_width(meta, n)
-    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta, work, T)
+    Tu = _tile_width(meta, n)
+    et, bt, ha, hb, acc, t1, t2, cur, new, xh, xz, z, ri = _buffers(meta, work, Tu)
     bad = 0
-    T = np.int64(T)
+    T = np.int64(Tu)
     n_tiles = (n + T - 1) // T
     for t in range(n_tiles):
         t0 = np.uint64(t * T)
