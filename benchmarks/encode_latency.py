@@ -21,7 +21,9 @@ median over rounds of the wall time per call, and per implementation the
 median over rounds of its ratio to the predictor alone on the encoded rows
 (``predictor.predict_proba`` of the encoder's DataFrame), the issue's
 reference (target: the serving object <= 2x at batch 1, <= 1.5x at 4096).
-The load average is recorded before and after.
+The load average is recorded before and after. Also: the serving pipeline
+saved with ``sklearn_deeplight.save`` and loaded back in this process
+(the file's size, the median of three ``load`` times, the same bits).
 
 Usage::
 
@@ -122,6 +124,37 @@ def normwise_err(a, b) -> float:
     """max |a - b| / max |b| (the notes' measure of the predictor)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def _save_and_load(server, X, loads: int = 3) -> dict:
+    """The serving pipeline saved by ``sklearn_deeplight.save`` and read back
+    by ``load`` ``loads`` times in this process (imports and compiled kernels
+    already loaded: the file's decoding and checks, the encoder's tables and
+    the warm-up): the file's size, the median load time and whether the
+    loaded copy scores ``X`` to the same bits."""
+    import tempfile
+    from pathlib import Path
+
+    from sklearn_deeplight import load, save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "server.skdl"
+        t0 = time.perf_counter()
+        save(server, path)
+        save_s = time.perf_counter() - t0
+        times = []
+        for _ in range(loads):
+            t0 = time.perf_counter()
+            loaded = load(path, max_memory=16 * 2**30)
+            times.append(time.perf_counter() - t0)
+        same = bool(np.array_equal(loaded.predict_proba(X), server.predict_proba(X)))
+        return {
+            "file_bytes": path.stat().st_size,
+            "save_s": save_s,
+            "load_s": statistics.median(times),
+            "loads": loads,
+            "same_bits_after_load": same,
+        }
 
 
 def main(argv=None) -> dict:
@@ -227,6 +260,8 @@ def main(argv=None) -> dict:
         }
         report["checks"] = checks
         print(f"checks {checks}", flush=True)
+        report["persistence"] = _save_and_load(server, big)
+        print(f"persistence {report['persistence']}", flush=True)
 
         report["batches"] = {}
         for B in BATCHES:
