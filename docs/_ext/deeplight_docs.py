@@ -672,6 +672,17 @@ def _render_encode_latency(data: dict) -> list[str]:
             + ".",
             "",
         ]
+    saved = data.get("persistence")
+    if saved:
+        lines += [
+            f"Saved with ``sklearn_deeplight.save``: {saved['file_bytes'] / 2**20:.0f} "
+            f"MiB in {_seconds(saved['save_s'])}; ``load`` in this process "
+            f"(imports done, kernels compiled) {_seconds(saved['load_s'])}, the "
+            f"median of {saved['loads']}"
+            + (", the same bits after" if saved.get("same_bits_after_load") else "")
+            + ".",
+            "",
+        ]
     loads = [v.get("loadavg_before_after", [[None]])[0][0] for v in batches.values()]
     if loads and loads[0] is not None:
         lines += [f"Load average {loads[0]:.2f} at the start.", ""]
