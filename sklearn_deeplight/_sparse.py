@@ -31,10 +31,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import threading
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -43,107 +39,38 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._spec import ModelSpec
+from . import _runtime
+from ._runtime import RUNTIME as _RUNTIME
+from ._runtime import SCRATCH as _SCRATCH  # noqa: F401 - the tests read it
+from ._runtime import VALUE_DTYPES
+from ._runtime import compact as _compact
+from ._runtime import expand as _expand
+from ._runtime import scratch as _scratch
 from ._validation import check_field_matrix, check_logits_are_finite, global_index
 
 __all__ = ["SparseCTRPredictor"]
 
 ENGINES = ("auto", "numba", "scipy")
-_VALUE_DTYPES = {"float32": np.float32, "float16": np.float16}
+_VALUE_DTYPES = VALUE_DTYPES
 #: Samples per block of the scipy engine (bounds its temporaries).
 _SCIPY_BLOCK = 2048
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-#: Fewest samples per thread when ``n_jobs`` > 1.
-_MIN_CHUNK = 512
-
-#: In-memory state rebuilt from the fitted attributes, never saved.
-_RUNTIME = ("_spec", "_packed", "_unfused", "_numeric_mask")
-
-_PACK_LOCK = threading.Lock()
-_POOL_LOCK = threading.Lock()
-_POOL: ThreadPoolExecutor | None = None
 _kernels_module: Any = None
-_kernels_error: BaseException | None = None
 #: The kernels' MIN_TILED_BATCH once they are loaded (the fused path needs them).
 _MIN_TILED_BATCH = 0
 
 
 def _load_kernels():
     """The numba kernels module, or None when numba cannot be imported."""
-    global _kernels_module, _kernels_error, _MIN_TILED_BATCH
-    if _kernels_module is None and _kernels_error is None:
-        try:
-            from . import _kernels
-        except ImportError as exc:  # pragma: no cover - numba is a dependency
-            _kernels_error = exc
-        else:
-            _MIN_TILED_BATCH = _kernels.MIN_TILED_BATCH
-            _kernels_module = _kernels
+    global _kernels_module, _MIN_TILED_BATCH
+    if _kernels_module is None:
+        kernels = _runtime.load_kernels()
+        if kernels is not None:
+            _MIN_TILED_BATCH = kernels.MIN_TILED_BATCH
+            _kernels_module = kernels
     return _kernels_module
-
-
-def _run_chunks(fn, n: int, tile: int, n_jobs: int | None) -> list:
-    """``fn(start, stop)`` over ``n`` rows: once, or on tile-aligned chunks
-    of at least ``_MIN_CHUNK`` rows, one per thread of ``n_jobs`` (the
-    calling thread takes the first); the results in row order."""
-    if n_jobs == -1:
-        n_jobs = os.cpu_count() or 1
-    n_chunks = 1 if n_jobs is None else min(n_jobs, max(1, n // _MIN_CHUNK))
-    if n_chunks <= 1:
-        return [fn(0, n)]
-    step = -(-n // (n_chunks * tile)) * tile
-    bounds = list(range(0, n, step)) + [n]
-    pool = _thread_pool()
-    futures = [pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    first = fn(0, bounds[1])
-    return [first] + [f.result() for f in futures]
-
-
-#: Each thread's float32 scratch for the tiled kernels (see
-#: :func:`~sklearn_deeplight._kernels._buffers`): one array per thread, grown
-#: to the largest model it scored, so that a call does not pay the page
-#: faults of freshly mapped buffers. A kernel call uses its thread's array
-#: alone, and a thread runs one call at a time.
-_SCRATCH = threading.local()
-
-
-def _scratch(kernels, meta: np.ndarray) -> np.ndarray:
-    """This thread's scratch, of at least what the tiled kernels need for
-    the model packed in ``meta``."""
-    local = _SCRATCH
-    if getattr(local, "meta", None) is meta:  # the model of the last call
-        return local.buf
-    buf = getattr(local, "buf", None)
-    size = kernels.scratch_size(meta)
-    if buf is None or buf.shape[0] < size:
-        buf = local.buf = _aligned_zeros(size)
-    local.meta = meta
-    return buf
-
-
-def _aligned_zeros(size: int) -> np.ndarray:
-    """float32 zeros starting on a 64-byte boundary: the tile rows' vector
-    loads and stores then never straddle two cache lines (a scratch on
-    numpy's 16-byte boundary made the tiled kernel up to 1.3x slower:
-    scratch timing)."""
-    raw = np.zeros(size + 16, dtype=np.float32)
-    skip = (-raw.ctypes.data % 64) // 4
-    return raw[skip : skip + size]
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    """The shared worker threads of ``n_jobs`` > 1 (created on first use)."""
-    global _POOL
-    if _POOL is None:
-        with _POOL_LOCK:
-            if _POOL is None:
-                _POOL = ThreadPoolExecutor(
-                    max_workers=max(1, (os.cpu_count() or 1) - 1),
-                    thread_name_prefix="sparse-ctr",
-                )
-    return _POOL
 
 
 def _usual_n_jobs(n_jobs: Any) -> bool:
@@ -237,28 +164,6 @@ def _normalise_dtype(arr: np.ndarray) -> np.ndarray | None:
     # float16, longdouble: read as float64, as check_field_matrix does
     with np.errstate(over="ignore"):
         return arr.astype(np.float64)
-
-
-def _compact(table: np.ndarray, dtype: str) -> dict[str, Any]:
-    """Bitmask (zlib level 1) plus packed nonzero values of a table."""
-    flat = np.asarray(table).reshape(-1)
-    mask = flat != 0
-    return {
-        "shape": tuple(int(s) for s in table.shape),
-        "mask": zlib.compress(np.packbits(mask).tobytes(), 1),
-        "values": flat[mask].astype(_VALUE_DTYPES[dtype]),
-    }
-
-
-def _expand(store: dict[str, Any]) -> np.ndarray:
-    """Inverse of :func:`_compact`: the dense float32 table."""
-    shape = store["shape"]
-    size = int(np.prod(shape, dtype=np.int64))
-    bits = np.frombuffer(zlib.decompress(store["mask"]), dtype=np.uint8)
-    mask = np.unpackbits(bits, count=size).view(bool)
-    out = np.zeros(size, dtype=np.float32)
-    out[mask] = store["values"]
-    return out.reshape(shape)
 
 
 def _store_nbytes(store: dict[str, Any]) -> int:
@@ -480,19 +385,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
     def _build_runtime(self, emb: np.ndarray) -> None:
         """Rebuild the spec and the gather table (embeddings + folded linear
         weight per row) from the fitted attributes."""
-        spec = ModelSpec.from_attributes(self.__dict__, emb).validate()
-        k = emb.shape[1]
-        table = np.empty((emb.shape[0], k + 1), dtype=np.float32)
-        table[:, :k] = emb
-        linear = spec.block("linear")
-        table[:, k] = 0.0 if linear is None else linear.row_weights(emb, spec.layout)
-        table.flags.writeable = False
-        spec.embedding = table[:, :k]
-        self._spec = spec
-        self._table = table
-        self._numeric_mask = spec.layout.numeric_mask
-        self._packed = None
-        self._unfused = ()
+        self.__dict__.update(_runtime.build_runtime(self.__dict__, emb))
 
     def _saved_nbytes(self) -> int:
         state = self._compact_state()
@@ -780,7 +673,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
             if engine == "numba":
                 raise ImportError(
                     "engine='numba' needs numba, which could not be imported "
-                    f"({_kernels_error}); use engine='scipy' or 'auto'."
+                    f"({_runtime.kernels_error}); use engine='scipy' or 'auto'."
                 )
         if xi.size and (xi.min() < 0 or xi.max() >= table.shape[0]):
             raise ValueError(self._bad_rows_message())
@@ -812,47 +705,14 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         )
 
     def _get_packed(self, kernels):
-        packed = self._packed
-        if packed is None:
-            with _PACK_LOCK:
-                packed = self._packed
-                if packed is None:
-                    self._unfused = tuple(
-                        b for b in self._spec.blocks if b.kind not in kernels.FUSED
-                    )
-                    self._packed = packed = kernels.pack(self._spec)
-        return packed
+        return _runtime.get_packed(self, kernels)
 
     def _logits_numba(self, kernels, table, xi, xv) -> np.ndarray:
-        packed = self._packed
-        if packed is None:
-            packed = self._get_packed(kernels)
-        n_jobs = self.n_jobs  # checked by decision_function_indexed
-        if xi.shape[0] < kernels.MIN_TILED_BATCH:
-            out, bad = kernels.forward_samples(table, xi, xv, *packed)
-        else:
-            out, bad = self._logits_tiled(kernels, table, xi, xv, packed, n_jobs)
+        # n_jobs: checked by decision_function_indexed
+        out, bad = _runtime.logits(self, kernels, xi, xv, self.n_jobs)
         if bad:
             raise ValueError(self._bad_rows_message())
-        unfused = self._unfused
-        if unfused:  # blocks the fused kernels do not compute
-            out += self._spec.block_logits(table, xi, xv, unfused)
         return out
-
-    @staticmethod
-    def _logits_tiled(kernels, table, xi, xv, packed, n_jobs: int | None):
-        """The tiled kernel, on tile-aligned chunks for ``n_jobs`` threads."""
-        parts = _run_chunks(
-            lambda a, b: kernels.forward_tiled(
-                table, xi[a:b], xv[a:b], *packed, _scratch(kernels, packed[3])
-            ),
-            xi.shape[0],
-            int(packed[3][kernels.M_TILE]),
-            n_jobs,
-        )
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate([p[0] for p in parts]), sum(p[1] for p in parts)
 
     def _logits_scipy(self, table, xi, xv) -> np.ndarray:
         n = xi.shape[0]
@@ -977,33 +837,7 @@ class SparseCTRPredictor(ClassifierMixin, BaseEstimator):
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)
         check_params(engine, self.threshold, self.n_jobs)
-        packed = state.get("_packed")
-        if packed is None:
-            packed = self._get_packed(kernels)
-        if self._unfused:
-            return None
-        if n < kernels.MIN_TILED_BATCH:
-            proba, ok = kernels.proba_small(arr, table, *packed)
-        else:
-            proba, ok = self._proba_chunks(kernels, arr, (table, *packed))
-        return proba if ok else None
-
-    def _proba_chunks(self, kernels, arr, args) -> tuple[np.ndarray, bool]:
-        """:func:`~sklearn_deeplight._kernels.proba_tiled` on tile-aligned
-        chunks, one per thread of ``n_jobs``."""
-        parts = _run_chunks(
-            lambda a, b: kernels.proba_tiled(
-                arr[a:b], *args, _scratch(kernels, args[-1])
-            ),
-            arr.shape[0],
-            int(args[-1][kernels.M_TILE]),
-            self.n_jobs,
-        )
-        if len(parts) == 1:
-            return parts[0]
-        if not all(ok for _, ok in parts):
-            return np.empty((0, 2)), False
-        return np.concatenate([p for p, _ in parts]), True
+        return _runtime.fused_proba(self, kernels, arr, self.n_jobs)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: ``classes_[1]`` where its probability > threshold.
