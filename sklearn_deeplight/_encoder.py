@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._encoder_core import _NAMED_TRANSFORMS, _log1p_transform, criteo_numeric_transform
 from ._encoder_tables import (
     FastEncodeMixin,
     _dict_rows,
@@ -18,49 +19,6 @@ from ._encoder_tables import (
 )
 
 __all__ = ["FieldEncoder", "criteo_numeric_transform"]
-
-
-def criteo_numeric_transform(x: np.ndarray) -> np.ndarray:
-    """Transform of the Criteo winners, used by the DeepLight reference code.
-
-    ``x > 2`` becomes ``floor(log(x) ** 2)`` (natural logarithm); every other value
-    (2, 1, 0 and negative values) is kept as it is.
-
-    Parameters
-    ----------
-    x : ndarray of float64
-        Values to transform (no missing values).
-
-    Returns
-    -------
-    ndarray of float64
-        Transformed values, same shape as `x`.
-
-    See Also
-    --------
-    FieldEncoder : Applies a transform like this one to numeric fields.
-
-    Examples
-    --------
-    >>> from sklearn_deeplight import criteo_numeric_transform
-    >>> criteo_numeric_transform(np.array([-1.0, 0.0, 2.0, 3.0, 1382.0]))
-    array([-1.,  0.,  2.,  1., 52.])
-    """
-    x = np.asarray(x, dtype=np.float64)
-    out = x.copy()
-    big = x > 2
-    out[big] = np.floor(np.log(x[big]) ** 2)
-    return out
-
-
-def _log1p_transform(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
-_NAMED_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "criteo": criteo_numeric_transform,
-    "log1p": _log1p_transform,
-}
 
 
 def _is_int(value: Any) -> bool:

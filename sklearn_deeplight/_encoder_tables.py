@@ -12,49 +12,31 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate
+from collections.abc import Callable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ._encoder_core import (
+    _EMPTY_U8,
+    _EXACT_INT,
+    _INT64_MAX,
+    _INT64_MIN,
+    _LEAN_DICT_ROWS,
+    _LEAN_ROWS,
+    _NAN,
+    _NEUTRAL_TYPES,
+    _NUMBER_TYPES,
+    KeyTables,
+    _dict_rows,
+    _utf8_of_strings,
+    encode_rows,
+)
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._encoder import FieldEncoder
-
-#: Inputs of at most this many rows are encoded value by value (no column
-#: objects); larger ones column by column.
-_LEAN_ROWS = 16
-#: Lists of dicts of at most this many rows are encoded value by value too:
-#: building column objects costs about 1 ms, which only pays off above about
-#: 256 rows (measured on generated Criteo rows: 64 dicts 0.8 ms value by value
-#: against 1.6 ms column by column; 1,024 dicts 8.6 ms against 4.6 ms).
-_LEAN_DICT_ROWS = 256
-_NAN = float("nan")
-#: Python ints below this magnitude convert to float64 exactly.
-_EXACT_INT = 2**53
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
-_EMPTY_U8 = np.zeros(0, dtype=np.uint8)
-
-#: Vocabulary value types that never compare equal to a str or an int.
-_NEUTRAL_TYPES = (bytes, np.bytes_, tuple, frozenset, type(None))
-#: Vocabulary value types that may equal an int but never a str.
-_NUMBER_TYPES = (float, bool, complex, np.floating, np.bool_, np.complexfloating)
-
-
-def _dict_rows(X: Any) -> list | None:
-    """``X`` as a list of rows when it is a dict or a list of dicts, else None."""
-    if isinstance(X, Mapping):
-        return [X]
-    if (
-        type(X) is list
-        and X
-        and all(type(row) is dict or isinstance(row, Mapping) for row in X)
-    ):
-        return X
-    return None
 
 
 def _is_object(dtype: Any) -> bool:
@@ -70,12 +52,6 @@ def _object_series(col: np.ndarray) -> pd.Series:
     (:meth:`FieldEncoder._as_frame`: object; ``pd.Series(col)`` would infer
     pandas' string dtype from strings)."""
     return pd.Series(col, dtype=object, copy=False)
-
-
-def _is_int_literal(v: str) -> bool:
-    """An ASCII decimal integer of at most 15 characters (exact in float64)."""
-    digits = v[1:] if v[:1] == "-" else v
-    return len(v) <= 15 and digits.isdigit() and digits.isascii()
 
 
 def _frame_columns(X: pd.DataFrame) -> list:
@@ -130,23 +106,6 @@ def _numeric_column(col: Any) -> np.ndarray | None:
     if dtype.kind in "fO" and np.isinf(values).any():
         return None
     return values
-
-
-def _utf8_of_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (int64, n + 1) and bytes (uint8) of the UTF-8 of strings
-    (lone surrogates kept, so that the encoding is one to one)."""
-    joined = "".join(strings)
-    if joined.isascii():
-        data = joined.encode("ascii")
-        lengths = map(len, strings)
-    else:
-        parts = [s.encode("utf-8", "surrogatepass") for s in strings]
-        data = b"".join(parts)
-        lengths = map(len, parts)
-    offsets = np.fromiter(
-        accumulate(lengths, initial=0), dtype=np.int64, count=len(strings) + 1
-    )
-    return offsets, np.frombuffer(data, dtype=np.uint8)
 
 
 def _arrow_chunks(array: Any) -> list | None:
@@ -225,14 +184,6 @@ def _arrow_segments(array: Any, field: int, segments: list, keep: list) -> bool:
     return True
 
 
-def _load_encoder_kernels():
-    try:
-        from . import _encoder_kernels
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    return _encoder_kernels
-
-
 class _FastCache:
     """Holder of an encoder's fast-path tables, filled at the first transform.
 
@@ -248,50 +199,34 @@ class _FastCache:
         self.tables: _Tables | None = None
 
 
-class _Tables:
-    """The vocabularies of a fitted encoder as hash tables.
+class _Tables(KeyTables):
+    """The hash tables (:class:`~sklearn_deeplight._encoder_core.KeyTables`)
+    of a fitted encoder's pandas vocabularies, and the lookups of pandas and
+    Arrow columns."""
 
-    Keys are ``(field, value)`` pairs of all the categorical fields: strings
-    (their UTF-8 bytes) in one table, integers in another; a key's code is
-    the field code :meth:`FieldEncoder.transform` gives the value (the string
-    values of ``missing_values`` the field's missing code). Per field, which
-    queries the tables answer exactly as the pandas path does:
-
-    - ``str_ok``: strings (every vocabulary value is a str, a number or of a
-      type that never equals a str);
-    - ``int_ok``: int64 integers (every vocabulary value is a str, an int64
-      integer or of a type that never equals an int);
-    - ``no_num``: floats, all out of vocabulary (no vocabulary value is a
-      number).
-
-    Other queries take the pandas path.
-    """
-
-    def __init__(self, enc: FieldEncoder, missing: tuple | None) -> None:
+    def __init__(
+        self, enc: FieldEncoder, missing: tuple | None, keep: bool = False
+    ) -> None:
+        """The tables of ``enc`` for its ``missing_values`` ``missing``;
+        ``keep``: keep the key arrays (:attr:`keys`)."""
         self.vocab = enc._vocab
         self.key = missing
-        self.kernels = _load_encoder_kernels()
-        n = self.n = int(enc.n_features_in_)
+        n = int(enc.n_features_in_)
         names = getattr(enc, "feature_names_in_", None)
-        self.names = None if names is None else list(names)
         numeric = np.zeros(n, dtype=bool)
         numeric[enc.numeric_fields_] = True
-        self.numeric_list = numeric.tolist()
-        self.num_pos = np.flatnonzero(numeric)
         miss_str = [v for v in (missing or ()) if isinstance(v, str)]
-        self.miss_str = frozenset(miss_str)
-        missing_codes = enc._missing_code.astype(np.float64)
         oov = np.full(n, np.nan)
         for j in range(n):
             if not numeric[j]:
                 oov[j] = float(enc._lookup[j][-1])
-        self.missing_codes = missing_codes
-        self.oov_codes = oov
-        self.missing_list = missing_codes.tolist()
-        self.oov_list = oov.tolist()
-        self.str_ok = [False] * n
-        self.int_ok = [False] * n
-        self.no_num = [False] * n
+        self._setup(
+            None if names is None else list(names),
+            numeric,
+            enc._missing_code.astype(np.float64),
+            oov,
+            miss_str,
+        )
         if self.kernels is not None and (
             n >= self.kernels.MAX_FIELDS or int(enc.field_dims_.max()) >= 2**32
         ):
@@ -310,19 +245,8 @@ class _Tables:
         for j in range(n):
             if not numeric[j]:
                 self._add_field(enc._vocab[j], enc._lookup[j], j, s_parts, i_parts)
-        self._build(s_parts, i_parts, n_missing_keys)
-        self.field_info = list(
-            zip(
-                range(n),
-                self.numeric_list,
-                self.missing_list,
-                self.oov_list,
-                self.str_ok,
-                self.int_ok,
-                self.no_num,
-                strict=True,
-            )
-        )
+        self._build(s_parts, i_parts, n_missing_keys, keep)
+        self._finish()
 
     # ------------------------------------------------------------ building
     def _add_field(self, vocab: pd.Index, lookup: np.ndarray, j: int, s_parts, i_parts):
@@ -381,133 +305,6 @@ class _Tables:
         if int_ok and ints:
             keys = np.array(ints, dtype=np.int64)
             i_parts.append((j, keys, codes[np.asarray(i_pos, dtype=np.int64)]))
-
-    def _build(self, s_parts, i_parts, n_missing_keys: int) -> None:
-        """Build the table of the queued keys (``s_parts``: strings, the
-        first ``n_missing_keys`` of them the missing strings; ``i_parts``:
-        integers).
-
-        Keys are inserted by increasing code (the missing strings first,
-        since a key seen twice keeps its first code): a code is a rank by
-        decreasing frequency in fit, so the frequent values, which most
-        queries look up, mostly sit in their first slot. (Linear probing's
-        average probe count over all keys does not depend on the order; in
-        field order, the fields inserted last took about 4 probes a lookup
-        on the paper's Criteo vocabulary, ``python -m
-        benchmarks.encode_latency``.)"""
-        offsets_parts = [np.zeros(0, dtype=np.int64)]
-        data_parts = [_EMPTY_U8]
-        fields = [np.zeros(0, dtype=np.int64)]
-        codes = [np.zeros(0, dtype=np.int64)]
-        shift = 0
-        for j, source, part_codes in s_parts:
-            offsets, data = (
-                _utf8_of_strings(source) if isinstance(source, list) else source
-            )
-            offsets_parts.append(offsets[:-1] + shift)
-            data_parts.append(data)
-            fields.append(np.full(len(offsets) - 1, j, dtype=np.int64))
-            codes.append(np.asarray(part_codes, dtype=np.int64))
-            shift += int(offsets[-1])
-        offsets_parts.append(np.array([shift], dtype=np.int64))
-        s_off = np.concatenate(offsets_parts)
-        s_data = np.concatenate(data_parts)
-        s_fields = np.concatenate(fields)
-        s_codes = np.concatenate(codes)
-        i_keys = np.concatenate([np.zeros(0, np.int64)] + [k for _, k, _ in i_parts])
-        i_fields = np.concatenate(
-            [np.zeros(0, np.int64)]
-            + [np.full(len(k), j, dtype=np.int64) for j, k, _ in i_parts]
-        )
-        i_codes = np.concatenate(
-            [np.zeros(0, np.int64)] + [np.asarray(c, np.int64) for _, _, c in i_parts]
-        )
-        kernels = self.kernels
-        cap = kernels.table_capacity(len(s_fields) + len(i_keys))
-        s_rank = s_codes.copy()
-        s_rank[:n_missing_keys] = -1
-        self.slots, _ = kernels.build_table(
-            s_off,
-            s_data,
-            s_fields,
-            s_codes,
-            np.argsort(s_rank, kind="stable"),
-            i_keys,
-            i_fields,
-            i_codes,
-            np.argsort(i_codes, kind="stable"),
-            np.full((cap, 2), kernels.EMPTY, dtype=np.uint64),
-        )
-        if (s_off[1:] - s_off[:-1] > 8).any():  # long keys: keep their bytes
-            self.s_off, self.s_data = s_off, s_data
-            self.s_codes = s_codes.astype(np.float64)
-        else:
-            self.s_off = np.zeros(1, dtype=np.int64)
-            self.s_data = _EMPTY_U8
-            self.s_codes = np.zeros(0, dtype=np.float64)
-
-    def warm_up(self) -> None:
-        """Call the lookups of a few rows (a dict or a small frame: strings
-        and integers) once, on one value of field 0, so that numba loads
-        them from its cache now, not on the first request (~10 ms in a
-        fresh process, ``benchmarks/warm_start.py``)."""
-        if self.kernels is None:
-            return
-        field = np.zeros(1, dtype=np.int64)
-        self.lookup_str(*_utf8_of_strings([""]), field)
-        self.lookup_int(np.zeros(1, dtype=np.int64), field)
-
-    # ------------------------------------------------------------- lookups
-    def lookup_str(self, offsets, data, fields) -> np.ndarray:
-        """Float64 codes of UTF-8 strings of fields ``fields`` (one each)."""
-        return self.kernels.lookup_str(
-            offsets,
-            data,
-            fields,
-            self.slots,
-            self.s_off,
-            self.s_data,
-            self.s_codes,
-            self.oov_codes,
-        )
-
-    def lookup_column(self, offsets, data, j, bitmap=_EMPTY_U8, bit_offset=0):
-        """Float64 codes of the UTF-8 strings of a column of field ``j``; a
-        null of ``bitmap`` is missing."""
-        return self.kernels.lookup_column(
-            offsets,
-            data,
-            j,
-            bitmap,
-            bit_offset,
-            self.slots,
-            self.s_off,
-            self.s_data,
-            self.s_codes,
-            self.oov_codes,
-            self.missing_codes,
-        )
-
-    def lookup_segments(self, segments: np.ndarray, out: np.ndarray) -> None:
-        """Write the codes of Arrow string chunks (rows of ``segments``, see
-        :func:`~sklearn_deeplight._encoder_kernels.lookup_segments`) into
-        the columns of ``out``."""
-        self.kernels.lookup_segments(
-            segments,
-            out,
-            self.slots,
-            self.s_off,
-            self.s_data,
-            self.s_codes,
-            self.oov_codes,
-            self.missing_codes,
-        )
-
-    def lookup_int(self, values: np.ndarray, fields) -> np.ndarray:
-        """Float64 codes of int64 values (``fields``: an int or one per value)."""
-        if not isinstance(fields, np.ndarray):
-            fields = np.array([fields], dtype=np.int64)
-        return self.kernels.lookup_ints(values, fields, self.slots, self.oov_codes)
 
     def lookup_arrow(self, array: Any, j: int) -> np.ndarray | None:
         """Codes of an Arrow-backed pandas string array of field ``j``."""
@@ -651,90 +448,17 @@ class FastEncodeMixin:
 
     def _encode_rows(self, tables: _Tables, rows: Any) -> np.ndarray | None:
         """Fast transform of a few rows of Python values (a sequence of rows,
-        each the values of the fields in order), value by value."""
-        out: list[float] = []
-        s_pos: list[int] = []  # strings to look up: position, value, field
-        s_val: list[str] = []
-        s_field: list[int] = []
-        i_pos: list[int] = []  # ints to look up
-        i_val: list[int] = []
-        i_field: list[int] = []
-        n_pos: list[int] = []  # numeric values present
-        miss_str = tables.miss_str
-        fields = tables.field_info
+        each the values of the fields in order), value by value
+        (:func:`~sklearn_deeplight._encoder_core.encode_rows`)."""
         nt = self.numeric_transform
-        # a callable gets NaN where missing (the reference's per-column call)
-        nm = _NAN if callable(nt) else float(self.numeric_missing)
-        na = pd.NA
-        append = out.append
-        p = 0
-        for row in rows:
-            if len(row) != tables.n:
-                return None
-            for v, (j, numeric, miss, oov, str_ok, int_ok, no_num) in zip(row, fields):
-                t = type(v)
-                if numeric:
-                    if t is float:
-                        if v != v:
-                            append(nm)
-                        elif v - v != 0.0:  # infinite: the reference raises
-                            return None
-                        else:
-                            append(v)
-                            n_pos.append(p)
-                    elif t is int and -_EXACT_INT < v < _EXACT_INT:
-                        append(float(v))
-                        n_pos.append(p)
-                    elif v is None or v is na or (t is str and v in miss_str):
-                        append(nm)
-                    elif t is str and _is_int_literal(v):
-                        append(float(int(v)))
-                        n_pos.append(p)
-                    else:
-                        return None
-                elif t is str:
-                    if v in miss_str:
-                        append(miss)
-                    elif str_ok:
-                        append(oov)
-                        s_pos.append(p)
-                        s_val.append(v)
-                        s_field.append(j)
-                    else:
-                        return None
-                elif (t is float and v != v) or v is None or v is na:
-                    append(miss)
-                elif t is int and int_ok and _INT64_MIN <= v <= _INT64_MAX:
-                    append(oov)
-                    i_pos.append(p)
-                    i_val.append(v)
-                    i_field.append(j)
-                elif t is float and no_num:
-                    append(oov)
-                else:
-                    return None
-                p += 1
-        flat = np.array(out, dtype=np.float64)
-        if s_pos:
-            offsets, data = _utf8_of_strings(s_val)
-            flat[s_pos] = tables.lookup_str(
-                offsets, data, np.array(s_field, dtype=np.int64)
-            )
-        if i_pos:
-            flat[i_pos] = tables.lookup_int(
-                np.array(i_val, dtype=np.int64), np.array(i_field, dtype=np.int64)
-            )
-        M = flat.reshape(-1, tables.n)
         if callable(nt):
-            pos = tables.num_pos
-            M[:, pos] = self._transform_values(M[:, pos].T.copy(), pos).T
-            return M
-        if n_pos and not (nt is None or nt == "identity"):
-            done = self._NAMED_TRANSFORMS[nt](flat[n_pos])
-            if not np.isfinite(done).all():
-                return None
-            flat[n_pos] = done
-        return M
+            M = encode_rows(tables, rows, None, _NAN, self._transform_values)
+        else:
+            named = (
+                None if nt is None or nt == "identity" else self._NAMED_TRANSFORMS[nt]
+            )
+            M = encode_rows(tables, rows, named, float(self.numeric_missing))
+        return None if type(M) is int else M
 
     def _encode_columns(
         self,
