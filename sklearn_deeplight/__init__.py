@@ -26,6 +26,7 @@ _LAZY = {
     "auto_damping_steps": "._schedule",
     "SparseCTRPredictor": "._sparse",
     "ServingPipeline": "._serving",
+    "RecordPredictor": "._scorer",
     "FieldEncoder": "._encoder",
     "criteo_numeric_transform": "._encoder",
     "datasets": ".datasets",
@@ -38,6 +39,7 @@ __all__ = [
     "DeepLightPruning",
     "FieldEncoder",
     "FieldPairImportanceDisplay",
+    "RecordPredictor",
     "ServingPipeline",
     "SparseCTRPredictor",
     "auto_damping_steps",
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._presets import auto_lr, auto_value, paper_params
     from ._pruning import DeepLightPruning
     from ._schedule import auto_damping_steps, pruning_schedule, reach_iteration
+    from ._scorer import RecordPredictor
     from ._serving import ServingPipeline
     from ._sparse import SparseCTRPredictor
 

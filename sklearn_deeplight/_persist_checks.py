@@ -172,7 +172,7 @@ def _check_feature_names(names, n: int) -> None:
 def _check_predictor_values(state: dict) -> None:
     """Types and ranges of a predictor's attributes that the model description
     does not check."""
-    from ._sparse import check_params
+    from ._runtime import check_params
     from ._spec import BLOCK_TYPES
 
     check_params(state["engine"], state["threshold"], state["n_jobs"])
@@ -569,10 +569,23 @@ def _check_no_shadowing(cls: type, state: dict) -> None:
     )
 
 
+def _check_record_predictor_state(state: dict, budget: _Budget | None = None) -> None:
+    from ._scorer import check_state
+
+    check_state(state, budget)
+
+
+def _check_record_predictor(obj) -> None:
+    from ._scorer import _check_built
+
+    _check_built(obj)
+
+
 #: Checks of a state before ``__setstate__``: ``check(state, budget)``.
 _PRE_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor_state,
     "sklearn_deeplight.FieldEncoder": _check_encoder_state,
+    "sklearn_deeplight.RecordPredictor": _check_record_predictor_state,
 }
 _POST_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor,
@@ -580,4 +593,5 @@ _POST_CHECKS = {
     "sklearn.pipeline.Pipeline": _check_pipeline,
     "sklearn.frozen.FrozenEstimator": _check_frozen,
     "sklearn_deeplight.ServingPipeline": _check_serving_pipeline,
+    "sklearn_deeplight.RecordPredictor": _check_record_predictor,
 }

@@ -54,6 +54,10 @@ _CLASSES: dict[str, tuple[str, str]] = {
         "sklearn_deeplight._serving",
         "ServingPipeline",
     ),
+    "sklearn_deeplight.RecordPredictor": (
+        "sklearn_deeplight._scorer",
+        "RecordPredictor",
+    ),
     "sklearn.pipeline.Pipeline": ("sklearn.pipeline", "Pipeline"),
     "sklearn.frozen.FrozenEstimator": ("sklearn.frozen", "FrozenEstimator"),
     "sklearn.preprocessing.OrdinalEncoder": ("sklearn.preprocessing", "OrdinalEncoder"),

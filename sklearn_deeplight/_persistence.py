@@ -66,6 +66,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -130,13 +131,17 @@ _JSON_ITEM_BYTES = 48
 def _versions() -> dict[str, str]:
     import sklearn
 
-    from . import __version__
-
     return {
-        "library_version": __version__,
+        "library_version": _library_version(),
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
     }
+
+
+def _library_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _check_path(path) -> Path:
@@ -506,10 +511,10 @@ def load(path, *, max_memory: float | None = None) -> Any:
             ) from None
     arrays = {int(name[7:13]): blob for name, blob in entries.items() if name != _TREE}
     written_by = manifest.get("library_version")
-    if written_by != _versions()["library_version"]:
+    if written_by != _library_version():
         warnings.warn(
             f"{where} was written by sklearn-deeplight {written_by!r}; this is "
-            f"{_versions()['library_version']!r}. Check its predictions.",
+            f"{_library_version()!r}. Check its predictions.",
             UserWarning,
             stacklevel=2,
         )
@@ -536,23 +541,30 @@ def _warm_up(obj: Any) -> None:
     """Warm the sparse predictors and encoders of a loaded object (their
     numba kernels, the encoders' lookup tables), so that a fresh process's
     first prediction is not the one that loads them; pipelines and wrappers
-    are searched."""
-    from ._sparse import SparseCTRPredictor
-
-    if isinstance(obj, SparseCTRPredictor):
+    are searched. Only the classes whose modules are loaded are looked for:
+    loading a RecordPredictor imports no scikit-learn."""
+    modules = sys.modules
+    scorer = modules.get("sklearn_deeplight._scorer")
+    if scorer is not None and isinstance(obj, scorer.RecordPredictor):
         obj._warm_up()
         return
-    from ._encoder import FieldEncoder
-
-    if isinstance(obj, FieldEncoder) and "field_dims_" in obj.__dict__:
+    sparse = modules.get("sklearn_deeplight._sparse")
+    if sparse is not None and isinstance(obj, sparse.SparseCTRPredictor):
+        obj._warm_up()
+        return
+    encoder = modules.get("sklearn_deeplight._encoder")
+    if (
+        encoder is not None
+        and isinstance(obj, encoder.FieldEncoder)
+        and "field_dims_" in obj.__dict__
+    ):
         tables = obj._fast_tables()  # build its lookup tables now
         if tables is not None:
             tables.warm_up()
-    from sklearn.frozen import FrozenEstimator
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(obj, Pipeline):
+    pipeline = modules.get("sklearn.pipeline")
+    frozen = modules.get("sklearn.frozen")
+    if pipeline is not None and isinstance(obj, pipeline.Pipeline):
         for _, step in obj.steps:
             _warm_up(step)
-    elif isinstance(obj, FrozenEstimator):
+    elif frozen is not None and isinstance(obj, frozen.FrozenEstimator):
         _warm_up(obj.estimator)

@@ -14,9 +14,12 @@ scikit-learn, pandas or torch (the numba kernels are imported on first use).
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import threading
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,6 +27,8 @@ import numpy as np
 
 from ._spec import ModelSpec
 
+#: The predictor's engines.
+ENGINES = ("auto", "numba", "scipy")
 #: The value dtypes of a predictor's compact stores.
 VALUE_DTYPES = {"float32": np.float32, "float16": np.float16}
 #: Fewest samples per thread when ``n_jobs`` > 1.
@@ -37,6 +42,47 @@ _POOL: ThreadPoolExecutor | None = None
 _kernels_module: Any = None
 #: Why the kernels could not be imported (None until a failed import).
 kernels_error: BaseException | None = None
+
+
+def _usual_n_jobs(n_jobs: Any) -> bool:
+    """True for an ``n_jobs`` that :func:`check_params` accepts, in its usual
+    types (None or an int): the quick test of the fast paths, which leave
+    any other value to the full checks."""
+    return n_jobs is None or (type(n_jobs) is int and (n_jobs > 0 or n_jobs == -1))
+
+
+def check_params(engine: Any, threshold: Any, n_jobs: Any) -> None:
+    """Raise ValueError naming the first invalid constructor parameter.
+
+    The one check of :class:`SparseCTRPredictor`'s parameters, run where they
+    are used (prediction) and on a loaded predictor's state.
+    """
+    if (
+        type(engine) is str
+        and engine in ENGINES
+        and type(threshold) is float
+        and math.isfinite(threshold)
+        and _usual_n_jobs(n_jobs)
+    ):
+        return  # the usual values, without the abstract base class checks
+    if not (isinstance(engine, str) and engine in ENGINES):
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not math.isfinite(threshold)
+    ):
+        raise ValueError(
+            "threshold must be a finite number (predict returns classes_[1] where "
+            f"its probability is above it), got {threshold!r}."
+        )
+    if n_jobs is not None and (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or n_jobs == 0
+        or n_jobs < -1
+    ):
+        raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
 
 
 def load_kernels():
@@ -93,6 +139,18 @@ def build_runtime(attrs: dict[str, Any], emb: np.ndarray) -> dict[str, Any]:
         "_packed": None,
         "_unfused": (),
     }
+
+
+def restore(state: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a fitted predictor's saved state (its compact
+    stores expanded) with the runtime state (:func:`build_runtime`)."""
+    attrs = dict(state)
+    emb = attrs.pop("_compact_embedding")
+    lin = attrs.pop("_compact_linear", None)
+    if lin is not None:
+        attrs["linear_"] = expand(lin)
+    attrs.update(build_runtime(attrs, expand(emb)))
+    return attrs
 
 
 def get_packed(obj: Any, kernels) -> tuple:
@@ -235,3 +293,72 @@ def fused_proba(obj: Any, kernels, arr: np.ndarray, n_jobs) -> np.ndarray | None
     if not all(ok for _, ok in parts):
         return None
     return np.concatenate([p for p, _ in parts])
+
+
+#: A field value above this magnitude is the suspect of a non-finite logit.
+_OVERFLOW_SUSPECT = 1e15
+
+
+def _column_label(names, j: int) -> str:
+    if names is not None:
+        return f"column {j} ({names[j]!r})"
+    return f"column {j}"
+
+
+def check_logits_are_finite(
+    logits: np.ndarray,
+    values_of: Callable[[np.ndarray], np.ndarray],
+    names=None,
+) -> None:
+    """Refuse infinite or NaN logits computed from validated (finite) input.
+
+    Validated input is finite and within float32, but a numeric field's value
+    large enough (say 1e30) makes the model's float32 products overflow: the
+    logit is then ``inf - inf = NaN``, or an infinite value whose sign is an
+    accident of the arithmetic. A probability from it would be silent
+    garbage. At batch 1 the check is a few float comparisons.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples,)
+        The model's logits.
+    values_of : callable
+        ``values_of(rows)`` returns the field values of those rows, shape
+        (len(rows), n_fields): 1 for a categorical field, the value for a
+        numeric one. Called only when a logit is not finite.
+    names : sequence of str, default=None
+        Column names, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the first such row and the column of its largest value, or
+        saying that the model's parameters are not finite.
+    """
+    if logits.size <= 16:
+        if all(map(math.isfinite, logits.tolist())):
+            return
+    elif math.isfinite(np.add.reduce(logits, dtype=np.float64)):
+        return
+    bad = ~np.isfinite(logits)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad)
+    first = int(rows[0])
+    values = np.asarray(values_of(rows[:1]), dtype=np.float64).reshape(-1)
+    j = int(np.argmax(np.abs(values)))
+    where = f"{len(rows)} row(s) (first: row {first})"
+    if abs(values[j]) < _OVERFLOW_SUSPECT:
+        raise ValueError(
+            f"The model's logit is not finite on {where}, whose largest field "
+            f"value is {values[j]:g} ({_column_label(names, j)}): the model's "
+            "parameters are not finite (did training diverge? lower lr or raise "
+            "l2)."
+        )
+    raise ValueError(
+        f"The model's float32 arithmetic overflows on {where}: "
+        f"{_column_label(names, j)}, a numeric field, holds {values[j]:g}, so "
+        "large that products of the embeddings are infinite and the logit is "
+        "not a number. Scale numeric fields down (for example "
+        "FieldEncoder(numeric_transform='log1p'))."
+    )

@@ -29,8 +29,6 @@ not installed; ``"auto"`` picks numba when it can be imported.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -42,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _runtime
 from ._runtime import RUNTIME as _RUNTIME
 from ._runtime import SCRATCH as _SCRATCH  # noqa: F401 - the tests read it
-from ._runtime import VALUE_DTYPES
+from ._runtime import VALUE_DTYPES, _usual_n_jobs, check_params
 from ._runtime import compact as _compact
 from ._runtime import expand as _expand
 from ._runtime import scratch as _scratch
@@ -50,7 +48,6 @@ from ._validation import check_field_matrix, check_logits_are_finite, global_ind
 
 __all__ = ["SparseCTRPredictor"]
 
-ENGINES = ("auto", "numba", "scipy")
 _VALUE_DTYPES = VALUE_DTYPES
 #: Samples per block of the scipy engine (bounds its temporaries).
 _SCIPY_BLOCK = 2048
@@ -71,47 +68,6 @@ def _load_kernels():
             _MIN_TILED_BATCH = kernels.MIN_TILED_BATCH
             _kernels_module = kernels
     return _kernels_module
-
-
-def _usual_n_jobs(n_jobs: Any) -> bool:
-    """True for an ``n_jobs`` that :func:`check_params` accepts, in its usual
-    types (None or an int): the quick test of the fast paths, which leave
-    any other value to the full checks."""
-    return n_jobs is None or (type(n_jobs) is int and (n_jobs > 0 or n_jobs == -1))
-
-
-def check_params(engine: Any, threshold: Any, n_jobs: Any) -> None:
-    """Raise ValueError naming the first invalid constructor parameter.
-
-    The one check of :class:`SparseCTRPredictor`'s parameters, run where they
-    are used (prediction) and on a loaded predictor's state.
-    """
-    if (
-        type(engine) is str
-        and engine in ENGINES
-        and type(threshold) is float
-        and math.isfinite(threshold)
-        and _usual_n_jobs(n_jobs)
-    ):
-        return  # the usual values, without the abstract base class checks
-    if not (isinstance(engine, str) and engine in ENGINES):
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, numbers.Real)
-        or not math.isfinite(threshold)
-    ):
-        raise ValueError(
-            "threshold must be a finite number (predict returns classes_[1] where "
-            f"its probability is above it), got {threshold!r}."
-        )
-    if n_jobs is not None and (
-        not isinstance(n_jobs, numbers.Integral)
-        or isinstance(n_jobs, bool)
-        or n_jobs == 0
-        or n_jobs < -1
-    ):
-        raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
 
 
 def _value_dtype(dtype) -> str:

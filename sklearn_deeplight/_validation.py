@@ -14,7 +14,6 @@ time.
 from __future__ import annotations
 
 import datetime
-import math
 import numbers
 from collections.abc import Callable, Sequence
 
@@ -27,6 +26,8 @@ from sklearn.utils.validation import (
     check_consistent_length,
     column_or_1d,
 )
+
+from ._runtime import _column_label, check_logits_are_finite  # noqa: F401
 
 __all__ = ["CODE_RANGE_FACTOR", "CODE_RANGE_FLOOR", "MAX_CODE"]
 
@@ -47,8 +48,6 @@ CODE_RANGE_FACTOR = 8
 
 # A non-finite logit from a row whose largest |value| is below this is blamed
 # on the model's parameters, not on overflowing products of the input.
-_OVERFLOW_SUSPECT = 1e15
-
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _DATE_TYPES = (
@@ -62,12 +61,6 @@ _DATE_TYPES = (
 
 def _is_dataframe(X) -> bool:
     return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
-
-
-def _column_label(names, j: int) -> str:
-    if names is not None:
-        return f"column {j} ({names[j]!r})"
-    return f"column {j}"
 
 
 def _split_columns(X, estimator_name: str) -> tuple[list[np.ndarray], list | None]:
@@ -522,62 +515,3 @@ def global_index(
     """
     unknown = (codes < 0) | (codes >= field_dims)
     return np.where(unknown, field_dims, codes) + offsets
-
-
-def check_logits_are_finite(
-    logits: np.ndarray,
-    values_of: Callable[[np.ndarray], np.ndarray],
-    names=None,
-) -> None:
-    """Refuse infinite or NaN logits computed from validated (finite) input.
-
-    Validated input is finite and within float32, but a numeric field's value
-    large enough (say 1e30) makes the model's float32 products overflow: the
-    logit is then ``inf - inf = NaN``, or an infinite value whose sign is an
-    accident of the arithmetic. A probability from it would be silent
-    garbage. At batch 1 the check is a few float comparisons.
-
-    Parameters
-    ----------
-    logits : ndarray of shape (n_samples,)
-        The model's logits.
-    values_of : callable
-        ``values_of(rows)`` returns the field values of those rows, shape
-        (len(rows), n_fields): 1 for a categorical field, the value for a
-        numeric one. Called only when a logit is not finite.
-    names : sequence of str, default=None
-        Column names, for the message.
-
-    Raises
-    ------
-    ValueError
-        Naming the first such row and the column of its largest value, or
-        saying that the model's parameters are not finite.
-    """
-    if logits.size <= 16:
-        if all(map(math.isfinite, logits.tolist())):
-            return
-    elif math.isfinite(np.add.reduce(logits, dtype=np.float64)):
-        return
-    bad = ~np.isfinite(logits)
-    if not bad.any():
-        return
-    rows = np.flatnonzero(bad)
-    first = int(rows[0])
-    values = np.asarray(values_of(rows[:1]), dtype=np.float64).reshape(-1)
-    j = int(np.argmax(np.abs(values)))
-    where = f"{len(rows)} row(s) (first: row {first})"
-    if abs(values[j]) < _OVERFLOW_SUSPECT:
-        raise ValueError(
-            f"The model's logit is not finite on {where}, whose largest field "
-            f"value is {values[j]:g} ({_column_label(names, j)}): the model's "
-            "parameters are not finite (did training diverge? lower lr or raise "
-            "l2)."
-        )
-    raise ValueError(
-        f"The model's float32 arithmetic overflows on {where}: "
-        f"{_column_label(names, j)}, a numeric field, holds {values[j]:g}, so "
-        "large that products of the embeddings are infinite and the logit is "
-        "not a number. Scale numeric fields down (for example "
-        "FieldEncoder(numeric_transform='log1p'))."
-    )
