@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _packing
 from ._spec import ModelSpec
 
 #: The predictor's engines.
@@ -162,7 +163,7 @@ def get_packed(obj: Any, kernels) -> tuple:
             packed = obj._packed
             if packed is None:
                 obj._unfused = tuple(
-                    b for b in obj._spec.blocks if b.kind not in kernels.FUSED
+                    b for b in obj._spec.blocks if b.kind not in _packing.FUSED
                 )
                 obj._packed = packed = kernels.pack(obj._spec)
     return packed

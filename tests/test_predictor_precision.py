@@ -113,7 +113,12 @@ def test_csr_layers_add_in_the_same_order_in_both_kernels(name, tile, monkeypatc
     sums (blocks of 64 samples, of 16, a masked tail; several blocks of each
     kind in a tile as wide as ``tile``) give the per-sample kernel's bits,
     on batches that end in each kind of block."""
-    from sklearn_deeplight import DCNv2Classifier, DeepFwFMClassifier, _kernels
+    from sklearn_deeplight import (
+        DCNv2Classifier,
+        DeepFwFMClassifier,
+        _kernels,
+        _packing,
+    )
     from sklearn_deeplight.datasets import make_ctr_classification
 
     X, y = make_ctr_classification(
@@ -131,7 +136,7 @@ def test_csr_layers_add_in_the_same_order_in_both_kernels(name, tile, monkeypatc
         validation_fraction=None,
     ).fit(E, y)
     pred = est.to_sparse(engine="numba")
-    monkeypatch.setattr(_kernels, "SPARSE_DNN_TILE_SIZE", tile)
+    monkeypatch.setattr(_packing, "SPARSE_DNN_TILE_SIZE", tile)
     packed = _kernels.pack(pred._spec, {c: (2.0, 2.0) for c in _kernels.DENSE_DENSITY})
     assert not any(u for us in _kernels.dense_uses(packed[3]).values() for u in us)
     assert packed[3][_kernels.M_TILE] == tile

@@ -40,6 +40,7 @@ from sklearn_deeplight import (
     NFMClassifier,
     XDeepFMClassifier,
     _kernels,
+    _packing,
     _sparse,
 )
 from sklearn_deeplight._registry import MODELS as REGISTERED_MODELS
@@ -800,7 +801,7 @@ _PATHS = {
 
 def _force(monkeypatch, paths):
     monkeypatch.setattr(
-        _kernels, "DENSE_DENSITY", {c: paths for c in _kernels.DENSE_DENSITY}
+        _packing, "DENSE_DENSITY", {c: paths for c in _packing.DENSE_DENSITY}
     )
 
 
@@ -864,7 +865,7 @@ def test_pack_picks_the_packing_from_the_density(fitted, monkeypatch):
     assert both[3][_kernels.M_TILE] == _kernels.CIN_DENSE_TILE_SIZE
     assert csr[3][_kernels.M_TILE] == _kernels.TILE  # a CIN: not the sparse-DNN tile
     deepfwfm = fitted["DeepFwFM", "pruned"].to_sparse(engine="numba")
-    monkeypatch.setattr(_kernels, "SPARSE_DNN_TILE_SIZE", 96)  # not another width
+    monkeypatch.setattr(_packing, "SPARSE_DNN_TILE_SIZE", 96)  # not another width
     assert _kernels.pack(deepfwfm._spec, none)[3][_kernels.M_TILE] == 96
     monkeypatch.undo()
     fwfm = fitted["FwFM", "pruned"].to_sparse(engine="numba")

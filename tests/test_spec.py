@@ -98,12 +98,12 @@ def test_blocks_the_kernels_do_not_fuse_are_added_by_their_numpy_forward(
     monkeypatch, left_out
 ):
     """A block type without a fused kernel is still served by engine='numba'."""
-    from sklearn_deeplight import _kernels
+    from sklearn_deeplight import _packing
 
     est = _fitted(XDeepFMClassifier, cin_layer_sizes=(4, 2))
     X = np.random.RandomState(1).randint(0, 8, size=(40, 4)).astype(float)
     ref = est.to_sparse(engine="scipy").predict_proba(X)
-    monkeypatch.setattr(_kernels, "FUSED", _kernels.FUSED - left_out)
+    monkeypatch.setattr(_packing, "FUSED", _packing.FUSED - left_out)
     pred = est.to_sparse(engine="numba")
     for rows in (X[:1], X):  # the per-sample and the tiled kernel
         got = pred.predict_proba(rows)
