@@ -27,6 +27,8 @@ _LAZY = {
     "SparseCTRPredictor": "._sparse",
     "ServingPipeline": "._serving",
     "RecordPredictor": "._scorer",
+    "compile_kernels": "._aot",
+    "kernel_dir": "._aot",
     "FieldEncoder": "._encoder",
     "criteo_numeric_transform": "._encoder",
     "datasets": ".datasets",
@@ -45,6 +47,8 @@ __all__ = [
     "auto_damping_steps",
     "auto_lr",
     "auto_value",
+    "compile_kernels",
+    "kernel_dir",
     "paper_params",
     "criteo_numeric_transform",
     "datasets",
@@ -57,6 +61,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import datasets
+    from ._aot import compile_kernels, kernel_dir
     from ._classifiers import *  # noqa: F403 (every classifier of the registry)
     from ._encoder import FieldEncoder, criteo_numeric_transform
     from ._persistence import load, save

@@ -78,6 +78,12 @@ _EXACT_INT = 2**53
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _EMPTY_U8 = np.zeros(0, dtype=np.uint8)
+#: Fields a table can hold (16 bits of a slot's ``meta`` word, see
+#: :mod:`sklearn_deeplight._encoder_kernels`).
+MAX_FIELDS = 1 << 16
+#: The value of an empty slot's words (see
+#: :func:`~sklearn_deeplight._encoder_kernels.build_table`).
+EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 #: Stands for pd.NA while pandas is not loaded (no value can be it then).
 _NO_VALUE = object()
 
@@ -85,6 +91,14 @@ _NO_VALUE = object()
 _NEUTRAL_TYPES = (bytes, np.bytes_, tuple, frozenset, type(None))
 #: Vocabulary value types that may equal an int but never a str.
 _NUMBER_TYPES = (float, bool, complex, np.floating, np.bool_, np.complexfloating)
+
+
+def table_capacity(n_keys: int) -> int:
+    """Slots for ``n_keys`` keys: a power of two, load at most 2/3."""
+    cap = 16
+    while 2 * cap < 3 * n_keys:
+        cap *= 2
+    return cap
 
 
 def _dict_rows(X: Any) -> list | None:
@@ -167,11 +181,13 @@ class KeyTables:
         missing_codes: np.ndarray,
         oov_codes: np.ndarray,
         miss_str: Sequence[str],
+        kernels: Any = None,
     ) -> None:
         """The field layout: ``numeric`` (bool per field), each field's
         missing and out-of-vocabulary code (float64, NaN for numeric
-        fields), the missing strings."""
-        self.kernels = _load_encoder_kernels()
+        fields), the missing strings; ``kernels``: the lookups' kernels
+        (None: numba's, :mod:`sklearn_deeplight._encoder_kernels`)."""
+        self.kernels = _load_encoder_kernels() if kernels is None else kernels
         n = self.n = int(numeric.shape[0])
         self.names = names
         self.numeric_list = numeric.tolist()
@@ -259,7 +275,7 @@ class KeyTables:
         """Build the table of the key arrays (see :attr:`keys`; checked by
         the caller: offsets into ``s_data``, fields and codes in range)."""
         kernels = self.kernels
-        cap = kernels.table_capacity(len(s_fields) + len(i_keys))
+        cap = table_capacity(len(s_fields) + len(i_keys))
         s_rank = s_codes.copy()
         s_rank[:n_missing_keys] = -1
         self.slots, _ = kernels.build_table(
@@ -272,7 +288,7 @@ class KeyTables:
             i_fields,
             i_codes,
             np.argsort(i_codes, kind="stable"),
-            np.full((cap, 2), kernels.EMPTY, dtype=np.uint64),
+            np.full((cap, 2), EMPTY, dtype=np.uint64),
         )
         if (s_off[1:] - s_off[:-1] > 8).any():  # long keys: keep their bytes
             self.s_off, self.s_data = s_off, s_data

@@ -33,6 +33,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._encoder_core import EMPTY, MAX_FIELDS, table_capacity
+
 __all__ = [
     "EMPTY",
     "INT",
@@ -52,12 +54,7 @@ __all__ = [
 LONG = 9
 #: Kind of an integer key.
 INT = 10
-#: Fields a table can hold (16 bits of ``meta``).
-MAX_FIELDS = 1 << 16
-
-_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
-#: The value of an empty slot's words (see :func:`build_table`).
-EMPTY = _EMPTY
+_EMPTY = EMPTY
 _LOW32 = np.uint64(0xFFFFFFFF)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -124,14 +121,6 @@ def _pointer_intrinsic(nbtype):
 _u8_pointer = _pointer_intrinsic(types.uint8)
 _i32_pointer = _pointer_intrinsic(types.int32)
 _i64_pointer = _pointer_intrinsic(types.int64)
-
-
-def table_capacity(n_keys: int) -> int:
-    """Slots for ``n_keys`` keys: a power of two, load at most 2/3."""
-    cap = 16
-    while 2 * cap < 3 * n_keys:
-        cap *= 2
-    return cap
 
 
 @numba.njit(cache=True, inline="always")

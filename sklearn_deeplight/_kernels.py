@@ -1345,9 +1345,9 @@ def _samples(table, xi, xv, fp, ip, pp, meta, out, scratch):  # pragma: no cover
                 s = zero
                 q = zero
                 for f in range(F):
-                    x = e[f * k + kk]
-                    s += x
-                    q += x * x
+                    v = e[f * k + kk]
+                    s += v
+                    q += v * v
                 bi[kk] = half * (s * s - q)
             if fm:
                 t = zero

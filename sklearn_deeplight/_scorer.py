@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _runtime
+from . import _aot, _runtime
 from ._encoder_core import (
     _EXACT_INT,
     _NAMED_TRANSFORMS,
@@ -351,15 +351,31 @@ class RecordPredictor:
         return self._state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        kernels = _runtime.load_kernels()
-        if kernels is None or _load_encoder_kernels() is None:  # pragma: no cover
-            raise ImportError(
-                "RecordPredictor needs numba, which could not be imported "
-                f"({_runtime.kernels_error})."
-            )
-        enc = state["encoder"]
+        pred_state = state["predictor"]
+        n_jobs = pred_state["n_jobs"]
+        # the kernels compiled ahead of time, where compile_kernels built them
+        # (they hold the GIL: n_jobs > 1 takes numba's)
+        compiled = _aot.load_compiled() if n_jobs in (None, 1) else None
+        if compiled is not None:
+            kernels = _aot.predictor_kernels(compiled)
+            enc_kernels = _aot.encoder_kernels(compiled)
+        else:
+            kernels = _runtime.load_kernels()
+            enc_kernels = _load_encoder_kernels()
+            if kernels is None or enc_kernels is None:  # pragma: no cover
+                raise ImportError(
+                    "RecordPredictor needs numba (or its kernels compiled ahead of "
+                    "time by sklearn_deeplight.compile_kernels), which could not be "
+                    f"imported ({_runtime.kernels_error})."
+                )
+        # every array a kernel reads: contiguous, as the compiled kernels
+        # (which do not check their arguments) take them
+        enc = {
+            k: np.ascontiguousarray(v) if type(v) is np.ndarray else v
+            for k, v in state["encoder"].items()
+        }
         pred = _Predictor()
-        pred.__dict__.update(_runtime.restore(state["predictor"]))
+        pred.__dict__.update(_runtime.restore(pred_state))
         tables = KeyTables()
         tables._setup(
             list(enc["names"]),
@@ -367,6 +383,7 @@ class RecordPredictor:
             enc["missing_codes"],
             enc["oov_codes"],
             enc["missing_strings"],
+            enc_kernels,
         )
         tables.str_ok = enc["str_ok"].tolist()
         tables.int_ok = enc["int_ok"].tolist()
@@ -385,6 +402,7 @@ class RecordPredictor:
         nt = enc["numeric_transform"]
         self._state = state
         self._kernels = kernels
+        self.compiled_ = compiled is not None
         self._tables = tables
         self._pred = pred
         self._get = itemgetter(*tables.names) if tables.n > 1 else None
@@ -397,14 +415,23 @@ class RecordPredictor:
         self.n_jobs = pred.n_jobs
 
     def _warm_up(self) -> None:
-        """Call every kernel a prediction calls once (numba loads them from
-        its cache on their first call): called by
+        """Score a record and a tile of records once, so that the kernels
+        are loaded (numba's from its cache, on their first call) and the
+        Python path has run before the first request: called by
         :func:`sklearn_deeplight.load`."""
-        self._tables.warm_up()
-        pred = self._pred
-        for rows in (1, self._kernels.MIN_TILED_BATCH):
-            M = np.zeros((rows, self.n_features_in_), dtype=np.float64)
-            _runtime.fused_proba(pred, self._kernels, M, None)
+        tables = self._tables
+        record = {}
+        for j, name in enumerate(tables.names):
+            if tables.numeric_list[j]:
+                record[name] = 0.0
+            elif tables.str_ok[j]:
+                record[name] = "warm-up"  # a lookup (not a missing value)
+            elif tables.int_ok[j]:
+                record[name] = 0
+            else:
+                record[name] = None
+        self.predict_proba(record)
+        self.predict_proba([record] * self._kernels.MIN_TILED_BATCH)
 
     def __repr__(self) -> str:
         return f"RecordPredictor(<{self.n_features_in_} columns>)"

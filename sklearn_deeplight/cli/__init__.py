@@ -1,4 +1,5 @@
-"""The ``deeplight`` command: ``demo``, ``train``, ``predict``, ``bench``, ``serve``.
+"""The ``deeplight`` command: ``demo``, ``train``, ``predict``, ``bench``, ``serve``,
+``compile``.
 
 Installed as the ``deeplight`` console script and run as
 ``python -m sklearn_deeplight``. :func:`main` takes the argument list and
@@ -23,6 +24,9 @@ Python.
 - ``deeplight bench MODEL`` times ``predict_proba`` of a saved model.
 - ``deeplight serve MODEL`` answers HTTP requests of raw records
   (:mod:`sklearn_deeplight._serve_app`, the ``serve`` extra).
+- ``deeplight compile`` compiles the kernels of
+  :class:`~sklearn_deeplight.RecordPredictor` ahead of time
+  (:func:`sklearn_deeplight.compile_kernels`).
 
 ``predict`` and ``bench`` read MODEL with :func:`sklearn_deeplight.load`; a
 pickle or joblib file is refused unless ``--trust-pickle`` is given, since
@@ -55,7 +59,7 @@ import os
 import sys
 import traceback
 
-from . import _bench, _demo, _predict, _serve, _train
+from . import _bench, _compile, _demo, _predict, _serve, _train
 from ._helpers import (
     _EPILOG,
     EXIT_FAILURE,
@@ -88,7 +92,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=prog or "deeplight",
-        description="DeepLight CTR models: demo, train, predict, bench, serve.",
+        description="DeepLight CTR models: demo, train, predict, bench, serve, "
+        "compile.",
         epilog=_EPILOG,
         formatter_class=fmt,
         parents=[_common(False)],
@@ -99,7 +104,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common(argparse.SUPPRESS)
 
-    for module in (_demo, _train, _predict, _bench, _serve):
+    for module in (_demo, _train, _predict, _bench, _serve, _compile):
         module.add_parser(sub, common)
     for p in sub.choices.values():
         _set_metavars(p)
