@@ -2,25 +2,29 @@
 
 Saves the serve benchmark's model (``benchmarks.serve_load.build_model``: a
 FieldEncoder of 39 raw Criteo-format fields and a DeepFwFM 400x3 at D-99%
-R-95% F-40%) with ``sklearn_deeplight.save``, then starts fresh Python
-processes that import the package, ``load`` the file and score one raw row
-twice (a one-row DataFrame, and one dict through ``ServingPipeline`` when
-the package has it), timing each step; medians over the runs. Also times
-``import sklearn.base`` alone, the floor any scikit-learn estimator pays,
-and, in one more fresh process per run, the import of each dependency a
-loaded model needs (numpy, scipy.sparse, numba, pandas, sklearn.base), each
-one's increment over those before it. And the floor of any process that
-scores with this library's numba kernels, in one more fresh process per run:
-``import numpy``, ``import numba``, the kernels' module, and one call of the
-per-sample kernel on the saved predictor's packed arrays (numba loads it
-from its on-disk cache on that first call), with no scikit-learn, pandas or
-file format involved. Then the same floor with that kernel compiled ahead of
-time (``numba.pycc``, deprecated by numba and needing a C compiler) into an
-extension module that a fresh process imports without numba: a prototype the
-library does not ship, timed as evidence for how a serving process could
-start, with its probabilities compared bit for bit with the
-numba kernel's; skipped, with the reason recorded, where it cannot be built.
-Writes ``benchmarks/results/warm_start.json``.
+R-95% F-40%) with ``sklearn_deeplight.save``, twice: as the scikit-learn
+pipeline and as its :class:`~sklearn_deeplight.RecordPredictor`. Then starts
+fresh Python processes that import the package, ``load`` a file and score one
+raw row twice, timing each step; medians over the runs:
+
+- the pipeline, on a one-row DataFrame (the pandas import and the row's
+  reading are outside the timing);
+- the RecordPredictor on one JSON record (read before the timing), with the
+  numba kernels (numba's on-disk cache warm: one untimed process first);
+- the RecordPredictor with the kernels compiled ahead of time
+  (``sklearn_deeplight.compile_kernels``, built here into a temporary folder
+  and found through ``DEEPLIGHT_KERNEL_DIR``; skipped, with the reason
+  recorded, where it cannot be built).
+
+Each process reports which of scikit-learn, pandas, pyarrow, scipy.sparse,
+numba, llvmlite and torch it imported; the probabilities of the three paths
+are compared bit for bit. Also times ``import sklearn.base`` alone, the floor
+any scikit-learn estimator pays, the import of each dependency a loaded
+pipeline needs (numpy, scipy.sparse, numba, pandas, sklearn.base), each one's
+increment over those before it, and the floor of any process that scores
+with the numba kernels: ``import numpy``, ``import numba``, the kernels'
+module and one (cached) call of the per-sample kernel. Writes
+``benchmarks/results/warm_start.json``.
 
 Run from the repository root: ``python -m benchmarks.warm_start [--quick]``.
 """
@@ -29,18 +33,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._common import RESULTS, command_line, machine_info, stamp_loadavg_end, write_json
-
-if TYPE_CHECKING:
-    import numpy as np
 
 _CHILD = """
 import json, sys, time
@@ -96,45 +97,24 @@ print(json.dumps(dict(numpy_s=t1 - t0, numba_s=t2 - t1, kernels_module_s=t3 - t2
                       scipy_imported="scipy" in sys.modules)))
 """
 
-#: Builds the ahead-of-time prototype: the per-sample kernel's fused
-#: ``proba_small`` on int64 codes, for this machine's CPU.
-_AOT_BUILD = """
-import sys
-from numba.pycc import CC
-from sklearn_deeplight import _kernels
-cc = CC("deeplight_aot_probe")
-cc.output_dir = sys.argv[1]
-cc.target_cpu = "host"
-sig = ("Tuple((f8[:, :], b1))"
-       "(i8[:, ::1], f4[:, ::1], f4[::1], u4[::1], u8[::1], i8[::1])")
-@cc.export("proba_small", sig)
-def proba_small(X, table, fp, ip, pp, meta):
-    return _kernels.proba_small(X, table, fp, ip, pp, meta)
-cc.compile()
-"""
-
-#: The ahead-of-time floor: numpy, the prototype's module, the first call.
-_AOT = """
+#: A RecordPredictor: the record is read before the timing (the request).
+_RECORD = """
 import json, sys, time
+record = json.load(open(sys.argv[2]))
 t0 = time.perf_counter()
-import numpy as np
+import sklearn_deeplight as sd
 t1 = time.perf_counter()
-sys.path.insert(0, sys.argv[1])
-import deeplight_aot_probe
+model = sd.load(sys.argv[1])
 t2 = time.perf_counter()
-with np.load(sys.argv[2]) as d:
-    args = [d[k] for k in ("table", "fp", "ip", "pp", "meta")]
-    codes = d["codes"]
+proba = model.predict_proba(record)
 t3 = time.perf_counter()
-proba, ok = deeplight_aot_probe.proba_small(codes, *args)
+model.predict_proba(record)
 t4 = time.perf_counter()
-deeplight_aot_probe.proba_small(codes, *args)
-t5 = time.perf_counter()
-np.save(sys.argv[3], proba)
-print(json.dumps(dict(numpy_s=t1 - t0, module_s=t2 - t1, arrays_s=t3 - t2,
-                      first_call_s=t4 - t3, warm_call_s=t5 - t4,
-                      floor_s=(t2 - t0) + (t4 - t3), ok=bool(ok),
-                      numba_imported="numba" in sys.modules)))
+names = ("sklearn", "pandas", "pyarrow", "scipy.sparse", "numba", "llvmlite", "torch")
+out = dict(import_s=t1 - t0, load_s=t2 - t1, first_s=t3 - t2, warm_s=t4 - t3,
+           compiled=model.compiled_, proba=proba.tolist(),
+           modules=[m for m in names if m in sys.modules])
+print(json.dumps(out))
 """
 
 _SKLEARN = """
@@ -160,50 +140,48 @@ def _failure(done: subprocess.CompletedProcess) -> str:
     return lines[-1][:300] if lines else f"exit status {done.returncode}"
 
 
-def _aot_floor(tmp: Path, arrays: Path, runs: int, expected: np.ndarray) -> dict:
-    """Medians of the ahead-of-time prototype's fresh processes (see the
-    module's docstring), or ``{"error": ...}`` where it cannot be built,
-    imported or called. ``expected``: the numba kernel's probabilities."""
-    import numpy as np
-
-    build = tmp / "aot"
-    build.mkdir()
-    t0 = time.perf_counter()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _AOT_BUILD, str(build)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": "the build ran past 600 s"}
-    build_s = time.perf_counter() - t0
+def _record_child(model: Path, record: Path, kernel_dir: Path) -> dict:
+    """One fresh RecordPredictor process that looks for compiled kernels in
+    ``kernel_dir``; ``{"error": ...}`` where it fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RECORD, str(model), str(record)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEEPLIGHT_KERNEL_DIR": str(kernel_dir)},
+        timeout=600,
+    )
     if done.returncode != 0:
-        return {"error": f"build: {_failure(done)}"}
-    out = tmp / "aot_proba.npy"
-    results = []
-    for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-c", _AOT, str(build), str(arrays), str(out)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode != 0:
-            return {"error": f"run: {_failure(done)}"}
-        results.append(json.loads(done.stdout))
+        return {"error": _failure(done)}
+    return json.loads(done.stdout)
+
+
+def _record_medians(results: list[dict]) -> dict:
+    """Medians of RecordPredictor processes (see :func:`_record_child`)."""
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        return {"error": errors[0]}
     med = {
         k: statistics.median(r[k] for r in results)
-        for k in results[0]
-        if k not in ("ok", "numba_imported")
+        for k in ("import_s", "load_s", "first_s", "warm_s")
     }
-    med["build_s"] = build_s
-    med["numba_imported"] = any(r["numba_imported"] for r in results)
-    med["same_bits_as_numba"] = bool(
-        all(r["ok"] for r in results) and np.array_equal(np.load(out), expected)
-    )
+    med["total_s"] = med["import_s"] + med["load_s"] + med["first_s"]
+    med["first_over_warm"] = med["first_s"] / med["warm_s"]
+    med["compiled"] = all(r["compiled"] for r in results)
+    med["modules"] = sorted({m for r in results for m in r["modules"]})
+    med["all"] = [{k: r[k] for k in r if k != "proba"} for r in results]
     return med
+
+
+def _build(folder: Path) -> tuple[float | None, str | None]:
+    """Seconds to compile the kernels into ``folder``, or the error."""
+    from sklearn_deeplight import compile_kernels
+
+    t0 = time.perf_counter()
+    try:
+        compile_kernels(folder)
+    except RuntimeError as exc:
+        return None, str(exc).splitlines()[-1][:300]
+    return time.perf_counter() - t0, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out = str(RESULTS / name)
     import numpy as np
 
-    from sklearn_deeplight import _kernels, save
+    from sklearn_deeplight import RecordPredictor, _kernels, save
 
     from .serve_load import build_model
 
@@ -225,25 +203,49 @@ def main(argv: list[str] | None = None) -> int:
     n_rows = 20_000 if args.quick else 200_000
     machine = machine_info(threads=1)
     pipe, X_held, table_rows = build_model(n_rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        model = Path(tmp) / "model.skdl"
-        row = Path(tmp) / "row.pkl"
-        arrays = Path(tmp) / "kernel_args.npz"
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        model, record_model = tmp / "model.skdl", tmp / "record_model.skdl"
+        row, record = tmp / "row.pkl", tmp / "record.json"
+        arrays = tmp / "kernel_args.npz"
         save(pipe, model)
+        save(RecordPredictor.from_pipeline(pipe), record_model)
         X_held.iloc[:1].to_pickle(row)
+        rec = {k: (None if v != v else v) for k, v in X_held.iloc[0].items()}
+        record.write_text(json.dumps(rec))
+        expected_proba = pipe.predict_proba(X_held.iloc[:1]).tolist()
         encoder, predictor = pipe[0], pipe[-1]
         packed = predictor._get_packed(_kernels)
         codes = np.ascontiguousarray(encoder.transform(X_held.iloc[:1]), np.int64)
         np.savez(arrays, table=predictor._table, fp=packed[0], ip=packed[1],
                  pp=packed[2], meta=packed[3], codes=codes)  # fmt: skip
-        results = [json.loads(_child(_CHILD, model, row)) for _ in range(runs)]
-        sklearn_s = [float(_child(_SKLEARN)) for _ in range(runs)]
-        imports = [json.loads(_child(_IMPORTS)) for _ in range(runs)]
-        floors = [json.loads(_child(_FLOOR, arrays)) for _ in range(runs)]
-        expected, ok = _kernels.proba_small(codes, predictor._table, *packed)
-        assert ok, "the numba kernel declined the saved row"
-        aot = _aot_floor(Path(tmp), arrays, runs, expected)
+        build_s, build_error = _build(tmp / "kernels")
+        kinds = {"numba": tmp / "no-kernels", "compiled": tmp / "kernels"}
+        # untimed: numba's on-disk cache (compiled on a miss), the OS's
+        _child(_CHILD, model, row)
+        _child(_FLOOR, arrays)
+        for folder in kinds.values():
+            _record_child(record_model, record, folder)
+        results, by_kind = [], {kind: [] for kind in kinds}
+        sklearn_s, imports, floors = [], [], []
+        for _ in range(runs):  # the kinds of process interleaved
+            results.append(json.loads(_child(_CHILD, model, row)))
+            for kind, folder in kinds.items():
+                by_kind[kind].append(_record_child(record_model, record, folder))
+            sklearn_s.append(float(_child(_SKLEARN)))
+            imports.append(json.loads(_child(_IMPORTS)))
+            floors.append(json.loads(_child(_FLOOR, arrays)))
         size = model.stat().st_size
+        record_size = record_model.stat().st_size
+    record_predictor = {kind: _record_medians(r) for kind, r in by_kind.items()}
+    if build_error is not None:
+        record_predictor["compiled"] = {"error": build_error}
+    else:
+        record_predictor["compiled"]["build_s"] = build_s
+    probas = [r.get("proba") for rs in by_kind.values() for r in rs]
+    record_predictor["same_bits_as_pipeline"] = bool(
+        build_error is None and all(p == expected_proba for p in probas)
+    )
     med = {
         k: statistics.median(r[k] for r in results)
         for k in results[0]
@@ -262,12 +264,17 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": command_line("warm_start", argv),
         "machine": machine,
-        "model": {"embedding_rows": table_rows, "file_bytes": size, "fit_rows": n_rows},
+        "model": {
+            "embedding_rows": table_rows,
+            "file_bytes": size,
+            "record_predictor_file_bytes": record_size,
+            "fit_rows": n_rows,
+        },
         "runs": runs,
         "median": med,
+        "record_predictor": record_predictor,
         "imports_s": imports_s,
         "numba_floor_s": floor,
-        "aot_floor_s": aot,
         "torch_imported": any(r["torch_imported"] for r in results),
         "all": results,
     }
@@ -278,9 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"import {key:12s} {value:.4f} (after the ones above)")
     for key, value in floor.items():
         print(f"numba floor {key:22s} {value:.4f}")
-    for key, value in aot.items():
-        shown = f"{value:.4f}" if type(value) is float else value
-        print(f"ahead-of-time floor {key:18s} {shown}")
+    for kind in ("numba", "compiled"):
+        for key, value in record_predictor[kind].items():
+            if key != "all":
+                shown = f"{value:.4f}" if type(value) is float else value
+                print(f"RecordPredictor ({kind}) {key:16s} {shown}")
+    print(f"same bits as the pipeline: {record_predictor['same_bits_as_pipeline']}")
     print(f"wrote {args.out}")
     return 0
 

@@ -883,19 +883,20 @@ def _render_warm_start(data: dict) -> list[str]:
             ("floor_s", "numpy + numba + first kernel call"),
         ],
     )
-    aot = data.get("aot_floor_s", {})
-    rows += _labelled_seconds(
-        aot,
-        "ahead-of-time prototype",
-        [
-            ("build_s", "build the extension module (once)"),
-            ("numpy_s", "import numpy"),
-            ("module_s", "import the compiled module"),
-            ("first_call_s", "first call"),
-            ("warm_call_s", "second call"),
-            ("floor_s", "numpy + module + first call"),
-        ],
-    )
+    rec = data.get("record_predictor", {})
+    for kind, label in (("numba", "numba kernels"), ("compiled", "compiled kernels")):
+        rows += _labelled_seconds(
+            rec.get(kind, {}),
+            f"RecordPredictor, {label}",
+            [
+                ("build_s", "compile_kernels (once per machine)"),
+                ("import_s", "import sklearn_deeplight"),
+                ("load_s", "load(model)"),
+                ("first_s", "first predict_proba (1 JSON record)"),
+                ("warm_s", "second predict_proba"),
+                ("total_s", "import + load + first call"),
+            ],
+        )
     lines = [
         f"Medians over {data.get('runs', '?')} fresh processes; torch imported: "
         f"{data.get('torch_imported')}.",
@@ -904,15 +905,25 @@ def _render_warm_start(data: dict) -> list[str]:
     lines += _list_table("A fresh serving process", ["step", "median"], rows)
     if "first_over_warm" in med:
         lines += [f"First call / warm call: {med['first_over_warm']:.1f}x.", ""]
-    if "same_bits_as_numba" in aot:
+    for kind in ("numba", "compiled"):
+        r = rec.get(kind, {})
+        if "error" in r:
+            lines += [f"RecordPredictor, {kind} kernels: not run ({r['error']}).", ""]
+        elif "modules" in r:
+            lines += [
+                f"RecordPredictor, {kind} kernels: first call / warm call "
+                f"{r['first_over_warm']:.1f}x; imported: "
+                + (", ".join(r["modules"]) or "none")
+                + " (of scikit-learn, pandas, pyarrow, scipy.sparse, numba, "
+                "llvmlite, torch).",
+                "",
+            ]
+    if "same_bits_as_pipeline" in rec:
         lines += [
-            "Ahead-of-time prototype (``numba.pycc``, not shipped): numba "
-            f"imported: {aot.get('numba_imported')}; probabilities bit for bit "
-            f"those of the numba kernel: {aot['same_bits_as_numba']}.",
+            "Probabilities of the RecordPredictor processes bit for bit those of "
+            f"the pipeline: {rec['same_bits_as_pipeline']}.",
             "",
         ]
-    elif "error" in aot:
-        lines += [f"Ahead-of-time prototype not built: {aot['error']}", ""]
     return lines
 
 
