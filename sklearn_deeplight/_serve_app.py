@@ -129,10 +129,12 @@ class RecordScorer:
 
     Parameters
     ----------
-    model : Pipeline
+    model : Pipeline or RecordPredictor
         A fitted pipeline whose first step is a
         :class:`~sklearn_deeplight.FieldEncoder` and whose last step has
-        ``predict_proba`` (what ``deeplight train`` saves).
+        ``predict_proba`` (what ``deeplight train`` saves), or a
+        :class:`~sklearn_deeplight.RecordPredictor` (a server that starts
+        without scikit-learn and pandas).
     id_field : str, default=None
         A key of the records echoed back in ``ids`` (null where a record
         lacks it); it may also be one of the model's fields.
@@ -148,7 +150,7 @@ class RecordScorer:
     numeric_fields : list of str
         The fields that take numbers; the others take strings, integers
         (and numbers when the field's fitted categories hold floats).
-    server : ServingPipeline or None
+    server : ServingPipeline, RecordPredictor or None
         The serving object that scores the checked records as dicts; None
         when the model is not a ``FieldEncoder`` and a ``SparseCTRPredictor``
         (a DataFrame is scored then).
@@ -161,6 +163,11 @@ class RecordScorer:
     def __init__(
         self, model: Any, *, id_field: str | None = None, max_batch: int = MAX_BATCH
     ) -> None:
+        if int(max_batch) < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if _is_record_predictor(model):
+            self._init_record_predictor(model, id_field, int(max_batch))
+            return
         steps = getattr(model, "steps", None)
         encoder = steps[0][1] if steps else None
         if encoder is None or not hasattr(encoder, "numeric_fields_"):
@@ -171,8 +178,6 @@ class RecordScorer:
             )
         if not hasattr(model, "predict_proba"):
             raise ValueError(f"the model {type(model).__name__} has no predict_proba")
-        if int(max_batch) < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.model = model
         self.encoder = encoder
         self.id_field = id_field
@@ -200,6 +205,31 @@ class RecordScorer:
         # Records are dicts keyed by the fields' names: the serving object
         # scores them when the encoder has names.
         self.server = _serving_object(model) if self._named else None
+        self.ready = False
+        self.warmup_s: float | None = None
+
+    def _init_record_predictor(
+        self, model: Any, id_field: str | None, max_batch: int
+    ) -> None:
+        """Serve a :class:`~sklearn_deeplight.RecordPredictor`: its fields,
+        the numeric ones, and itself as the serving object. A float in a
+        categorical field is refused by the checks of :meth:`rows` (the
+        pipeline's serving takes one where the field's categories hold
+        floats)."""
+        self.model = model
+        self.encoder = None
+        self.id_field = id_field
+        self.max_batch = max_batch
+        self.max_bytes = BYTES_PER_RECORD * max_batch
+        self._named = True
+        self.fields = [str(v) for v in model.feature_names_in_]
+        numeric = model._tables.numeric_list
+        self._numeric = frozenset(j for j, num in enumerate(numeric) if num)
+        self.numeric_fields = [self.fields[j] for j in sorted(self._numeric)]
+        self._position = {name: j for j, name in enumerate(self.fields)}
+        self._float_categories = frozenset()
+        self._categories = [None] * len(self.fields)
+        self.server = model
         self.ready = False
         self.warmup_s: float | None = None
 
@@ -434,7 +464,9 @@ class RecordScorer:
             "ready": self.ready,
             "model_class": type(last).__name__,
             "pipeline": [type(step).__name__ for _, step in steps],
-            "serving_object": None if self.server is None else "ServingPipeline",
+            "serving_object": (
+                None if self.server is None else type(self.server).__name__
+            ),
             "fields": self.fields,
             "numeric_fields": self.numeric_fields,
             "id_field": self.id_field,
@@ -444,6 +476,13 @@ class RecordScorer:
             "pid": os.getpid(),
             "version": __version__,
         }
+
+
+def _is_record_predictor(model: Any) -> bool:
+    """Whether ``model`` is a RecordPredictor (without importing its module
+    where nothing loaded it)."""
+    module = sys.modules.get("sklearn_deeplight._scorer")
+    return module is not None and isinstance(model, module.RecordPredictor)
 
 
 def _serving_object(model: Any) -> Any:

@@ -165,6 +165,38 @@ def test_probabilities_equal_load_predict_proba(served):
         np.testing.assert_allclose(r.json()["probabilities"], expected[[i]], rtol=1e-6)
 
 
+def test_a_record_predictor_is_served(served):
+    """``deeplight serve`` of a saved RecordPredictor: the serving
+    pipeline's probabilities, 4xx naming the field."""
+    from sklearn_deeplight import RecordPredictor, ServingPipeline
+
+    folder = served["folder"]
+    pipe = load(served["model"])
+    save(RecordPredictor.from_pipeline(pipe), folder / "records.skdl")
+    server = Server(folder / "records.skdl", folder / "records.log", "--id", "rid")
+    try:
+        health = server.client.get("/health").json()
+        assert health["ready"] is True
+        assert health["serving_object"] == "RecordPredictor"
+        assert health["model_class"] == "RecordPredictor" and health["pipeline"] == []
+        assert health["fields"] == list(served["X"].columns)
+        assert health["numeric_fields"] == [f"I{i}" for i in range(1, 14)]
+        records = records_of(served["X"].iloc[:30])
+        expected = ServingPipeline.from_pipeline(pipe).predict_proba(records)[:, 1]
+        for i, rec in enumerate(records):
+            rec["rid"] = i
+        r = server.client.post("/predict", json={"records": records})
+        assert r.status_code == 200, r.text
+        assert r.json()["probabilities"] == expected.tolist()
+        assert r.json()["ids"] == list(range(30))
+        r = server.client.post("/predict", json={**records[0], "I1": "3"})
+        assert r.status_code == 422 and r.json()["field"] == "I1"
+        r = server.client.post("/predict", json={**records[0], "C1": 1.5})
+        assert r.status_code == 422 and r.json()["field"] == "C1"
+    finally:
+        server.stop()
+
+
 def test_values_outside_the_vocabulary_and_nulls_are_scored(served):
     X = served["X"].iloc[:2].copy()
     X["C1"] = ["never-seen", None]
