@@ -7,8 +7,9 @@ JSON records (a dict, or a list of dicts). It answers exactly what the
 pipeline answers for every record it takes, and refuses, with a ValueError
 naming the field, a value it cannot score exactly as the pipeline would. A
 process that loads one (:func:`sklearn_deeplight.load`) imports numpy, scipy's
-sparse module and numba, and never scikit-learn, pandas or torch: what a
-serving process needs to start in a fraction of a second.
+sparse module and numba's kernels, or instead of numba the kernels compiled
+ahead of time (:mod:`sklearn_deeplight._aot`), and never scikit-learn, pandas
+or torch: what a serving process needs to start in a fraction of a second.
 
 Neither this module nor anything it imports at module level imports
 scikit-learn, pandas or torch.
@@ -185,8 +186,10 @@ class RecordPredictor:
     loads it with :func:`sklearn_deeplight.load` imports numpy, scipy's sparse
     module and numba only, and starts scoring in a fraction of the time a
     scikit-learn pipeline takes to import (``python -m
-    benchmarks.warm_start``). It is not a scikit-learn estimator: use the
-    :class:`ServingPipeline` in model selection and pipelines.
+    benchmarks.warm_start``); without numba either where
+    :func:`compile_kernels` compiled its kernels for the machine. It is not a
+    scikit-learn estimator: use the :class:`ServingPipeline` in model
+    selection and pipelines.
 
     Attributes
     ----------
@@ -200,10 +203,15 @@ class RecordPredictor:
         :meth:`predict` returns ``classes_[1]`` above this probability.
     n_jobs : int or None
         Threads of a large batch (the predictor's).
+    compiled_ : bool
+        Whether it scores with the kernels compiled ahead of time
+        (:func:`compile_kernels`, found when it was built or loaded), else
+        with numba's. The probabilities are the same.
 
     See Also
     --------
     ServingPipeline : The scikit-learn serving pipeline it is made from.
+    compile_kernels : Its kernels compiled ahead of time.
     sklearn_deeplight.save : Persist it safely.
 
     Examples
