@@ -6,14 +6,16 @@ raw-row path, the encoded path and the estimator". Fits
 DNN 400x3 for Criteo, k=20 and 300x3 for Avazu) with
 :class:`~sklearn_deeplight.DeepLightPruning` to the paper's structures
 (Criteo D-99% R-95% F-40%, Avazu D-98% R-90% F-0%), then scores held-out
-raw rows five ways:
+raw rows six ways:
 
 - ``estimator``: the fitted torch pipeline's ``predict_proba`` (float32);
 - ``encoded``: the predictor (``to_sparse()``) on the encoder's DataFrame;
 - ``raw frame``: :class:`~sklearn_deeplight.ServingPipeline` on the raw
   DataFrame;
 - ``raw dicts``: the same on a list of dict records;
-- ``one dict``: the same on one dict per request (the first rows).
+- ``record predictor``: its :class:`~sklearn_deeplight.RecordPredictor` on
+  the same records;
+- ``one dict``: the ServingPipeline on one dict per request (the first rows).
 
 Reported per pair, for both probability columns: the largest elementwise
 relative difference ``max |a - b| / |b|`` (the issue's measure; ``b`` the
@@ -137,6 +139,7 @@ def measure(name, X_train, y_train, X_test, structure, quick: bool) -> dict:
         DeepFwFMClassifier,
         DeepLightPruning,
         FieldEncoder,
+        RecordPredictor,
         ServingPipeline,
     )
 
@@ -166,6 +169,9 @@ def measure(name, X_train, y_train, X_test, structure, quick: bool) -> dict:
         "encoded": pred.predict_proba(encoded),
         "raw frame": server.predict_proba(X_test),
         "raw dicts": server.predict_proba(X_test.to_dict("records")),
+        "record predictor": RecordPredictor.from_pipeline(server).predict_proba(
+            X_test.to_dict("records")
+        ),
     }
     records = X_test.iloc[:ONE_DICT_ROWS].to_dict("records")
     one = np.vstack([server.predict_proba(r) for r in records])

@@ -41,6 +41,8 @@ _STATE_FORMAT = 1
 #: The numeric transforms a RecordPredictor computes (by name).
 _TRANSFORMS = (None, "identity", *_NAMED_TRANSFORMS)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Calls of one record in the warm-up (see ``RecordPredictor._warm_up``).
+_WARM_CALLS = 16
 #: The encoder arrays of the state: name, dtype, per field (else None).
 _ENCODER_ARRAYS = {
     "numeric": (np.bool_, True),
@@ -428,7 +430,11 @@ class RecordPredictor:
         Python path has run before the first request: called by
         :func:`sklearn_deeplight.load`. Numeric values of 3 take the named
         transforms' logarithms (numpy's first call of a loop on values costs
-        tens of microseconds; on an empty array it is not that call)."""
+        tens of microseconds; on an empty array it is not that call). The
+        record is scored :data:`_WARM_CALLS` times: CPython specializes a
+        function's bytecode once it has run a few times, and a fresh
+        process's first request after a single warm-up call took 3-7 times a
+        warm one, after several about one (scratch timing)."""
         tables = self._tables
         record = {}
         for j, name in enumerate(tables.names):
@@ -440,7 +446,8 @@ class RecordPredictor:
                 record[name] = 0
             else:
                 record[name] = None
-        self.predict_proba(record)
+        for _ in range(_WARM_CALLS):
+            self.predict_proba(record)
         self.predict_proba([record] * self._kernels.MIN_TILED_BATCH)
 
     def __repr__(self) -> str:
