@@ -125,10 +125,11 @@ def kernel_dir() -> Path:
 def kernel_tag() -> str:
     """The hash that names this process's compiled kernel module.
 
-    Of the kernels' source files, the export table, the versions of Python,
-    numpy and numba, the platform and the host CPU's name and features (the
-    module is compiled for them): another value of any of them needs
-    another build.
+    Of the kernels' source files, the export table and the build recipe,
+    the versions of Python and numpy, numba's and llvmlite's installed files,
+    the ``NUMBA_*`` environment variables, the platform and the host CPU's
+    model and features (the module is compiled for them): another value of
+    any of them needs another build.
 
     Returns
     -------
@@ -147,7 +148,9 @@ def kernel_tag() -> str:
         sys.version,
         sysconfig.get_config_var("EXT_SUFFIX") or "",
         np.__version__,
-        _numba_id(),
+        _installed("numba"),
+        _installed("llvmlite"),
+        sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_")),
         sys.platform,
         _cpu_id(),
     )
@@ -156,18 +159,18 @@ def kernel_tag() -> str:
     return h.hexdigest()[:16]
 
 
-def _numba_id() -> str:
-    """numba's installed files, found on ``sys.path`` without the import
+def _installed(package: str) -> str:
+    """A package's installed files, found on ``sys.path`` without the import
     system (its ``__init__.py``: path, size and modification time change
     with every install)."""
     for entry in sys.path:
-        init = Path(entry or ".") / "numba" / "__init__.py"
+        init = Path(entry or ".") / package / "__init__.py"
         try:
             st = init.stat()
         except OSError:
             continue
         return f"{init.resolve()} {st.st_size} {st.st_mtime_ns}"
-    return "no numba"
+    return f"no {package}"
 
 
 def _cpu_id() -> str:
@@ -227,6 +230,10 @@ warnings.simplefilter("ignore")  # numba.pycc's pending deprecation
 from numba.pycc import CC
 
 from sklearn_deeplight import _aot, _encoder_kernels, _kernels
+
+if _aot.kernel_tag() != sys.argv[3]:  # another copy of the library
+    sys.exit(f"the build found sklearn_deeplight at {_aot.__file__}, not the "
+             "copy that asked for it")
 
 modules = {"_kernels": _kernels, "_encoder_kernels": _encoder_kernels}
 cc = CC(sys.argv[1])
@@ -290,11 +297,16 @@ def compile_kernels(directory: str | os.PathLike | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         name = f"{_PREFIX}{tag}"
+        # The child imports this copy of the library (this process's path,
+        # not the working directory's) and checks the tag it computes.
+        path = os.pathsep.join(p for p in sys.path if p)
         done = subprocess.run(
-            [sys.executable, "-c", _BUILD, name, tmp],
+            [sys.executable, "-c", _BUILD, name, tmp, tag],
             capture_output=True,
             text=True,
             check=False,
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": path},
         )
         built = _module_path(Path(tmp), tag)
         if done.returncode != 0 or not built.is_file():

@@ -32,6 +32,7 @@ from ._encoder_core import (
     _is_int_literal,
     _load_encoder_kernels,
     encode_rows,
+    table_capacity,
 )
 
 __all__ = ["RecordPredictor"]
@@ -92,6 +93,10 @@ def check_state(state: Any, budget: Any = None) -> None:
     _require(type(enc) is dict and set(enc) == _ENCODER_KEYS, "encoder keys")
     _require(type(pred) is dict and "classes_" in pred, "a fitted predictor's state")
     _check_predictor_state(pred, budget)
+    _require(
+        pred["engine"] in ("auto", "numba"),
+        "the predictor's engine must be 'auto' or 'numba' (the kernels')",
+    )
     names = enc["names"]
     n = pred["n_features_in_"]
     _require(
@@ -157,6 +162,12 @@ def check_state(state: Any, budget: Any = None) -> None:
             )
     for key in ("str_ok", "int_ok", "no_num"):
         _require(not bool(enc[key][numeric].any()), f"{key} of a numeric field")
+    if budget is not None:  # the hash table and the build's orders
+        n_keys = n_s + enc["i_keys"].shape[0]
+        budget.charge(
+            16 * table_capacity(n_keys) + 24 * n_keys,
+            f"the hash table of {n_keys:,} vocabulary keys",
+        )
 
 
 def _check_built(obj: RecordPredictor) -> None:
@@ -287,6 +298,12 @@ class RecordPredictor:
         else:
             server = ServingPipeline.from_pipeline(pipeline, **kwargs)
         enc, pred = server._parts()
+        if pred.engine == "scipy":
+            raise ValueError(
+                "RecordPredictor scores with the compiled kernels: the predictor's "
+                "engine must be 'auto' or 'numba', got 'scipy' (whose float32 sums "
+                "are not the kernels' bits)."
+            )
         names = enc.__dict__.get("feature_names_in_")
         if names is None:
             raise ValueError(
@@ -348,10 +365,8 @@ class RecordPredictor:
             "encoder": encoder,
             "predictor": pred._compact_state(),
         }
-        check_state(state)
         obj = cls.__new__(cls)
-        obj.__setstate__(state)
-        _check_built(obj)
+        obj.__setstate__(state)  # checks it
         return obj
 
     # ------------------------------------------------------------------
@@ -361,6 +376,8 @@ class RecordPredictor:
         return self._state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # Checked here too (joblib), since the compiled kernels trust it.
+        check_state(state)
         pred_state = state["predictor"]
         n_jobs = pred_state["n_jobs"]
         # the kernels compiled ahead of time, where compile_kernels built them
@@ -386,6 +403,12 @@ class RecordPredictor:
         }
         pred = _Predictor()
         pred.__dict__.update(_runtime.restore(pred_state))
+        for attr, dtype in (
+            ("field_dims_", np.int64),
+            ("offsets_", np.int64),
+            ("_numeric_mask", np.bool_),
+        ):  # what index_rows reads (the compiled one trusts the layout)
+            setattr(pred, attr, np.ascontiguousarray(getattr(pred, attr), dtype))
         tables = KeyTables()
         tables._setup(
             list(enc["names"]),
@@ -423,18 +446,20 @@ class RecordPredictor:
         self.n_features_in_ = tables.n
         self.threshold = float(pred.threshold)
         self.n_jobs = pred.n_jobs
+        _check_built(self)
 
     def _warm_up(self) -> None:
-        """Score a record and a tile of records once, so that the kernels
-        are loaded (numba's from its cache, on their first call) and the
-        Python path has run before the first request: called by
+        """Score a record and a tile of records, so that the kernels are
+        loaded (numba's from its cache, on their first call) and the Python
+        path has run before the first request: called by
         :func:`sklearn_deeplight.load`. Numeric values of 3 take the named
         transforms' logarithms (numpy's first call of a loop on values costs
         tens of microseconds; on an empty array it is not that call). The
         record is scored :data:`_WARM_CALLS` times: CPython specializes a
-        function's bytecode once it has run a few times, and a fresh
-        process's first request after a single warm-up call took 3-7 times a
-        warm one, after several about one (scratch timing)."""
+        function's bytecode once it has run a few times (a fresh process's
+        first request after a single warm-up call took 3-7 times a warm one
+        in scratch timing; ``python -m benchmarks.warm_start`` measures it
+        after these calls)."""
         tables = self._tables
         record = {}
         for j, name in enumerate(tables.names):
@@ -473,15 +498,21 @@ class RecordPredictor:
         tables = self._tables
         n = tables.n
         get = self._get
-        try:
-            seqs = (
-                [(row[tables.names[0]],) for row in rows]
-                if get is None
-                else [get(row) for row in rows]
-            )
-        except KeyError:
-            seqs = None
-        if seqs is None or any(len(row) != n for row in rows):
+        seqs = None
+        # Lengths and (for mappings other than dicts) keys first: reading a
+        # missing key of a defaultdict would add it, and score it.
+        if all(len(row) == n for row in rows) and all(
+            type(row) is dict or all(c in row for c in tables.names) for row in rows
+        ):
+            try:
+                seqs = (
+                    [(row[tables.names[0]],) for row in rows]
+                    if get is None
+                    else [get(row) for row in rows]
+                )
+            except KeyError:
+                seqs = None
+        if seqs is None:
             for i, row in enumerate(rows):
                 missing = [c for c in tables.names if c not in row]
                 extra = [c for c in row if c not in set(tables.names)]
@@ -493,6 +524,7 @@ class RecordPredictor:
                         + (f"holds columns not seen in fit {extra}" if extra else "")
                         + f": each record maps the {n} columns seen in fit to values."
                     )
+            raise ValueError("The records do not map the columns seen in fit.")
         M = encode_rows(tables, seqs, self._named, self._fill)
         if type(M) is int:
             raise self._refusal(seqs, M)

@@ -23,10 +23,14 @@ import pytest
 from sklearn.pipeline import make_pipeline
 
 from sklearn_deeplight import (
+    DCNv2Classifier,
+    DeepFMClassifier,
     DeepFwFMClassifier,
     FieldEncoder,
+    LRClassifier,
     RecordPredictor,
     ServingPipeline,
+    XDeepFMClassifier,
     _aot,
     compile_kernels,
     kernel_dir,
@@ -159,11 +163,74 @@ def test_a_process_without_numba_scores_with_the_compiled_kernels(
     assert out.stdout.strip() == "ok"
 
 
-def test_the_module_is_named_by_the_configuration_and_kept(built):
+def test_the_module_is_named_by_the_configuration_and_kept(built, monkeypatch):
     folder, path = built
     assert path.parent == folder
-    assert _aot.kernel_tag() in path.name
+    assert path.name.startswith(f"_deeplight_kernels_{_aot.kernel_tag()}.")
+    stamp = path.stat().st_mtime_ns
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a second build")
+
+    monkeypatch.setattr(_aot.subprocess, "run", no_build)
     assert compile_kernels(folder) == path  # kept: no second build
+    assert path.stat().st_mtime_ns == stamp
+    monkeypatch.setenv("NUMBA_OPT", "1")  # another configuration: another name
+    assert _aot.kernel_tag() not in path.name
+
+
+@pytest.mark.parametrize(
+    "clf",
+    [
+        LRClassifier(max_epochs=1, random_state=0),
+        DeepFMClassifier(
+            embedding_dim=4, hidden_units=(16, 16), max_epochs=1, random_state=0
+        ),
+        XDeepFMClassifier(
+            embedding_dim=3,
+            hidden_units=(8,),
+            cin_layer_sizes=(6, 4),
+            max_epochs=1,
+            random_state=0,
+        ),
+        DCNv2Classifier(
+            embedding_dim=4,
+            hidden_units=(8,),
+            n_cross_layers=2,
+            max_epochs=1,
+            random_state=0,
+        ),
+    ],
+    ids=["LR", "DeepFM", "xDeepFM", "DCNv2"],
+)
+def test_every_kind_of_model_on_the_compiled_kernels(built, clf, monkeypatch):
+    """Every block (dense layers by sgemm, a CIN, a cross network), on the
+    per-sample and tiled kernels and on the general path (an overflowing
+    record makes it index and forward the rows), to the serving pipeline's
+    bits."""
+    folder, _ = built
+    X, y = _data(400, 1)
+    model = make_pipeline(FieldEncoder(), clf).fit(X, y)
+    server = ServingPipeline.from_pipeline(model)
+    monkeypatch.setenv(_aot.KERNEL_DIR_ENV, str(folder))
+    monkeypatch.setattr(_aot, "_loaded", {})
+    predictor = RecordPredictor.from_pipeline(server)
+    assert predictor.compiled_
+    for n in (1, 8, 40, 700):
+        records = _records(n, seed=10 + n)
+        np.testing.assert_array_equal(
+            predictor.predict_proba(records), server.predict_proba(records)
+        )
+    if isinstance(clf, LRClassifier):
+        return  # its float32 logit of 1e30 values is finite: no general path
+    for n in (2, 12):  # the per-sample and the tiled general path
+        records = _records(n, seed=30 + n)
+        records[-1] = {**records[-1], "I1": 1e30, "I2": -1e30, "I3": 1e30}
+        with pytest.raises(ValueError) as got:
+            predictor.predict_proba(records)
+        with pytest.raises(ValueError) as expected:
+            server.predict_proba(records)
+        assert str(got.value).split(" on ")[0] == str(expected.value).split(" on ")[0]
 
 
 def test_only_this_configurations_module_is_imported(built, monkeypatch, tmp_path):

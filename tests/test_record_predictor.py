@@ -200,6 +200,53 @@ def test_overflowing_values_and_shapes_are_refused(plain):
             predictor.predict_proba(X)
 
 
+def test_mappings_other_than_dicts(predictor, model):
+    """A defaultdict lacking a column is refused (and not filled in); other
+    mappings are read like dicts."""
+    from collections import OrderedDict, defaultdict
+    from types import MappingProxyType
+
+    record = _records(1, seed=14)[0]
+    expected = ServingPipeline.from_pipeline(model).predict_proba(record)
+    for wrapped in (OrderedDict(record), MappingProxyType(record)):
+        np.testing.assert_array_equal(predictor.predict_proba(wrapped), expected)
+    partial = defaultdict(lambda: "x", {k: v for k, v in record.items() if k != "C1"})
+    partial["zz"] = 1  # as many keys as columns
+    with pytest.raises(ValueError, match=r"lacks the columns \['C1'\]"):
+        predictor.predict_proba(partial)
+    assert "C1" not in partial
+
+
+def test_the_scipy_engine_is_refused(model):
+    server = ServingPipeline.from_pipeline(model, engine="scipy")
+    with pytest.raises(ValueError, match="engine must be 'auto' or 'numba'"):
+        RecordPredictor.from_pipeline(server)
+
+
+def test_a_state_of_strided_arrays_scores_the_same(predictor):
+    """The compiled kernels read contiguous arrays: a state whose arrays are
+    views with strides (as joblib could give) is made contiguous."""
+    state = predictor.__getstate__()
+
+    def strided(a):
+        if type(a) is not np.ndarray or a.ndim != 1:
+            return a
+        out = np.empty(2 * a.shape[0], dtype=a.dtype)[::2]
+        out[:] = a
+        return out
+
+    pred = {k: strided(v) for k, v in state["predictor"].items()}
+    enc = {k: strided(v) for k, v in state["encoder"].items()}
+    assert not pred["offsets_"].flags.c_contiguous
+    obj = RecordPredictor.__new__(RecordPredictor)
+    obj.__setstate__({**state, "predictor": pred, "encoder": enc})
+    assert obj._pred.offsets_.flags.c_contiguous
+    records = _records(20, seed=15)
+    np.testing.assert_array_equal(
+        obj.predict_proba(records), predictor.predict_proba(records)
+    )
+
+
 def test_input_records_are_not_modified(predictor):
     records = _records(20, seed=11)
     copies = [dict(r) for r in records]
