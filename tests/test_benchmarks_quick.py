@@ -150,11 +150,13 @@ def test_parity_quick(tmp_path):
     for res in data.values():
         assert res["vs_encoded"]["raw frame"]["max_rel"] == 0.0
         assert res["vs_encoded"]["raw dicts"]["max_rel"] == 0.0
+        assert res["vs_encoded"]["record predictor"]["max_rel"] == 0.0
         assert set(res["vs_exact"]) == {
             "estimator",
             "encoded",
             "raw frame",
             "raw dicts",
+            "record predictor",
             "one dict",
         }
         for path in ("encoded", "one dict"):
