@@ -373,3 +373,36 @@ def test_a_fresh_process_loads_and_scores_without_sklearn_pandas_torch(
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    "name, transform",
+    [("criteo/train_head9999.txt", "criteo"), ("avazu/train_head8999.csv", None)],
+)
+def test_real_rows(name, transform):
+    """Real Criteo and Avazu rows (Avazu's integer fields included): the
+    serving pipeline's bits on every held-out record."""
+    from sklearn_deeplight.datasets import load_avazu, load_criteo
+
+    from .conftest import SHARED_DATA
+
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"real data file {path} is absent (../shared/data not present)")
+    X, y = (load_criteo if name.startswith("criteo") else load_avazu)(path)
+    X = X.drop(columns=[c for c in ("id", "hour") if c in X.columns])
+    model = make_pipeline(
+        FieldEncoder(min_frequency=2, numeric_transform=transform),
+        FwFMClassifier(embedding_dim=4, max_epochs=1, random_state=0),
+    ).fit(X.iloc[:6000], y[:6000])
+    server = ServingPipeline.from_pipeline(model)
+    predictor = RecordPredictor.from_pipeline(server)
+    records = X.iloc[6000:].to_dict("records")
+    np.testing.assert_array_equal(
+        predictor.predict_proba(records), server.predict_proba(records)
+    )
+    for record in records[:20]:
+        np.testing.assert_array_equal(
+            predictor.predict_proba(record), server.predict_proba(record)
+        )
