@@ -455,11 +455,13 @@ class RecordPredictor:
         :func:`sklearn_deeplight.load`. Numeric values of 3 take the named
         transforms' logarithms (numpy's first call of a loop on values costs
         tens of microseconds; on an empty array it is not that call). The
-        record is scored :data:`_WARM_CALLS` times: CPython specializes a
-        function's bytecode once it has run a few times (a fresh process's
-        first request after a single warm-up call took 3-7 times a warm one
-        in scratch timing; ``python -m benchmarks.warm_start`` measures it
-        after these calls)."""
+        record is scored :data:`_WARM_CALLS` times, after the tile (whose
+        scratch evicts what one request reads): CPython specializes a
+        function's bytecode once it has run a few times, and in scratch
+        timing a fresh process's first request took 3-7 times a warm one
+        after a single warm-up call, 4-5 times after the tile last, 1.3-1.5
+        times so, with the file's bytes freed before the warm-up (``python -m
+        benchmarks.warm_start`` measures it)."""
         tables = self._tables
         record = {}
         for j, name in enumerate(tables.names):
@@ -471,9 +473,9 @@ class RecordPredictor:
                 record[name] = 0
             else:
                 record[name] = None
-        for _ in range(_WARM_CALLS):
-            self.predict_proba(record)
         self.predict_proba([record] * self._kernels.MIN_TILED_BATCH)
+        for _ in range(_WARM_CALLS):  # last: a request is most often one record
+            self.predict_proba(record)
 
     def __repr__(self) -> str:
         return f"RecordPredictor(<{self.n_features_in_} columns>)"
