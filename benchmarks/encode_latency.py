@@ -23,7 +23,9 @@ median over rounds of its ratio to the predictor alone on the encoded rows
 reference (target: the serving object <= 2x at batch 1, <= 1.5x at 4096).
 The load average is recorded before and after. Also: the serving pipeline
 saved with ``sklearn_deeplight.save`` and loaded back in this process
-(the file's size, the median of three ``load`` times, the same bits).
+(the file's size, the median of three ``load`` times, the same bits). The
+serving pipeline's :class:`~sklearn_deeplight.RecordPredictor` is timed on
+the same dicts (it encodes them value by value at every batch size).
 
 Usage::
 
@@ -177,7 +179,7 @@ def main(argv=None) -> dict:
     from sklearn.pipeline import make_pipeline
     from threadpoolctl import threadpool_limits
 
-    from sklearn_deeplight import FieldEncoder, ServingPipeline
+    from sklearn_deeplight import FieldEncoder, RecordPredictor, ServingPipeline
 
     from .sparse_latency import field_sizes, make_estimator
 
@@ -208,6 +210,8 @@ def main(argv=None) -> dict:
         pred = est.to_sparse(engine="numba")
         plain = make_pipeline(enc, pred)
         server = ServingPipeline.from_pipeline(plain)
+        record = RecordPredictor.from_pipeline(server)
+        record._warm_up()  # as load does
         report["setup"] = {
             "table_rows": int(sizes.sum()),
             "vocabulary": int(enc.field_dims_[N_NUM:].sum() - N_CAT),
@@ -243,6 +247,9 @@ def main(argv=None) -> dict:
             ),
             "rel_err server(list of dicts) vs encoded": rel_err(
                 server.predict_proba(records), ref_encoded
+            ),
+            "rel_err RecordPredictor(list of dicts) vs encoded": rel_err(
+                record.predict_proba(records), ref_encoded
             ),
             "rel_err server vs torch estimator": rel_err(
                 server.predict_proba(big), est.predict_proba(encoded)
@@ -292,6 +299,7 @@ def main(argv=None) -> dict:
                 "make_pipeline(enc, pred)": (plain.predict_proba, "frame"),
                 "server.predict_proba(DataFrame)": (server.predict_proba, "frame"),
                 "server.predict_proba(dicts)": (server.predict_proba, "dicts"),
+                "RecordPredictor.predict_proba(dicts)": (record.predict_proba, "dicts"),
                 # the predictor alone
                 BASELINE: (pred.predict_proba, "encoded"),
                 "predictor.decision_function_indexed": (
