@@ -257,7 +257,8 @@ def compile_kernels(directory: str | os.PathLike | None = None) -> Path:
     Builds, with ``numba.pycc`` (deprecated by numba; needs setuptools and a
     C compiler), the extension module a RecordPredictor imports instead of
     numba, for this machine's CPU and this environment (see
-    :func:`kernel_tag`), in a subprocess: about a minute. Run it once where
+    :func:`kernel_tag`), in a subprocess (``build_s`` in
+    ``benchmarks/results/warm_start.json``). Run it once where
     the model is served (in a container image: at build time, on the CPU
     type it runs on). A module already built for this configuration is kept.
 

@@ -45,7 +45,7 @@ def _cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from .._aot import compile_kernels
 
     progress = _Progress()
-    progress("compiling the serving kernels (numba.pycc, about a minute)")
+    progress("compiling the serving kernels (numba.pycc)")
     path = compile_kernels(args.dir)
     progress(f"done: {path}")
     print(path)
