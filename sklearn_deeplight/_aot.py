@@ -97,6 +97,9 @@ def kernel_dir() -> Path:
     set, else ``sklearn_deeplight/kernels`` in the user's cache folder
     (``XDG_CACHE_HOME`` or ``~/.cache``; ``LOCALAPPDATA`` on Windows).
 
+    The module there is native code that a RecordPredictor imports: keep the
+    folder writable only by the user that serves.
+
     Returns
     -------
     path : pathlib.Path
