@@ -473,9 +473,15 @@ class RecordScorer:
             "max_batch": self.max_batch,
             "warmup_ms": None if self.warmup_s is None else 1e3 * self.warmup_s,
             "torch_imported": "torch" in sys.modules,
+            # what the server process has imported of the heavy dependencies
+            "imported": [m for m in _HEAVY if m in sys.modules],
             "pid": os.getpid(),
             "version": __version__,
         }
+
+
+#: The dependencies ``/health`` says the server process imported.
+_HEAVY = ("torch", "sklearn", "pandas", "pyarrow", "numba")
 
 
 def _is_record_predictor(model: Any) -> bool:

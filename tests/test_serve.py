@@ -181,6 +181,8 @@ def test_a_record_predictor_is_served(served):
         assert health["model_class"] == "RecordPredictor" and health["pipeline"] == []
         assert health["fields"] == list(served["X"].columns)
         assert health["numeric_fields"] == [f"I{i}" for i in range(1, 14)]
+        # The command and the RecordPredictor import no scikit-learn or pandas.
+        assert not {"torch", "sklearn", "pandas", "pyarrow"} & set(health["imported"])
         records = records_of(served["X"].iloc[:30])
         expected = ServingPipeline.from_pipeline(pipe).predict_proba(records)[:, 1]
         for i, rec in enumerate(records):

@@ -15,7 +15,6 @@ from collections.abc import Callable
 import numpy as np
 
 from .._timing import time_interleaved
-from ..datasets._logs import _read_log
 from ._helpers import (
     EXIT_OK,
     _add_read_options,
@@ -88,6 +87,8 @@ def _cmd_bench(args, parser) -> int:
     if log is not None:
         _resolve_format(args, log, progress)
         progress(f"reading {log} ({args.format} format)")
+        from ..datasets._logs import _read_log  # pandas: not at the import
+
         X, _ = _read_log(
             log,
             args.format,

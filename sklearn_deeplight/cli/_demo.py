@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._timing import time_interleaved
-from ..datasets._logs import _read_log
 from ._helpers import (
     EXIT_OK,
     UsageError,
@@ -185,6 +184,8 @@ def _demo_data(args, progress: _Progress):
         path = _input_file(args.data, "data file")
         _resolve_format(args, path, progress)
         progress(f"reading {path} ({args.format} format)")
+        from ..datasets._logs import _read_log  # pandas: not at the import
+
         X, y = _read_log(
             path,
             args.format,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets._logs import FORMATS
+from ..datasets._ondisk_policy import FORMATS
 
 # Sizes in messages: the on-disk policy's formatting, re-exported for the
 # commands so that all their messages say a size alike.

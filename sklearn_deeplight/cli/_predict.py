@@ -13,7 +13,6 @@ import sys
 
 import numpy as np
 
-from ..datasets._logs import _iter_log
 from ._helpers import (
     EXIT_OK,
     UsageError,
@@ -64,6 +63,8 @@ def _csv_field(value: str) -> str:
 
 def _cmd_predict(args, parser) -> int:
     """Run ``deeplight predict``; returns the exit code."""
+    from ..datasets._logs import _iter_log  # pandas: not at the import
+
     model_path = _input_file(args.model, "model file")
     log = _input_file(args.log, "log file")
     inputs = {"model file": model_path, "log file": log}

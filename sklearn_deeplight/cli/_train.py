@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from .._registry import COMPONENT_LABELS, COMPONENTS
-from ..datasets._logs import _iter_log, _read_log
 from ..datasets._ondisk_policy import (
     COMPRESSED_RATIO,
     ON_DISK_BYTES,
@@ -149,6 +148,7 @@ def _counted(chunks: Iterator, progress: _Progress, every: float = 10.0) -> Iter
 def _encode_on_disk(args, log: Path, encoder, folder: Path, progress: _Progress):
     """Passes 1 and 2 of the on-disk path: fit ``encoder``, encode to ``folder``."""
     from .._ondisk import encode_to_memmap, fit_encoder
+    from ..datasets._logs import _iter_log
 
     def chunks():
         return _counted(
@@ -181,6 +181,7 @@ def _cmd_train(args, parser) -> int:
     from sklearn.pipeline import make_pipeline
 
     from .. import FieldEncoder
+    from ..datasets._logs import _read_log
 
     progress = _Progress(args.quiet)
     log = _input_file(args.log, "log file")

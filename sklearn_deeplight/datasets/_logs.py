@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._ondisk_policy import FORMATS  # noqa: F401 - the docs name it here
 from ._readers import load_avazu, load_criteo
 
-#: The layouts of a log: ``--format`` of the ``deeplight`` command.
-FORMATS = ("criteo", "avazu", "csv")
 _COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 
 

@@ -27,6 +27,9 @@ ON_DISK_MEMORY_RATIO = 10
 COMPRESSED_RATIO = 4
 ON_DISK_ENV = "DEEPLIGHT_ON_DISK_BYTES"
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+#: The layouts of a log: ``--format`` of the ``deeplight`` command (here, not
+#: in the readers' module, so that the command's parser imports no pandas).
+FORMATS = ("criteo", "avazu", "csv")
 
 
 def _human_bytes(n: float) -> str:
