@@ -904,7 +904,8 @@ def _render_warm_start(data: dict) -> list[str]:
     ]
     lines += _list_table("A fresh serving process", ["step", "median"], rows)
     if "first_over_warm" in med:
-        lines += [f"The pipeline: first call / warm call {med['first_over_warm']:.1f}x.", ""]
+        ratio = med["first_over_warm"]
+        lines += [f"The pipeline: first call / warm call {ratio:.1f}x.", ""]
     for kind in ("numba", "compiled"):
         r = rec.get(kind, {})
         if "error" in r:
