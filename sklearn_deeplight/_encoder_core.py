@@ -7,8 +7,9 @@ table keyed by (field, UTF-8 bytes or int64), read by the numba lookups of
 :class:`KeyTables` holds it, with what each field's values may be looked up
 as; :func:`encode_rows` encodes a few rows of plain Python values (a dict per
 request) with it. The encoder builds its tables from its pandas vocabularies
-(:mod:`sklearn_deeplight._encoder_tables`); :class:`~sklearn_deeplight.Scorer`
-rebuilds them from the key arrays it saves, without pandas.
+(:mod:`sklearn_deeplight._encoder_tables`);
+:class:`~sklearn_deeplight.RecordPredictor` rebuilds them from the key arrays
+it saves, without pandas.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ class KeyTables:
       number).
 
     Other queries take the pandas path (or, in a
-    :class:`~sklearn_deeplight.Scorer`, are refused).
+    :class:`~sklearn_deeplight.RecordPredictor`, are refused).
 
     Built in two steps: :meth:`_setup` (the field layout), then the keys
     (:meth:`_build` from per-field parts, or :meth:`_build_arrays` from the

@@ -1,12 +1,13 @@
 """The sparse predictor's compute state and kernel calls, free of scikit-learn.
 
 What :class:`~sklearn_deeplight.SparseCTRPredictor` and
-:class:`~sklearn_deeplight.Scorer` both run: the dense gather table and the
-model description rebuilt from a predictor's fitted attributes, the packed
-kernel arrays, and the calls of the fused numba kernels (per sample, or in
-tiles on ``n_jobs`` threads, each thread with its own scratch). The functions
-take the object that holds the state (``_spec``, ``_table``, ``_packed``,
-``_unfused``), so that the estimator and the scorer share one implementation.
+:class:`~sklearn_deeplight.RecordPredictor` both run: the dense gather table
+and the model description rebuilt from a predictor's fitted attributes, the
+packed kernel arrays, and the calls of the fused numba kernels (per sample,
+or in tiles on ``n_jobs`` threads, each thread with its own scratch). The
+functions take the object that holds the state (``_spec``, ``_table``,
+``_packed``, ``_unfused``), so that the estimator and the RecordPredictor
+share one implementation.
 
 Neither this module nor anything it imports at module level imports
 scikit-learn, pandas or torch (the numba kernels are imported on first use).
