@@ -575,12 +575,6 @@ def _check_record_predictor_state(state: dict, budget: _Budget | None = None) ->
     check_state(state, budget)
 
 
-def _check_record_predictor(obj) -> None:
-    from ._scorer import _check_built
-
-    _check_built(obj)
-
-
 #: Checks of a state before ``__setstate__``: ``check(state, budget)``.
 _PRE_CHECKS = {
     "sklearn_deeplight.SparseCTRPredictor": _check_predictor_state,
@@ -593,5 +587,5 @@ _POST_CHECKS = {
     "sklearn.pipeline.Pipeline": _check_pipeline,
     "sklearn.frozen.FrozenEstimator": _check_frozen,
     "sklearn_deeplight.ServingPipeline": _check_serving_pipeline,
-    "sklearn_deeplight.RecordPredictor": _check_record_predictor,
+    # RecordPredictor: its __setstate__ runs its checks (joblib too)
 }

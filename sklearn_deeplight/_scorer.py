@@ -503,8 +503,10 @@ class RecordPredictor:
         seqs = None
         # Lengths and (for mappings other than dicts) keys first: reading a
         # missing key of a defaultdict would add it, and score it.
-        if all(len(row) == n for row in rows) and all(
-            type(row) is dict or all(c in row for c in tables.names) for row in rows
+        names = tables.names
+        if all(
+            len(row) == n and (type(row) is dict or all(c in row for c in names))
+            for row in rows
         ):
             try:
                 seqs = (

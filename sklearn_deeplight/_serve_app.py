@@ -165,8 +165,14 @@ class RecordScorer:
     ) -> None:
         if int(max_batch) < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.model = model
+        self.id_field = id_field
+        self.max_batch = int(max_batch)
+        self.max_bytes = BYTES_PER_RECORD * self.max_batch
+        self.ready = False
+        self.warmup_s: float | None = None
         if _is_record_predictor(model):
-            self._init_record_predictor(model, id_field, int(max_batch))
+            self._init_record_predictor(model)
             return
         steps = getattr(model, "steps", None)
         encoder = steps[0][1] if steps else None
@@ -178,11 +184,7 @@ class RecordScorer:
             )
         if not hasattr(model, "predict_proba"):
             raise ValueError(f"the model {type(model).__name__} has no predict_proba")
-        self.model = model
         self.encoder = encoder
-        self.id_field = id_field
-        self.max_batch = int(max_batch)
-        self.max_bytes = BYTES_PER_RECORD * self.max_batch
         n = int(encoder.n_features_in_)
         names = getattr(encoder, "feature_names_in_", None)
         self._named = names is not None
@@ -205,22 +207,14 @@ class RecordScorer:
         # Records are dicts keyed by the fields' names: the serving object
         # scores them when the encoder has names.
         self.server = _serving_object(model) if self._named else None
-        self.ready = False
-        self.warmup_s: float | None = None
 
-    def _init_record_predictor(
-        self, model: Any, id_field: str | None, max_batch: int
-    ) -> None:
+    def _init_record_predictor(self, model: Any) -> None:
         """Serve a :class:`~sklearn_deeplight.RecordPredictor`: its fields,
         the numeric ones, and itself as the serving object. A float in a
         categorical field is refused by the checks of :meth:`rows` (the
         pipeline's serving takes one where the field's categories hold
         floats)."""
-        self.model = model
         self.encoder = None
-        self.id_field = id_field
-        self.max_batch = max_batch
-        self.max_bytes = BYTES_PER_RECORD * max_batch
         self._named = True
         self.fields = [str(v) for v in model.feature_names_in_]
         numeric = model._tables.numeric_list
@@ -230,8 +224,6 @@ class RecordScorer:
         self._float_categories = frozenset()
         self._categories = [None] * len(self.fields)
         self.server = model
-        self.ready = False
-        self.warmup_s: float | None = None
 
     # ------------------------------------------------------------- parsing
     def parse_body(self, body: bytes) -> Any:
